@@ -1,0 +1,20 @@
+package dev.invalidator.core;
+
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+
+/** Port: where workers take committed events from (a Redis stream consumer group, Kafka). */
+public interface EventSource {
+  /** New deliveries for this consumer, waiting at most {@code block} when there are none. */
+  List<Delivery> poll(int max, Duration block) throws InterruptedException;
+
+  /**
+   * Takes over deliveries that another consumer (or this one, before a crash) left unacknowledged
+   * for at least {@code minIdle}.
+   */
+  List<Delivery> claimAbandoned(Duration minIdle, int max);
+
+  /** Acknowledges deliveries: they will not be delivered again. */
+  void ack(Collection<String> ids);
+}

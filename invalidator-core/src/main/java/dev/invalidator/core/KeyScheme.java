@@ -1,0 +1,103 @@
+package dev.invalidator.core;
+
+import java.util.regex.Pattern;
+
+/**
+ * The only place Redis keys are built. Format (DESIGN.md "Keys and entries in Redis"):
+ *
+ * <pre>
+ *   entry   &lt;prefix&gt;:{&lt;tenant&gt;|&lt;type&gt;|&lt;id&gt;}:v:&lt;view&gt;   HASH ver, val
+ *   fence   &lt;prefix&gt;:{&lt;tenant&gt;|&lt;type&gt;|&lt;id&gt;}:fence      highest announced version
+ *   views   &lt;prefix&gt;:{&lt;tenant&gt;|&lt;type&gt;|&lt;id&gt;}:views      SET of filled view names
+ *   tag     &lt;prefix&gt;:{&lt;tenant&gt;}:tag:&lt;tag&gt;                  SET of entry keys
+ *   taggen  &lt;prefix&gt;:{&lt;tenant&gt;}:taggen:&lt;tag&gt;               generation counter
+ *   stream  &lt;prefix&gt;:stream (or &lt;prefix&gt;:stream:&lt;n&gt;), dead letters &lt;prefix&gt;:dlq
+ * </pre>
+ *
+ * The braces are a Redis Cluster hash tag, so an aggregate's entries, fence and view registry share
+ * one slot and one Lua script can change them atomically. Every identifier is validated by {@link
+ * Identifiers} before it becomes part of a key, so no input can produce a key of another tenant.
+ */
+public final class KeyScheme {
+  /** The default key prefix. */
+  public static final String DEFAULT_PREFIX = "inv";
+
+  private static final Pattern PREFIX = Pattern.compile("[A-Za-z0-9._-]{1,32}");
+
+  private final String prefix;
+
+  public KeyScheme(String prefix) {
+    if (prefix == null || !PREFIX.matcher(prefix).matches()) {
+      throw new InvalidEventException(
+          "redis.prefix", "must be 1-32 characters of letters, digits, '.', '_' or '-'");
+    }
+    this.prefix = prefix;
+  }
+
+  public static KeyScheme defaults() {
+    return new KeyScheme(DEFAULT_PREFIX);
+  }
+
+  public String prefix() {
+    return prefix;
+  }
+
+  /** The hash-tagged base of an aggregate's keys: {@code <prefix>:{<tenant>|<type>|<id>}}. */
+  public String aggregateBase(AggregateRef ref) {
+    return prefix + ":{" + ref.tenantId() + "|" + ref.type() + "|" + ref.id() + "}";
+  }
+
+  public String entry(AggregateRef ref, String view) {
+    return viewPrefix(ref) + view(view);
+  }
+
+  /** The part of an entry key before the view name; the Lua scripts append view names to it. */
+  public String viewPrefix(AggregateRef ref) {
+    return aggregateBase(ref) + ":v:";
+  }
+
+  public String fence(AggregateRef ref) {
+    return aggregateBase(ref) + ":fence";
+  }
+
+  public String views(AggregateRef ref) {
+    return aggregateBase(ref) + ":views";
+  }
+
+  public String tag(String tenantId, String tag) {
+    return prefix + ":{" + Identifiers.tenant(tenantId) + "}:tag:" + tagName(tag);
+  }
+
+  public String tagGeneration(String tenantId, String tag) {
+    return prefix + ":{" + Identifiers.tenant(tenantId) + "}:taggen:" + tagName(tag);
+  }
+
+  public String stream() {
+    return prefix + ":stream";
+  }
+
+  public String stream(int shard) {
+    if (shard < 0) {
+      throw new IllegalArgumentException("shard must be >= 0, got " + shard);
+    }
+    return prefix + ":stream:" + shard;
+  }
+
+  public String deadLetters() {
+    return prefix + ":dlq";
+  }
+
+  /** True if {@code key} belongs to {@code tenantId} under this scheme. */
+  public boolean belongsTo(String key, String tenantId) {
+    return key.startsWith(prefix + ":{" + tenantId + "|")
+        || key.startsWith(prefix + ":{" + tenantId + "}");
+  }
+
+  public static String view(String view) {
+    return Identifiers.require("view", view, Identifiers.MAX_IDENTIFIER_LENGTH);
+  }
+
+  public static String tagName(String tag) {
+    return Identifiers.require("tag", tag, Identifiers.MAX_IDENTIFIER_LENGTH);
+  }
+}
