@@ -1,0 +1,67 @@
+package dev.invalidator.outbox;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.Objects;
+import javax.sql.DataSource;
+
+/**
+ * A snapshot of an outbox: what {@code invalidator status} and the {@code outbox_pending} and
+ * {@code outbox_oldest_age_seconds} gauges show.
+ *
+ * @param pending rows not yet relayed
+ * @param oldestPendingCreatedAt {@code created_at} of the oldest unrelayed row; null when none
+ * @param oldestPendingAge how long that row has waited; zero when none is waiting
+ * @param quarantined rows the relay could not turn into valid events (see {@link PollingRelay})
+ */
+public record OutboxStats(
+    long pending, Instant oldestPendingCreatedAt, Duration oldestPendingAge, long quarantined) {
+
+  /** Reads the statistics of {@code table}, ages by the system clock. */
+  public static OutboxStats read(DataSource dataSource, OutboxTable table) {
+    return read(dataSource, table, Clock.systemUTC());
+  }
+
+  /**
+   * Reads the statistics of {@code table}, ages by {@code clock}. Both counts use partial indexes,
+   * so this stays cheap on a large table.
+   *
+   * @throws dev.invalidator.core.InvalidatorException when the query failed
+   */
+  public static OutboxStats read(DataSource dataSource, OutboxTable table, Clock clock) {
+    Objects.requireNonNull(dataSource, "dataSource");
+    Objects.requireNonNull(table, "table");
+    Objects.requireNonNull(clock, "clock");
+    String t = table.qualified();
+    String sql =
+        "SELECT (SELECT count(*) FROM "
+            + t
+            + " WHERE relayed_at IS NULL), (SELECT min(created_at) FROM "
+            + t
+            + " WHERE relayed_at IS NULL), (SELECT count(*) FROM "
+            + t
+            + " WHERE relay_error IS NOT NULL)";
+    try (Connection c = dataSource.getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery(sql)) {
+      rs.next();
+      long pending = rs.getLong(1);
+      OffsetDateTime oldest = rs.getObject(2, OffsetDateTime.class);
+      long quarantined = rs.getLong(3);
+      if (oldest == null) {
+        return new OutboxStats(pending, null, Duration.ZERO, quarantined);
+      }
+      Duration age = Duration.between(oldest.toInstant(), clock.instant());
+      return new OutboxStats(
+          pending, oldest.toInstant(), age.isNegative() ? Duration.ZERO : age, quarantined);
+    } catch (SQLException ex) {
+      throw SqlErrors.translate("reading statistics of " + table, ex);
+    }
+  }
+}

@@ -1,0 +1,61 @@
+package dev.invalidator.outbox;
+
+import dev.invalidator.core.InvalidationEvent;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.List;
+
+/**
+ * Appends invalidation events to the outbox through the caller's own JDBC connection, inside the
+ * caller's transaction, so an event exists if and only if the business transaction commits (G1).
+ *
+ * <p>The writer never opens, commits or rolls back a transaction, never changes auto-commit and
+ * never talks to Redis: it runs one {@code INSERT} (one batched {@code INSERT} for {@link
+ * #appendAll}) and leaves everything else to the caller. Typical use:
+ *
+ * <pre>{@code
+ * conn.setAutoCommit(false);
+ * try (PreparedStatement ps = conn.prepareStatement(
+ *     "UPDATE orders SET status = ?, version = version + 1 WHERE id = ? RETURNING version")) {
+ *   ...
+ * }
+ * writer.append(conn, InvalidationEvent.builder()
+ *     .tenant("acme").aggregate("order", "42").version(newVersion).build());
+ * conn.commit();
+ * }</pre>
+ *
+ * <p>A connection in auto-commit mode is accepted: the row is then committed on its own,
+ * immediately, which gives up atomicity with the business change. The writer does not warn about it
+ * (it cannot know whether the caller meant it); use a transaction.
+ *
+ * <p>The event's {@code createdAt} is ignored: the row's {@code created_at} is set by the database,
+ * inside the committing transaction. Implementations are immutable and thread-safe; the connection
+ * is, as always with JDBC, used by one thread at a time.
+ */
+public interface OutboxWriter {
+  /** A writer for {@code table}. */
+  static OutboxWriter create(OutboxTable table) {
+    return new JdbcOutboxWriter(table);
+  }
+
+  /** The table this writer inserts into. */
+  OutboxTable table();
+
+  /**
+   * Inserts one event in the caller's transaction.
+   *
+   * @throws SQLException from the driver, unchanged (a duplicate {@code event_id} violates the
+   *     unique constraint)
+   * @throws dev.invalidator.core.InvalidEventException when the payload is larger than {@link
+   *     dev.invalidator.core.EventCodec#MAX_EVENT_BYTES}
+   */
+  void append(Connection connection, InvalidationEvent event) throws SQLException;
+
+  /**
+   * Inserts several events in the caller's transaction, in list order, as one JDBC batch. An empty
+   * list does nothing.
+   *
+   * @throws SQLException from the driver, unchanged
+   */
+  void appendAll(Connection connection, List<InvalidationEvent> events) throws SQLException;
+}

@@ -1,0 +1,610 @@
+package dev.invalidator.outbox;
+
+import dev.invalidator.core.Backoff;
+import dev.invalidator.core.EventCodec;
+import dev.invalidator.core.EventPublisher;
+import dev.invalidator.core.InvalidEventException;
+import dev.invalidator.core.InvalidationEvent;
+import dev.invalidator.core.TraceContext;
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+import javax.sql.DataSource;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Moves committed outbox rows to an {@link EventPublisher} (a Redis stream) and deletes relayed
+ * rows after the retention window.
+ *
+ * <p>Design notes. {@link #relayOnce()} claims the oldest unrelayed rows with {@code FOR UPDATE
+ * SKIP LOCKED}, publishes them and marks them relayed, all in one database transaction. It never
+ * scans {@code id > lastId}: ids are assigned before commit, so transactions commit out of id order
+ * and such a scan would skip a row that commits late. Several relays (threads or processes) may run
+ * against one table: {@code SKIP LOCKED} gives each a disjoint batch, and a relay that loses the
+ * race simply sees fewer rows. If publishing fails the transaction rolls back and the rows are
+ * published again later; a crash between publish and commit does the same. Both cause duplicates
+ * downstream, which are harmless (G4).
+ *
+ * <p>Quarantine. A row that cannot be turned into a valid event (an identifier with a forbidden
+ * character, a malformed payload; only plain-SQL producers can insert such rows, the CHECK
+ * constraints refuse the rest) can neither be published through the typed port nor be left
+ * unrelayed, where it would be claimed again forever. The relay marks it relayed with the
+ * validation message in {@code relay_error}, logs a WARN naming the row id, the event id and the
+ * message, and reports it through {@link RelayListener#quarantined}. Quarantined rows are kept by
+ * retention cleanup and counted by {@link OutboxStats}; after fixing such a row, setting {@code
+ * relayed_at} and {@code relay_error} back to null makes the relay publish it. A malformed {@code
+ * traceparent} or {@code tracestate} does not quarantine a row: the invalidation matters more than
+ * its trace, so the trace context is dropped with a WARN.
+ *
+ * <p>{@link #run()} is the daemon loop: LISTEN on {@link OutboxTable#notifyChannel()} (a dedicated
+ * connection; the table's trigger notifies once per inserting transaction, plain-SQL producers
+ * included), drain, clean up when due, then wait for a notification or at most {@code pollInterval}
+ * (the fallback poll for a lost notification or connection). LISTEN is issued before the drain, so
+ * a row committed after the drain's query always wakes the next iteration. The loop catches every
+ * exception at its boundary, logs it, tells the listener, drops the LISTEN connection (reopened
+ * next iteration), backs off with full jitter and continues. {@link #stop()} makes it return after
+ * the batch in flight; an interrupt does the same. The loop waits for notifications in slices of at
+ * most {@value #WAIT_SLICE_MILLIS} ms, so it notices a stop or an interrupt that quickly even with
+ * a long poll interval; waiting is measured with {@link System#nanoTime()}, while ages, retention
+ * cutoffs and {@link #lastLoop()} use the injected clock.
+ *
+ * <p>Thread safety: {@link #relayOnce()}, {@link #drain()} and {@link #cleanUp()} may be called
+ * from any thread, concurrently; {@link #run()} runs on one thread at a time. Configuration is
+ * fixed at {@link Builder#build()}.
+ */
+public final class PollingRelay implements Runnable {
+  /** Default most rows claimed and published per transaction. */
+  public static final int DEFAULT_BATCH_SIZE = 500;
+
+  /** Default longest wait for a notification before polling anyway. */
+  public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofSeconds(1);
+
+  /** Default time relayed rows are kept (the replay window). */
+  public static final Duration DEFAULT_RETENTION = Duration.ofHours(24);
+
+  /** Default time between retention cleanups. */
+  public static final Duration DEFAULT_CLEANUP_INTERVAL = Duration.ofMinutes(1);
+
+  /** Default most rows deleted per cleanup statement. */
+  public static final int DEFAULT_CLEANUP_BATCH_SIZE = 1000;
+
+  static final int WAIT_SLICE_MILLIS = 250;
+
+  private static final Logger log = LoggerFactory.getLogger(PollingRelay.class);
+
+  private final DataSource dataSource;
+  private final OutboxTable table;
+  private final EventPublisher publisher;
+  private final int batchSize;
+  private final Duration pollInterval;
+  private final Duration retention;
+  private final Duration cleanupInterval;
+  private final int cleanupBatchSize;
+  private final Clock clock;
+  private final RelayListener listener;
+  private final Backoff backoff;
+
+  private final String claimSql;
+  private final String markSql;
+  private final String quarantineSql;
+  private final String cleanupSql;
+
+  private final CountDownLatch stopSignal = new CountDownLatch(1);
+  private final AtomicBoolean looping = new AtomicBoolean();
+  private volatile boolean running = true;
+  private volatile Instant lastLoop;
+
+  // Touched only by the thread in run().
+  private Connection listenConnection;
+  private PGConnection listenPg;
+  private Instant nextCleanup = Instant.MIN;
+
+  private PollingRelay(Builder b) {
+    this.dataSource = b.dataSource;
+    this.table = b.table;
+    this.publisher = b.publisher;
+    this.batchSize = b.batchSize;
+    this.pollInterval = b.pollInterval;
+    this.retention = b.retention;
+    this.cleanupInterval = b.cleanupInterval;
+    this.cleanupBatchSize = b.cleanupBatchSize;
+    this.clock = b.clock;
+    this.listener = b.listener;
+    this.backoff = b.backoff;
+    this.lastLoop = clock.instant();
+    String t = table.qualified();
+    this.claimSql =
+        "SELECT id, event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version,"
+            + " event_type, payload::text, traceparent, tracestate, created_at FROM "
+            + t
+            + " WHERE relayed_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED";
+    this.markSql = "UPDATE " + t + " SET relayed_at = clock_timestamp() WHERE id = ANY(?)";
+    this.quarantineSql =
+        "UPDATE " + t + " SET relayed_at = clock_timestamp(), relay_error = ? WHERE id = ?";
+    this.cleanupSql =
+        "DELETE FROM "
+            + t
+            + " WHERE id IN (SELECT id FROM "
+            + t
+            + " WHERE relayed_at < ? AND relay_error IS NULL ORDER BY id LIMIT ?"
+            + " FOR UPDATE SKIP LOCKED)";
+  }
+
+  /**
+   * A builder for a relay from {@code table} to {@code publisher}; connections come from {@code
+   * dataSource}. {@link #run()} holds one connection for LISTEN and borrows one per batch.
+   */
+  public static Builder builder(
+      DataSource dataSource, OutboxTable table, EventPublisher publisher) {
+    return new Builder(dataSource, table, publisher);
+  }
+
+  /** The table this relay reads. */
+  public OutboxTable table() {
+    return table;
+  }
+
+  /**
+   * Relays one batch: in one transaction, claims up to {@code batchSize} unrelayed rows in id order
+   * ({@code FOR UPDATE SKIP LOCKED}), publishes the valid ones, quarantines the invalid ones, marks
+   * all of them relayed and commits.
+   *
+   * @return the number of rows relayed (published plus quarantined); 0 when none was waiting or
+   *     other relays hold every waiting row
+   * @throws dev.invalidator.core.InvalidatorException when the database or the publisher failed;
+   *     the transaction was rolled back and the rows will be relayed again
+   */
+  public int relayOnce() {
+    Batch batch;
+    try (Connection c = dataSource.getConnection()) {
+      boolean autoCommit = c.getAutoCommit();
+      if (autoCommit) {
+        c.setAutoCommit(false);
+      }
+      try {
+        batch = relay(c);
+        c.commit();
+      } catch (SQLException | RuntimeException ex) {
+        rollbackQuietly(c, ex);
+        throw ex;
+      } finally {
+        if (autoCommit) {
+          c.setAutoCommit(true);
+        }
+      }
+    } catch (SQLException ex) {
+      throw SqlErrors.translate("relaying from " + table, ex);
+    }
+    if (batch.published > 0) {
+      log.debug("relayed {} events from {}", batch.published, table);
+      notifyListener(l -> l.published(batch.published, batch.oldestAge));
+    }
+    if (batch.quarantined > 0) {
+      notifyListener(l -> l.quarantined(batch.quarantined));
+    }
+    return batch.published + batch.quarantined;
+  }
+
+  /**
+   * Relays batches until one comes back smaller than {@code batchSize} (the table is drained, as
+   * far as this relay can see) or the relay is stopped.
+   *
+   * @return the number of rows relayed
+   */
+  public int drain() {
+    int total = 0;
+    int n;
+    do {
+      n = relayOnce();
+      total += n;
+    } while (n >= batchSize && running && !Thread.currentThread().isInterrupted());
+    return total;
+  }
+
+  /**
+   * Deletes relayed rows whose {@code relayed_at} is older than the retention window, in statements
+   * of at most {@code cleanupBatchSize} rows, each its own transaction. Quarantined rows are kept.
+   * {@link #run()} calls this every {@code cleanupInterval}.
+   *
+   * @return the number of rows deleted
+   */
+  public int cleanUp() {
+    OffsetDateTime cutoff =
+        OffsetDateTime.ofInstant(clock.instant().minus(retention), ZoneOffset.UTC);
+    int total = 0;
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(cleanupSql)) {
+      int n;
+      do {
+        ps.setObject(1, cutoff);
+        ps.setInt(2, cleanupBatchSize);
+        n = ps.executeUpdate();
+        if (!c.getAutoCommit()) {
+          c.commit();
+        }
+        total += n;
+      } while (n >= cleanupBatchSize && running && !Thread.currentThread().isInterrupted());
+    } catch (SQLException ex) {
+      throw SqlErrors.translate("cleaning up " + table, ex);
+    }
+    if (total > 0) {
+      log.debug("deleted {} relayed rows older than {} from {}", total, cutoff, table);
+      int deleted = total;
+      notifyListener(l -> l.cleanedUp(deleted));
+    }
+    return total;
+  }
+
+  /**
+   * The relay loop; see the class description. Returns after {@link #stop()} or an interrupt (whose
+   * flag it leaves set).
+   *
+   * @throws IllegalStateException when the loop is already running on another thread
+   */
+  @Override
+  public void run() {
+    if (!looping.compareAndSet(false, true)) {
+      throw new IllegalStateException("relay for " + table + " is already running");
+    }
+    log.info(
+        "relay for {} started (batch {}, poll interval {}, channel {})",
+        table,
+        batchSize,
+        pollInterval,
+        table.notifyChannel());
+    int failures = 0;
+    try {
+      while (running && !Thread.currentThread().isInterrupted()) {
+        try {
+          listen();
+          drain();
+          if (!clock.instant().isBefore(nextCleanup)) {
+            nextCleanup = clock.instant().plus(cleanupInterval);
+            cleanUp();
+          }
+          lastLoop = clock.instant();
+          failures = 0;
+          awaitWakeup();
+        } catch (SQLException | RuntimeException ex) {
+          closeListen();
+          notifyListener(l -> l.loopError(ex));
+          Duration delay = backoff.delay(failures++);
+          log.warn(
+              "relay loop for {} failed ({} in a row), retrying in {} ms: {}",
+              table,
+              failures,
+              delay.toMillis(),
+              ex.toString(),
+              ex);
+          if (stopSignal.await(delay.toMillis(), TimeUnit.MILLISECONDS)) {
+            break;
+          }
+        }
+      }
+    } catch (InterruptedException ex) {
+      Thread.currentThread().interrupt();
+    } finally {
+      closeListen();
+      looping.set(false);
+      log.info("relay for {} stopped", table);
+    }
+  }
+
+  /** Asks {@link #run()} to return after the batch in flight. A stopped relay stays stopped. */
+  public void stop() {
+    running = false;
+    stopSignal.countDown();
+  }
+
+  /**
+   * When {@link #run()} last completed an iteration (drain and cleanup) without error, by the
+   * relay's clock; a stuck or failing loop stops advancing it. Initially the build time.
+   */
+  public Instant lastLoop() {
+    return lastLoop;
+  }
+
+  private Batch relay(Connection c) throws SQLException {
+    List<EventPublisher.Outgoing> out = new ArrayList<>();
+    List<Long> ids = new ArrayList<>();
+    List<Quarantine> bad = new ArrayList<>();
+    Instant oldest = null;
+    try (PreparedStatement ps = c.prepareStatement(claimSql)) {
+      ps.setInt(1, batchSize);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          long id = rs.getLong(1);
+          UUID eventId = rs.getObject(2, UUID.class);
+          try {
+            InvalidationEvent event = toEvent(id, eventId, rs);
+            out.add(new EventPublisher.Outgoing(id, event));
+            ids.add(id);
+            if (oldest == null || event.createdAt().isBefore(oldest)) {
+              oldest = event.createdAt();
+            }
+          } catch (InvalidEventException ex) {
+            log.warn(
+                "outbox {} row {} (event {}) quarantined, it cannot become a valid event: {}",
+                table,
+                id,
+                eventId,
+                ex.getMessage());
+            bad.add(new Quarantine(id, ex.getMessage()));
+          }
+        }
+      }
+    }
+    if (!out.isEmpty()) {
+      publisher.publish(List.copyOf(out));
+      try (PreparedStatement ps = c.prepareStatement(markSql)) {
+        Array array = c.createArrayOf("bigint", ids.toArray());
+        try {
+          ps.setArray(1, array);
+          ps.executeUpdate();
+        } finally {
+          array.free();
+        }
+      }
+    }
+    if (!bad.isEmpty()) {
+      try (PreparedStatement ps = c.prepareStatement(quarantineSql)) {
+        for (Quarantine q : bad) {
+          ps.setString(1, q.reason);
+          ps.setLong(2, q.id);
+          ps.addBatch();
+        }
+        ps.executeBatch();
+      }
+    }
+    Duration age = Duration.ZERO;
+    if (oldest != null) {
+      age = Duration.between(oldest, clock.instant());
+      age = age.isNegative() ? Duration.ZERO : age;
+    }
+    return new Batch(out.size(), bad.size(), age);
+  }
+
+  private InvalidationEvent toEvent(long id, UUID eventId, ResultSet rs) throws SQLException {
+    if (eventId == null) {
+      throw new InvalidEventException("event_id", "is missing");
+    }
+    return InvalidationEvent.builder()
+        .eventId(eventId)
+        .tenant(rs.getString(3))
+        .aggregate(rs.getString(4), rs.getString(5))
+        .version(rs.getLong(6))
+        .eventType(rs.getString(7))
+        .payload(EventCodec.decodePayload(rs.getString(8)))
+        .trace(trace(id, eventId, rs.getString(9), rs.getString(10)))
+        .createdAt(rs.getObject(11, OffsetDateTime.class).toInstant())
+        .build();
+  }
+
+  private TraceContext trace(long id, UUID eventId, String traceparent, String tracestate) {
+    try {
+      return TraceContext.of(traceparent, tracestate);
+    } catch (InvalidEventException ex) {
+      log.warn(
+          "outbox {} row {} (event {}): trace context dropped, {}",
+          table,
+          id,
+          eventId,
+          ex.getMessage());
+      return TraceContext.NONE;
+    }
+  }
+
+  private void listen() throws SQLException {
+    if (listenConnection != null) {
+      return;
+    }
+    Connection c = dataSource.getConnection();
+    try {
+      if (!c.getAutoCommit()) {
+        c.setAutoCommit(true);
+      }
+      try (Statement s = c.createStatement()) {
+        s.execute("LISTEN " + OutboxTable.quote(table.notifyChannel()));
+      }
+      listenPg = c.unwrap(PGConnection.class);
+      listenConnection = c;
+      log.debug("relay for {} listening on {}", table, table.notifyChannel());
+    } catch (SQLException | RuntimeException ex) {
+      closeQuietly(c);
+      throw ex;
+    }
+  }
+
+  /** Waits for a notification, at most {@code pollInterval}; returns early on stop or interrupt. */
+  private void awaitWakeup() throws SQLException {
+    long deadline = System.nanoTime() + pollInterval.toNanos();
+    while (running && !Thread.currentThread().isInterrupted()) {
+      long remaining = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+      if (remaining <= 0) {
+        return;
+      }
+      // getNotifications(0) would block without limit: always pass at least 1 ms.
+      int slice = (int) Math.max(1, Math.min(remaining, WAIT_SLICE_MILLIS));
+      PGNotification[] notifications = listenPg.getNotifications(slice);
+      if (notifications != null && notifications.length > 0) {
+        log.trace("relay for {} woken by {} notifications", table, notifications.length);
+        return;
+      }
+    }
+  }
+
+  private void closeListen() {
+    Connection c = listenConnection;
+    listenConnection = null;
+    listenPg = null;
+    if (c == null) {
+      return;
+    }
+    // A pooled connection must not stay subscribed for its next borrower.
+    try (Statement s = c.createStatement()) {
+      s.execute("UNLISTEN *");
+    } catch (SQLException | RuntimeException ex) {
+      log.debug("UNLISTEN on {} failed: {}", table, ex.toString());
+    }
+    closeQuietly(c);
+  }
+
+  private void closeQuietly(Connection c) {
+    try {
+      c.close();
+    } catch (SQLException | RuntimeException ex) {
+      log.debug("closing a connection to {} failed: {}", table, ex.toString());
+    }
+  }
+
+  private void rollbackQuietly(Connection c, Exception cause) {
+    try {
+      c.rollback();
+    } catch (SQLException | RuntimeException ex) {
+      cause.addSuppressed(ex);
+    }
+  }
+
+  private void notifyListener(Consumer<RelayListener> call) {
+    try {
+      call.accept(listener);
+    } catch (RuntimeException ex) {
+      log.warn("relay listener for {} failed: {}", table, ex.toString(), ex);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "PollingRelay[" + table + "]";
+  }
+
+  private record Batch(int published, int quarantined, Duration oldestAge) {}
+
+  private record Quarantine(long id, String reason) {}
+
+  /**
+   * Settings of a {@link PollingRelay}. Each setter stores; {@link #build()} validates everything
+   * and names the setting ({@code relay.batchSize} and so on) in its message.
+   */
+  public static final class Builder {
+    private final DataSource dataSource;
+    private final OutboxTable table;
+    private final EventPublisher publisher;
+    private int batchSize = DEFAULT_BATCH_SIZE;
+    private Duration pollInterval = DEFAULT_POLL_INTERVAL;
+    private Duration retention = DEFAULT_RETENTION;
+    private Duration cleanupInterval = DEFAULT_CLEANUP_INTERVAL;
+    private int cleanupBatchSize = DEFAULT_CLEANUP_BATCH_SIZE;
+    private Clock clock = Clock.systemUTC();
+    private RelayListener listener = RelayListener.NONE;
+    private Backoff backoff = Backoff.DEFAULT;
+
+    private Builder(DataSource dataSource, OutboxTable table, EventPublisher publisher) {
+      this.dataSource = dataSource;
+      this.table = table;
+      this.publisher = publisher;
+    }
+
+    /** Most rows per transaction, 1 to 10000; default {@value #DEFAULT_BATCH_SIZE}. */
+    public Builder batchSize(int batchSize) {
+      this.batchSize = batchSize;
+      return this;
+    }
+
+    /** Longest wait for a notification before polling anyway; default 1 s. */
+    public Builder pollInterval(Duration pollInterval) {
+      this.pollInterval = pollInterval;
+      return this;
+    }
+
+    /** How long relayed rows are kept for replay; default 24 h. */
+    public Builder retention(Duration retention) {
+      this.retention = retention;
+      return this;
+    }
+
+    /** Time between retention cleanups in {@link #run()}; default 1 min. */
+    public Builder cleanupInterval(Duration cleanupInterval) {
+      this.cleanupInterval = cleanupInterval;
+      return this;
+    }
+
+    /** Most rows deleted per cleanup statement, 1 to 100000; default 1000. */
+    public Builder cleanupBatchSize(int cleanupBatchSize) {
+      this.cleanupBatchSize = cleanupBatchSize;
+      return this;
+    }
+
+    /** The clock for ages, retention cutoffs and {@link #lastLoop()}; default system UTC. */
+    public Builder clock(Clock clock) {
+      this.clock = clock;
+      return this;
+    }
+
+    /** Callbacks for metrics; default none. */
+    public Builder listener(RelayListener listener) {
+      this.listener = listener;
+      return this;
+    }
+
+    /** Backoff of the loop after an error; default {@link Backoff#DEFAULT}. */
+    public Builder backoff(Backoff backoff) {
+      this.backoff = backoff;
+      return this;
+    }
+
+    /**
+     * Validates the settings and builds the relay.
+     *
+     * @throws IllegalArgumentException naming the first invalid setting
+     */
+    public PollingRelay build() {
+      require(dataSource != null, "relay.dataSource is missing");
+      require(table != null, "relay.table is missing");
+      require(publisher != null, "relay.publisher is missing");
+      require(
+          batchSize >= 1 && batchSize <= 10_000,
+          "relay.batchSize must be 1..10000, got " + batchSize);
+      requirePositive("relay.pollInterval", pollInterval);
+      requirePositive("relay.retention", retention);
+      requirePositive("relay.cleanupInterval", cleanupInterval);
+      require(
+          cleanupBatchSize >= 1 && cleanupBatchSize <= 100_000,
+          "relay.cleanupBatchSize must be 1..100000, got " + cleanupBatchSize);
+      require(clock != null, "relay.clock is missing");
+      require(listener != null, "relay.listener is missing");
+      require(backoff != null, "relay.backoff is missing");
+      return new PollingRelay(this);
+    }
+
+    private static void requirePositive(String name, Duration d) {
+      require(
+          d != null && !d.isNegative() && !d.isZero(),
+          name + " must be a positive duration, got " + d);
+    }
+
+    private static void require(boolean ok, String message) {
+      if (!ok) {
+        throw new IllegalArgumentException(message);
+      }
+    }
+  }
+}

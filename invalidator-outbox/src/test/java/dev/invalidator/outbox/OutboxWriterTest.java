@@ -1,0 +1,167 @@
+package dev.invalidator.outbox;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.invalidator.core.EventPublisher;
+import dev.invalidator.core.InvalidationEvent;
+import dev.invalidator.core.Payload;
+import dev.invalidator.core.TraceContext;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.List;
+import java.util.UUID;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** G1: an event exists if and only if the business transaction committed. */
+class OutboxWriterTest {
+  private final DataSource ds = Postgres.dataSource();
+  private OutboxTable table;
+  private String business;
+  private OutboxWriter writer;
+  private RecordingPublisher publisher;
+  private PollingRelay relay;
+
+  @BeforeEach
+  void setUp() {
+    table = Postgres.newOutbox();
+    business = Postgres.randomName("orders_");
+    Postgres.execute(
+        "CREATE TABLE " + business + " (id text PRIMARY KEY, status text, version bigint)",
+        "INSERT INTO " + business + " VALUES ('42', 'new', 1)");
+    writer = OutboxWriter.create(table);
+    publisher = new RecordingPublisher();
+    relay = PollingRelay.builder(ds, table, publisher).build();
+  }
+
+  @AfterEach
+  void tearDown() {
+    Postgres.drop(table);
+    Postgres.execute("DROP TABLE IF EXISTS " + business);
+  }
+
+  @Test
+  void rolledBackTransactionLeavesNoOutboxRowAndPublishesNothing() throws SQLException {
+    try (Connection c = ds.getConnection()) {
+      c.setAutoCommit(false);
+      long version = updateOrder(c, "paid");
+      writer.append(c, Events.event("acme", "order", "42", version));
+      c.rollback();
+      c.setAutoCommit(true);
+    }
+
+    assertThat(relay.relayOnce()).isZero();
+    assertThat(publisher.published()).isEmpty();
+    assertThat(publisher.calls()).isZero();
+    assertThat(Postgres.queryLong("SELECT count(*) FROM " + table.qualified())).isZero();
+    assertThat(Postgres.queryLong("SELECT version FROM " + business)).isEqualTo(1);
+  }
+
+  @Test
+  void committedTransactionYieldsExactlyOneEvent() throws SQLException {
+    Instant before = Instant.now().minusSeconds(5);
+    InvalidationEvent event;
+    try (Connection c = ds.getConnection()) {
+      c.setAutoCommit(false);
+      long version = updateOrder(c, "paid");
+      event =
+          InvalidationEvent.builder()
+              .tenant("acme")
+              .aggregate("order", "42")
+              .version(version)
+              .eventType("order.paid")
+              .payload(
+                  new Payload(List.of("summary", "detail"), List.of("orders-list"), List.of("o42")))
+              .trace(
+                  TraceContext.of(
+                      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "vendor=abc"))
+              .build();
+      writer.append(c, event);
+      c.commit();
+      c.setAutoCommit(true);
+    }
+
+    assertThat(relay.relayOnce()).isEqualTo(1);
+    List<EventPublisher.Outgoing> published = publisher.published();
+    assertThat(published).hasSize(1);
+    InvalidationEvent got = published.get(0).event();
+    assertThat(got).usingRecursiveComparison().ignoringFields("createdAt").isEqualTo(event);
+    assertThat(got.aggregateVersion()).isEqualTo(2);
+    assertThat(got.createdAt()).isBetween(before, Instant.now().plusSeconds(5));
+    assertThat(published.get(0).outboxId())
+        .isEqualTo(Postgres.queryLong("SELECT id FROM " + table.qualified()));
+
+    assertThat(relay.relayOnce()).isZero();
+    assertThat(publisher.published()).hasSize(1);
+    assertThat(
+            Postgres.queryLong(
+                "SELECT count(*) FROM " + table.qualified() + " WHERE relayed_at IS NOT NULL"))
+        .isEqualTo(1);
+  }
+
+  @Test
+  void appendNeitherCommitsNorChangesAutoCommit() throws SQLException {
+    try (Connection c = ds.getConnection()) {
+      c.setAutoCommit(false);
+      writer.append(c, Events.event("acme", "order", "42", 2));
+      assertThat(c.getAutoCommit()).isFalse();
+      // Not visible to anyone else until the caller commits.
+      assertThat(Postgres.queryLong("SELECT count(*) FROM " + table.qualified())).isZero();
+      assertThat(relay.relayOnce()).isZero();
+      c.commit();
+      c.setAutoCommit(true);
+    }
+    assertThat(relay.relayOnce()).isEqualTo(1);
+  }
+
+  @Test
+  void appendAllWritesEveryEventInListOrder() throws SQLException {
+    List<InvalidationEvent> events =
+        List.of(
+            Events.event("acme", "order", "1", 1),
+            Events.event("acme", "order", "2", 5),
+            Events.event("globex", "customer", "c-9", 0));
+    try (Connection c = ds.getConnection()) {
+      c.setAutoCommit(false);
+      writer.appendAll(c, events);
+      writer.appendAll(c, List.of());
+      c.commit();
+      c.setAutoCommit(true);
+    }
+
+    assertThat(relay.relayOnce()).isEqualTo(3);
+    List<UUID> expected = events.stream().map(InvalidationEvent::eventId).toList();
+    assertThat(publisher.eventIds()).containsExactlyElementsOf(expected);
+    List<Long> ids = publisher.published().stream().map(EventPublisher.Outgoing::outboxId).toList();
+    assertThat(ids).isSorted();
+  }
+
+  @Test
+  void appendInAutoCommitModeCommitsTheRowAlone() throws SQLException {
+    try (Connection c = ds.getConnection()) {
+      assertThat(c.getAutoCommit()).isTrue();
+      writer.append(c, Events.event("acme", "order", "42", 2));
+      assertThat(c.getAutoCommit()).isTrue();
+    }
+    assertThat(relay.drain()).isEqualTo(1);
+    assertThat(publisher.published()).hasSize(1);
+  }
+
+  private long updateOrder(Connection c, String status) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "UPDATE "
+                + business
+                + " SET status = ?, version = version + 1 WHERE id = '42' RETURNING version")) {
+      ps.setString(1, status);
+      try (var rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    }
+  }
+}

@@ -1,0 +1,376 @@
+package dev.invalidator.outbox;
+
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.invalidator.core.Backoff;
+import dev.invalidator.core.InvalidationEvent;
+import dev.invalidator.core.InvalidatorException;
+import dev.invalidator.core.Payload;
+import dev.invalidator.core.TraceContext;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class PollingRelayTest {
+  private final DataSource ds = Postgres.dataSource();
+  private final List<Thread> threads = new ArrayList<>();
+  private final List<PollingRelay> running = new ArrayList<>();
+  private OutboxTable table;
+  private OutboxWriter writer;
+  private RecordingPublisher publisher;
+  private final CountingListener listener = new CountingListener();
+
+  @BeforeEach
+  void setUp() {
+    table = Postgres.newOutbox();
+    writer = OutboxWriter.create(table);
+    publisher = new RecordingPublisher();
+  }
+
+  @AfterEach
+  void tearDown() throws InterruptedException {
+    running.forEach(PollingRelay::stop);
+    for (Thread t : threads) {
+      t.join(10_000);
+      assertThat(t.isAlive()).as("relay thread stopped").isFalse();
+    }
+    Postgres.drop(table);
+  }
+
+  @Test
+  void publishFailureRollsBackAndRepublishes() throws SQLException {
+    PollingRelay relay = relay(b -> {});
+    List<UUID> written = write(3);
+    publisher.failNext(1);
+
+    assertThatThrownBy(relay::relayOnce)
+        .isInstanceOf(InvalidatorException.class)
+        .hasMessageContaining("injected");
+    assertThat(unrelayed()).isEqualTo(3);
+    assertThat(publisher.published()).isEmpty();
+
+    assertThat(relay.relayOnce()).isEqualTo(3);
+    assertThat(publisher.eventIds()).containsExactlyElementsOf(written);
+    assertThat(unrelayed()).isZero();
+  }
+
+  @Test
+  void runLoopSurvivesPublisherOutageAndCatchesUp() throws SQLException {
+    publisher.failNext(3);
+    PollingRelay relay =
+        relay(
+            b ->
+                b.backoff(new Backoff(Duration.ofMillis(10), Duration.ofMillis(50)))
+                    .pollInterval(Duration.ofMillis(200)));
+    List<UUID> written = write(5);
+    start(relay);
+
+    await().atMost(10, SECONDS).until(() -> publisher.eventIds().size() == 5);
+    assertThat(publisher.eventIds()).containsExactlyElementsOf(written);
+    assertThat(listener.loopErrors).hasSize(3);
+    assertThat(unrelayed()).isZero();
+  }
+
+  @Test
+  void wakesOnNotifyWithoutWaitingForThePollInterval() throws SQLException {
+    PollingRelay relay = relay(b -> b.pollInterval(Duration.ofSeconds(30)));
+    // Written before the relay listens: its notification is lost, the first drain finds it.
+    UUID first = write(1).get(0);
+    Instant built = relay.lastLoop();
+    start(relay);
+    await().atMost(5, SECONDS).until(() -> publisher.eventIds().contains(first));
+    // The first iteration is complete: the relay now waits for a notification, up to 30 s.
+    await().atMost(5, SECONDS).until(() -> relay.lastLoop().isAfter(built));
+
+    UUID second = write(1).get(0);
+
+    await().atMost(5, SECONDS).until(() -> publisher.eventIds().contains(second));
+  }
+
+  @Test
+  void plainSqlProducerRowIsRelayed() {
+    PollingRelay relay = relay(b -> {});
+    UUID eventId = UUID.randomUUID();
+    Postgres.execute(
+        "INSERT INTO "
+            + table.qualified()
+            + " (event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version, event_type)"
+            + " VALUES ('"
+            + eventId
+            + "', 'acme', 'order', '42', 7, 'order.paid')");
+
+    assertThat(relay.relayOnce()).isEqualTo(1);
+    InvalidationEvent e = publisher.published().get(0).event();
+    assertThat(e.eventId()).isEqualTo(eventId);
+    assertThat(e.tenantId()).isEqualTo("acme");
+    assertThat(e.aggregate().type()).isEqualTo("order");
+    assertThat(e.aggregate().id()).isEqualTo("42");
+    assertThat(e.aggregateVersion()).isEqualTo(7);
+    assertThat(e.eventType()).isEqualTo("order.paid");
+    assertThat(e.payload()).isEqualTo(Payload.EMPTY);
+    assertThat(e.trace()).isEqualTo(TraceContext.NONE);
+    assertThat(e.createdAt()).isNotNull();
+  }
+
+  @Test
+  void invalidRowIsQuarantinedNotBlocking() throws SQLException {
+    PollingRelay relay = relay(b -> b.batchSize(10));
+    Postgres.execute(
+        "INSERT INTO "
+            + table.qualified()
+            + " (event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version, event_type)"
+            + " VALUES (gen_random_uuid(), 'a{b', 'order', '1', 1, 'changed')",
+        "INSERT INTO "
+            + table.qualified()
+            + " (event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version, event_type,"
+            + " payload) VALUES (gen_random_uuid(), 'acme', 'order', '2', 1, 'changed',"
+            + " '{\"views\": [1]}')");
+    List<UUID> valid = write(2);
+
+    assertThat(relay.relayOnce()).isEqualTo(4);
+    assertThat(publisher.eventIds()).containsExactlyElementsOf(valid);
+    assertThat(listener.quarantined.get()).isEqualTo(2);
+    assertThat(unrelayed()).isZero();
+    List<String> errors = new ArrayList<>();
+    try (Connection c = ds.getConnection();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "SELECT relay_error FROM "
+                    + table.qualified()
+                    + " WHERE relay_error IS NOT NULL ORDER BY id");
+        ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        errors.add(rs.getString(1));
+      }
+    }
+    assertThat(errors).hasSize(2);
+    assertThat(errors.get(0)).startsWith("tenant_id").contains("'{'");
+    assertThat(errors.get(1)).startsWith("payload.views");
+    assertThat(OutboxStats.read(ds, table).quarantined()).isEqualTo(2);
+
+    assertThat(relay.relayOnce()).isZero();
+    assertThat(publisher.published()).hasSize(2);
+  }
+
+  @Test
+  void malformedTraceContextIsDroppedNotQuarantined() {
+    PollingRelay relay = relay(b -> {});
+    Postgres.execute(
+        "INSERT INTO "
+            + table.qualified()
+            + " (event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version, event_type,"
+            + " traceparent) VALUES (gen_random_uuid(), 'acme', 'order', '1', 3, 'changed',"
+            + " 'not-a-traceparent')");
+
+    assertThat(relay.relayOnce()).isEqualTo(1);
+    assertThat(publisher.published().get(0).event().trace()).isEqualTo(TraceContext.NONE);
+    assertThat(listener.quarantined.get()).isZero();
+  }
+
+  @Test
+  void retentionDeletesOnlyOldRelayedRows() throws SQLException {
+    PollingRelay relay = relay(b -> b.retention(Duration.ofHours(24)).cleanupBatchSize(2));
+    write(5);
+    relay.drain();
+    // Age five relayed rows past the window; keep one young, one pending, one quarantined old.
+    Postgres.execute(
+        "UPDATE " + table.qualified() + " SET relayed_at = relayed_at - interval '25 hours'");
+    write(1);
+    relay.drain();
+    Postgres.execute(
+        "INSERT INTO "
+            + table.qualified()
+            + " (event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version, event_type,"
+            + " relayed_at, relay_error) VALUES (gen_random_uuid(), 'a b', 'order', '1', 1,"
+            + " 'changed', clock_timestamp() - interval '30 days', 'tenant_id: contains whitespace')");
+    UUID pending = write(1).get(0);
+
+    assertThat(relay.cleanUp()).isEqualTo(5);
+
+    assertThat(listener.cleanedUp.get()).isEqualTo(5);
+    assertThat(Postgres.queryLong("SELECT count(*) FROM " + table.qualified())).isEqualTo(3);
+    assertThat(unrelayed()).isEqualTo(1);
+    assertThat(
+            Postgres.queryLong(
+                "SELECT count(*) FROM "
+                    + table.qualified()
+                    + " WHERE event_id = '"
+                    + pending
+                    + "' AND relayed_at IS NULL"))
+        .isEqualTo(1);
+    assertThat(relay.cleanUp()).isZero();
+  }
+
+  @Test
+  void retentionCutoffFollowsTheInjectedClock() throws SQLException {
+    MutableClock clock = new MutableClock(Instant.now());
+    PollingRelay relay = relay(b -> b.retention(Duration.ofHours(1)).clock(clock));
+    write(3);
+    relay.drain();
+    assertThat(relay.cleanUp()).isZero();
+
+    clock.advance(Duration.ofHours(2));
+
+    assertThat(relay.cleanUp()).isEqualTo(3);
+    assertThat(Postgres.queryLong("SELECT count(*) FROM " + table.qualified())).isZero();
+  }
+
+  @Test
+  void drainRelaysEveryWaitingRowInBatches() throws SQLException {
+    PollingRelay relay = relay(b -> b.batchSize(7));
+    List<UUID> written = write(30);
+
+    assertThat(relay.drain()).isEqualTo(30);
+
+    assertThat(publisher.eventIds()).containsExactlyElementsOf(written);
+    assertThat(publisher.calls()).isEqualTo(5);
+    assertThat(listener.published.get()).isEqualTo(30);
+  }
+
+  @Test
+  void statsReportPendingCountAndOldestAge() throws SQLException {
+    MutableClock clock = new MutableClock(Instant.now());
+    assertThat(OutboxStats.read(ds, table, clock))
+        .isEqualTo(new OutboxStats(0, null, Duration.ZERO, 0));
+    write(4);
+    Postgres.execute(
+        "UPDATE "
+            + table.qualified()
+            + " SET created_at = created_at - interval '90 seconds'"
+            + " WHERE id = (SELECT min(id) FROM "
+            + table.qualified()
+            + ")");
+
+    OutboxStats stats = OutboxStats.read(ds, table, clock);
+
+    assertThat(stats.pending()).isEqualTo(4);
+    assertThat(stats.oldestPendingAge()).isBetween(Duration.ofSeconds(80), Duration.ofSeconds(100));
+    assertThat(stats.oldestPendingCreatedAt()).isBefore(clock.instant().minusSeconds(80));
+    assertThat(stats.quarantined()).isZero();
+  }
+
+  @Test
+  void stopMakesRunReturn() throws InterruptedException {
+    PollingRelay relay = relay(b -> b.pollInterval(Duration.ofSeconds(30)));
+    Instant built = relay.lastLoop();
+    Thread t = start(relay);
+    await().atMost(5, SECONDS).until(() -> relay.lastLoop().isAfter(built));
+
+    relay.stop();
+
+    t.join(5_000);
+    assertThat(t.isAlive()).isFalse();
+  }
+
+  @Test
+  void interruptStopsRun() throws InterruptedException {
+    PollingRelay relay = relay(b -> b.pollInterval(Duration.ofSeconds(30)));
+    Instant built = relay.lastLoop();
+    Thread t = start(relay);
+    await().atMost(5, SECONDS).until(() -> relay.lastLoop().isAfter(built));
+
+    t.interrupt();
+
+    t.join(5_000);
+    assertThat(t.isAlive()).isFalse();
+  }
+
+  @Test
+  void builderRejectsInvalidSettingsNamingThem() {
+    assertThatThrownBy(() -> PollingRelay.builder(ds, table, publisher).batchSize(0).build())
+        .hasMessageContaining("relay.batchSize");
+    assertThatThrownBy(
+            () -> PollingRelay.builder(ds, table, publisher).pollInterval(Duration.ZERO).build())
+        .hasMessageContaining("relay.pollInterval");
+    assertThatThrownBy(
+            () ->
+                PollingRelay.builder(ds, table, publisher).retention(Duration.ofHours(-1)).build())
+        .hasMessageContaining("relay.retention");
+    assertThatThrownBy(
+            () -> PollingRelay.builder(ds, table, publisher).cleanupInterval(null).build())
+        .hasMessageContaining("relay.cleanupInterval");
+    assertThatThrownBy(
+            () -> PollingRelay.builder(ds, table, publisher).cleanupBatchSize(-5).build())
+        .hasMessageContaining("relay.cleanupBatchSize");
+    assertThatThrownBy(() -> PollingRelay.builder(null, table, publisher).build())
+        .hasMessageContaining("relay.dataSource");
+    PollingRelay relay = PollingRelay.builder(ds, table, publisher).build();
+    assertThat(relay.table()).isEqualTo(table);
+  }
+
+  private PollingRelay relay(Consumer<PollingRelay.Builder> settings) {
+    PollingRelay.Builder b = PollingRelay.builder(ds, table, publisher).listener(listener);
+    settings.accept(b);
+    return b.build();
+  }
+
+  private Thread start(PollingRelay relay) {
+    Thread t = new Thread(relay, "relay-" + running.size());
+    running.add(relay);
+    threads.add(t);
+    t.start();
+    return t;
+  }
+
+  private List<UUID> write(int n) throws SQLException {
+    List<InvalidationEvent> events = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      events.add(Events.event("acme", "order", Integer.toString(i), i));
+    }
+    try (Connection c = ds.getConnection()) {
+      c.setAutoCommit(false);
+      writer.appendAll(c, events);
+      c.commit();
+      c.setAutoCommit(true);
+    }
+    return events.stream().map(InvalidationEvent::eventId).toList();
+  }
+
+  private long unrelayed() {
+    return Postgres.queryLong(
+        "SELECT count(*) FROM " + table.qualified() + " WHERE relayed_at IS NULL");
+  }
+
+  private static final class CountingListener implements RelayListener {
+    final AtomicInteger published = new AtomicInteger();
+    final AtomicInteger quarantined = new AtomicInteger();
+    final AtomicInteger cleanedUp = new AtomicInteger();
+    final List<Throwable> loopErrors = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void published(int count, Duration oldestAgeInBatch) {
+      published.addAndGet(count);
+    }
+
+    @Override
+    public void quarantined(int count) {
+      quarantined.addAndGet(count);
+    }
+
+    @Override
+    public void cleanedUp(int count) {
+      cleanedUp.addAndGet(count);
+    }
+
+    @Override
+    public void loopError(Throwable error) {
+      loopErrors.add(error);
+    }
+  }
+}
