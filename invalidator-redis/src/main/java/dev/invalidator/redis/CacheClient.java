@@ -1,0 +1,503 @@
+package dev.invalidator.redis;
+
+import dev.invalidator.core.AggregateRef;
+import dev.invalidator.core.InvalidatorException;
+import dev.invalidator.core.KeyScheme;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.codec.RedisCodec;
+import io.lettuce.core.codec.StringCodec;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A read-through cache of versioned, tenant-scoped values whose fills can never resurrect stale
+ * data (DESIGN.md "Fill protocol").
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li>Read: one script ({@code read.lua}) fetches the entry's {@code ver}, {@code val} and the
+ *       aggregate's fence in one round trip. The entry is served only if {@code ver >= fence} (an
+ *       absent fence counts as -1). The fence, not the invalidation's {@code UNLINK}, is what makes
+ *       a read correct, so a fenced-out entry is treated as a miss even if it is still there.
+ *   <li>Miss: the value is loaded from the source of truth with its version {@code w}, then written
+ *       with {@code fill.lua} only if {@code w >= fence} and {@code w} is newer than any present
+ *       entry; a fill the fence refuses is counted ({@code fill_rejected}). Either way the caller
+ *       gets the loaded value: it is what the database said.
+ *   <li>A load that took longer than the fill deadline is not written: the fence TTL is at least
+ *       entry TTL plus fill deadline, so every fill that could race an invalidation runs while the
+ *       fence still exists.
+ *   <li>Single flight: concurrent misses of the same entry in this process wait for one load.
+ *   <li>The cache is never the source of truth: when Redis fails, reads fall back to the loader
+ *       (counted and logged at debug), and an entry is never served without its fence check.
+ *   <li>Entry TTLs are jittered ({@code entryTtl * (1 - jitter * random)}) so entries filled
+ *       together do not expire together.
+ * </ul>
+ *
+ * <p>Thread-safe; one instance per application is enough (it holds one connection).
+ */
+public final class CacheClient implements AutoCloseable {
+  /** Default lifetime of an entry. */
+  public static final Duration DEFAULT_ENTRY_TTL = Duration.ofMinutes(10);
+
+  /** Default TTL jitter, as a fraction of the entry TTL. */
+  public static final double DEFAULT_TTL_JITTER = 0.1;
+
+  /** Default fence TTL beyond the entry TTL: the fence TTL defaults to entry TTL plus this. */
+  public static final Duration DEFAULT_FENCE_MARGIN = Duration.ofMinutes(5);
+
+  /** Default longest load whose result is still written to the cache. */
+  public static final Duration DEFAULT_FILL_DEADLINE = Duration.ofSeconds(5);
+
+  private static final Logger log = LoggerFactory.getLogger(CacheClient.class);
+  private static final byte[][] NO_ARGS = new byte[0][];
+
+  /**
+   * A value with the aggregate version it was read at.
+   *
+   * @param version the aggregate's version when the value was read; {@code >= 0}
+   * @param value the bytes; callers must not modify them (concurrent callers may share them)
+   */
+  public record Versioned(long version, byte[] value) {
+    public Versioned {
+      if (version < 0) {
+        throw new IllegalArgumentException("version must be >= 0, got " + version);
+      }
+      Objects.requireNonNull(value, "value");
+    }
+
+    @Override
+    public String toString() {
+      return "Versioned[version=" + version + ", " + value.length + " bytes]";
+    }
+  }
+
+  /** Reads a value and its version from the source of truth. */
+  @FunctionalInterface
+  public interface Loader {
+    /** The current value and version, or null when there is no such row (nothing is cached). */
+    Versioned load() throws Exception;
+  }
+
+  /**
+   * Counters since the client was built.
+   *
+   * @param hits reads served from Redis
+   * @param misses reads not served from Redis (absent, fenced out, or Redis failed)
+   * @param loads loader calls
+   * @param loadsShared misses that waited for another caller's load of the same entry
+   * @param fills values written
+   * @param fillsRejected fills refused by the fence ({@code fill_rejected})
+   * @param fillsSuperseded fills not written because the same or a newer version was present
+   * @param fillsDroppedLate fills dropped because the load outlasted the fill deadline
+   * @param redisErrors Redis commands that failed (the read fell back to the loader)
+   */
+  public record Stats(
+      long hits,
+      long misses,
+      long loads,
+      long loadsShared,
+      long fills,
+      long fillsRejected,
+      long fillsSuperseded,
+      long fillsDroppedLate,
+      long redisErrors) {}
+
+  private final StatefulRedisConnection<String, byte[]> connection;
+  private final RedisClient ownedClient;
+  private final KeyScheme keys;
+  private final Duration entryTtl;
+  private final double ttlJitter;
+  private final Duration fenceTtl;
+  private final Duration fillDeadline;
+  private final Clock clock;
+  private final ConcurrentHashMap<String, CompletableFuture<Versioned>> inFlight =
+      new ConcurrentHashMap<>();
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  private final LongAdder hits = new LongAdder();
+  private final LongAdder misses = new LongAdder();
+  private final LongAdder loads = new LongAdder();
+  private final LongAdder loadsShared = new LongAdder();
+  private final LongAdder fills = new LongAdder();
+  private final LongAdder fillsRejected = new LongAdder();
+  private final LongAdder fillsSuperseded = new LongAdder();
+  private final LongAdder fillsDroppedLate = new LongAdder();
+  private final LongAdder redisErrors = new LongAdder();
+
+  private CacheClient(Builder b, RedisClient client, RedisClient ownedClient, Duration fenceTtl) {
+    this.keys = b.keyScheme;
+    this.entryTtl = b.entryTtl;
+    this.ttlJitter = b.ttlJitter;
+    this.fenceTtl = fenceTtl;
+    this.fillDeadline = b.fillDeadline;
+    this.clock = b.clock;
+    this.ownedClient = ownedClient;
+    this.connection = client.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
+  }
+
+  /** A builder with the defaults; a Redis client or URL must be set. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Reads the {@code view} of aggregate {@code type/id} of {@code tenant} through the cache.
+   *
+   * @param loader reads the row and its version from the source of truth on a miss
+   * @return the cached or loaded value; null when the loader found no row
+   * @throws dev.invalidator.core.InvalidEventException when an identifier is not valid (naming it)
+   * @throws InvalidatorException when the loader failed (its exception is the cause; a runtime
+   *     exception of the loader is rethrown as is)
+   */
+  public Versioned get(String tenant, String type, String id, String view, Loader loader) {
+    Objects.requireNonNull(loader, "loader");
+    AggregateRef ref = new AggregateRef(tenant, type, id);
+    String viewName = KeyScheme.view(view);
+    String entryKey = keys.entry(ref, viewName);
+    Versioned cached = read(entryKey, keys.fence(ref));
+    if (cached != null) {
+      hits.increment();
+      return cached;
+    }
+    misses.increment();
+    CompletableFuture<Versioned> mine = new CompletableFuture<>();
+    CompletableFuture<Versioned> running = inFlight.putIfAbsent(entryKey, mine);
+    if (running != null) {
+      loadsShared.increment();
+      return await(running, entryKey);
+    }
+    try {
+      Versioned loaded = loadAndFill(ref, viewName, entryKey, loader);
+      mine.complete(loaded);
+      return loaded;
+    } catch (RuntimeException | Error ex) {
+      mine.completeExceptionally(ex);
+      throw ex;
+    } finally {
+      inFlight.remove(entryKey, mine);
+    }
+  }
+
+  /** A snapshot of the counters. */
+  public Stats stats() {
+    return new Stats(
+        hits.sum(),
+        misses.sum(),
+        loads.sum(),
+        loadsShared.sum(),
+        fills.sum(),
+        fillsRejected.sum(),
+        fillsSuperseded.sum(),
+        fillsDroppedLate.sum(),
+        redisErrors.sum());
+  }
+
+  /** The key scheme entries are stored under. */
+  public KeyScheme keyScheme() {
+    return keys;
+  }
+
+  /** The fence TTL; the invalidation target must use the same value. */
+  public Duration fenceTtl() {
+    return fenceTtl;
+  }
+
+  /** Closes the connection, and the Redis client when it was built from a URL. */
+  @Override
+  public void close() {
+    if (closed.compareAndSet(false, true)) {
+      try {
+        connection.close();
+      } finally {
+        if (ownedClient != null) {
+          ownedClient.shutdown();
+        }
+      }
+    }
+  }
+
+  private Versioned read(String entryKey, String fenceKey) {
+    List<Object> reply;
+    try {
+      reply =
+          LuaScript.READ.call(
+              connection.sync(),
+              ScriptOutputType.MULTI,
+              new String[] {entryKey, fenceKey},
+              NO_ARGS);
+    } catch (RuntimeException ex) {
+      redisErrors.increment();
+      log.debug("cache read of {} failed, loading from the source: {}", entryKey, ex.toString());
+      return null;
+    }
+    Long ver = decimal(reply.get(0));
+    if (ver == null || !(reply.get(1) instanceof byte[] value)) {
+      return null;
+    }
+    Object rawFence = reply.get(2);
+    long fence;
+    if (rawFence == null) {
+      fence = -1;
+    } else {
+      Long parsed = decimal(rawFence);
+      fence = parsed == null ? Long.MAX_VALUE : parsed; // an unreadable fence admits nothing
+    }
+    if (ver < fence) {
+      log.debug("entry {} at version {} is fenced out by {}", entryKey, ver, fence);
+      return null;
+    }
+    return new Versioned(ver, value);
+  }
+
+  private Versioned loadAndFill(AggregateRef ref, String view, String entryKey, Loader loader) {
+    loads.increment();
+    Instant started = clock.instant();
+    Versioned loaded;
+    try {
+      loaded = loader.load();
+    } catch (RuntimeException ex) {
+      throw ex;
+    } catch (InterruptedException ex) {
+      Thread.currentThread().interrupt();
+      throw new InvalidatorException("loader interrupted for " + entryKey, true, ex);
+    } catch (Exception ex) {
+      throw new InvalidatorException("loader failed for " + entryKey + ": " + ex, true, ex);
+    }
+    if (loaded == null) {
+      return null;
+    }
+    Duration took = Duration.between(started, clock.instant());
+    if (took.compareTo(fillDeadline) > 0) {
+      fillsDroppedLate.increment();
+      log.debug(
+          "load of {} took {} ms, over the fill deadline of {} ms: not filling",
+          entryKey,
+          took.toMillis(),
+          fillDeadline.toMillis());
+      return loaded;
+    }
+    fill(ref, view, entryKey, loaded);
+    return loaded;
+  }
+
+  private void fill(AggregateRef ref, String view, String entryKey, Versioned loaded) {
+    byte[][] args = {
+      ascii(loaded.version()),
+      loaded.value(),
+      ascii(nextEntryTtlMillis()),
+      view.getBytes(StandardCharsets.UTF_8),
+      ascii(fenceTtl.toMillis())
+    };
+    Long outcome;
+    try {
+      outcome =
+          LuaScript.FILL.call(
+              connection.sync(),
+              ScriptOutputType.INTEGER,
+              new String[] {entryKey, keys.fence(ref), keys.views(ref)},
+              args);
+    } catch (RuntimeException ex) {
+      redisErrors.increment();
+      log.debug("fill of {} failed: {}", entryKey, ex.toString());
+      return;
+    }
+    if (outcome == null) {
+      return;
+    }
+    switch (outcome.intValue()) {
+      case 1 -> fills.increment();
+      case 0 -> {
+        fillsRejected.increment();
+        log.debug("fill of {} at version {} refused by the fence", entryKey, loaded.version());
+      }
+      default -> fillsSuperseded.increment();
+    }
+  }
+
+  long nextEntryTtlMillis() {
+    double factor = 1.0 - ttlJitter * ThreadLocalRandom.current().nextDouble();
+    return Math.max(1L, (long) Math.floor(entryTtl.toMillis() * factor));
+  }
+
+  private static Versioned await(CompletableFuture<Versioned> running, String entryKey) {
+    try {
+      return running.get();
+    } catch (InterruptedException ex) {
+      Thread.currentThread().interrupt();
+      throw new InvalidatorException(
+          "interrupted while waiting for the load of " + entryKey, true, ex);
+    } catch (ExecutionException ex) {
+      Throwable cause = ex.getCause();
+      if (cause instanceof RuntimeException re) {
+        throw re;
+      }
+      if (cause instanceof Error err) {
+        throw err;
+      }
+      throw new InvalidatorException("load of " + entryKey + " failed: " + cause, true, cause);
+    }
+  }
+
+  private static byte[] ascii(long n) {
+    return Long.toString(n).getBytes(StandardCharsets.US_ASCII);
+  }
+
+  private static Long decimal(Object raw) {
+    if (!(raw instanceof byte[] bytes) || bytes.length == 0 || bytes.length > 19) {
+      return null;
+    }
+    for (byte b : bytes) {
+      if (b < '0' || b > '9') {
+        return null;
+      }
+    }
+    try {
+      return Long.parseLong(new String(bytes, StandardCharsets.US_ASCII));
+    } catch (NumberFormatException ex) {
+      return null;
+    }
+  }
+
+  /**
+   * Settings of a {@link CacheClient}. Every setting has a default except the Redis connection;
+   * {@link #build()} validates them together.
+   */
+  public static final class Builder {
+    private RedisClient redisClient;
+    private String redisUrl;
+    private KeyScheme keyScheme = KeyScheme.defaults();
+    private Duration entryTtl = DEFAULT_ENTRY_TTL;
+    private double ttlJitter = DEFAULT_TTL_JITTER;
+    private Duration fenceTtl;
+    private Duration fillDeadline = DEFAULT_FILL_DEADLINE;
+    private Clock clock = Clock.systemUTC();
+
+    private Builder() {}
+
+    /** The Redis client to open the connection on; the caller keeps owning it. */
+    public Builder redisClient(RedisClient redisClient) {
+      this.redisClient = redisClient;
+      return this;
+    }
+
+    /** A Redis URL ({@code redis://...}); the cache then owns its client and closes it. */
+    public Builder redisUrl(String redisUrl) {
+      this.redisUrl = redisUrl;
+      return this;
+    }
+
+    /** The key scheme; default {@link KeyScheme#defaults()}. */
+    public Builder keyScheme(KeyScheme keyScheme) {
+      this.keyScheme = keyScheme;
+      return this;
+    }
+
+    /** How long an entry lives at most; default {@link CacheClient#DEFAULT_ENTRY_TTL}. */
+    public Builder entryTtl(Duration entryTtl) {
+      this.entryTtl = entryTtl;
+      return this;
+    }
+
+    /**
+     * The fraction in {@code [0, 1)} by which entry TTLs are randomly shortened; default {@link
+     * CacheClient#DEFAULT_TTL_JITTER}.
+     */
+    public Builder ttlJitter(double ttlJitter) {
+      this.ttlJitter = ttlJitter;
+      return this;
+    }
+
+    /**
+     * How long fences and view registries live; default entry TTL plus {@link
+     * CacheClient#DEFAULT_FENCE_MARGIN}. Must be at least entry TTL plus fill deadline, and equal
+     * to the invalidation target's fence TTL.
+     */
+    public Builder fenceTtl(Duration fenceTtl) {
+      this.fenceTtl = fenceTtl;
+      return this;
+    }
+
+    /**
+     * The longest load whose value is still written; default {@link
+     * CacheClient#DEFAULT_FILL_DEADLINE}.
+     */
+    public Builder fillDeadline(Duration fillDeadline) {
+      this.fillDeadline = fillDeadline;
+      return this;
+    }
+
+    /** The clock that times loads; default the system clock. */
+    public Builder clock(Clock clock) {
+      this.clock = clock;
+      return this;
+    }
+
+    /** Validates the settings and opens the connection. */
+    public CacheClient build() {
+      if ((redisClient == null) == (redisUrl == null)) {
+        throw new IllegalArgumentException(
+            "set exactly one of cache.redisClient and cache.redisUrl");
+      }
+      if (keyScheme == null) {
+        throw new IllegalArgumentException("cache.keyScheme must be set");
+      }
+      requirePositive("cache.entryTtl", entryTtl);
+      if (!(ttlJitter >= 0.0 && ttlJitter < 1.0)) {
+        throw new IllegalArgumentException("cache.ttlJitter must be in [0, 1), got " + ttlJitter);
+      }
+      requirePositive("cache.fillDeadline", fillDeadline);
+      Duration fence = fenceTtl != null ? fenceTtl : entryTtl.plus(DEFAULT_FENCE_MARGIN);
+      requirePositive("cache.fenceTtl", fence);
+      Duration minimum = entryTtl.plus(fillDeadline);
+      if (fence.compareTo(minimum) < 0) {
+        throw new IllegalArgumentException(
+            "cache.fenceTtl ("
+                + fence
+                + ") must be at least cache.entryTtl + cache.fillDeadline ("
+                + minimum
+                + "): a fence must outlive every entry and every fill that could race it");
+      }
+      if (clock == null) {
+        throw new IllegalArgumentException("cache.clock must be set");
+      }
+      if (redisClient != null) {
+        return new CacheClient(this, redisClient, null, fence);
+      }
+      RedisClient owned;
+      try {
+        owned = RedisClient.create(redisUrl);
+      } catch (RuntimeException ex) {
+        // The URL itself is not repeated: it may carry a password.
+        throw new IllegalArgumentException("cache.redisUrl is not a valid Redis URL", ex);
+      }
+      try {
+        return new CacheClient(this, owned, owned, fence);
+      } catch (RuntimeException ex) {
+        owned.shutdown();
+        throw ex;
+      }
+    }
+
+    private static void requirePositive(String name, Duration d) {
+      if (d == null || d.toMillis() < 1) {
+        throw new IllegalArgumentException(name + " must be at least 1 ms, got " + d);
+      }
+    }
+  }
+}

@@ -1,0 +1,86 @@
+package dev.invalidator.redis;
+
+import dev.invalidator.core.EventPublisher;
+import dev.invalidator.core.InvalidatorException;
+import dev.invalidator.core.KeyScheme;
+import dev.invalidator.core.StreamEntry;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Publishes relayed outbox rows to the Redis stream {@code <prefix>:stream}, one {@code XADD} per
+ * event, pipelined.
+ *
+ * <p>All commands of a batch are sent before any reply is awaited (Lettuce writes asynchronous
+ * commands without waiting), then every reply is awaited; any failure fails the whole batch, so the
+ * relay rolls back and publishes again (a duplicate for the entries that did go out, harmless by
+ * G4). The stream is never trimmed here: trimming must not drop entries still pending in a consumer
+ * group. The connection may be shared; this class never changes its settings and never closes it.
+ */
+public final class RedisStreamPublisher implements EventPublisher {
+  private static final Logger log = LoggerFactory.getLogger(RedisStreamPublisher.class);
+
+  private final StatefulRedisConnection<String, String> connection;
+  private final String stream;
+  private final Clock clock;
+
+  /**
+   * @param connection a connection with string keys and values; shared use is fine
+   * @param keys the key scheme naming the stream
+   * @param clock the source of {@code published_at_ms}
+   */
+  public RedisStreamPublisher(
+      StatefulRedisConnection<String, String> connection, KeyScheme keys, Clock clock) {
+    this.connection = Objects.requireNonNull(connection, "connection");
+    this.stream = Objects.requireNonNull(keys, "keys").stream();
+    this.clock = Objects.requireNonNull(clock, "clock");
+  }
+
+  /** The stream key entries are added to. */
+  public String stream() {
+    return stream;
+  }
+
+  /**
+   * Adds every event of {@code batch} to the stream and returns once Redis acknowledged them all.
+   *
+   * @throws InvalidatorException (retryable) if any entry could not be added
+   */
+  @Override
+  public void publish(List<Outgoing> batch) {
+    if (batch.isEmpty()) {
+      return;
+    }
+    Instant now = clock.instant();
+    RedisAsyncCommands<String, String> async = connection.async();
+    List<CompletableFuture<String>> replies = new ArrayList<>(batch.size());
+    for (Outgoing o : batch) {
+      replies.add(
+          async
+              .xadd(stream, StreamEntry.fields(o.outboxId(), o.event(), o.event().createdAt(), now))
+              .toCompletableFuture());
+    }
+    Duration timeout = connection.getTimeout();
+    try {
+      RedisErrors.await(
+          CompletableFuture.allOf(replies.toArray(CompletableFuture<?>[]::new)),
+          timeout,
+          "XADD to " + stream);
+    } catch (InvalidatorException ex) {
+      long failed =
+          replies.stream().filter(f -> !f.isDone() || f.isCompletedExceptionally()).count();
+      log.debug("{} of {} XADDs to {} failed: {}", failed, batch.size(), stream, ex.toString());
+      throw new InvalidatorException(
+          "could not publish " + failed + " of " + batch.size() + " events to " + stream, true, ex);
+    }
+  }
+}
