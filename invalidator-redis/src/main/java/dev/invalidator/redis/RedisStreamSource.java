@@ -292,11 +292,31 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
           info.get("last-delivered-id") == null
               ? null
               : String.valueOf(info.get("last-delivered-id")),
-          number(info.get("lag"), -1),
+          lag(info),
           number(info.get("consumers"), 0));
     } catch (RuntimeException ex) {
       throw RedisErrors.translate("stats of " + stream, ex);
     }
+  }
+
+  /** Largest lag counted entry by entry when Redis does not report it. */
+  static final int MAX_COUNTED_LAG = 10_000;
+
+  /**
+   * The group's lag: Redis 7 reports it in XINFO GROUPS; for older servers it is counted as the
+   * entries after the group's last-delivered id (capped at {@link #MAX_COUNTED_LAG}).
+   */
+  private long lag(Map<String, Object> info) {
+    long reported = number(info.get("lag"), -1);
+    Object lastDelivered = info.get("last-delivered-id");
+    if (reported >= 0 || lastDelivered == null) {
+      return reported;
+    }
+    List<StreamMessage<String, String>> after =
+        commands
+            .sync()
+            .xrange(stream, Range.create("(" + lastDelivered, "+"), Limit.from(MAX_COUNTED_LAG));
+    return after.size();
   }
 
   /** Closes both connections. */

@@ -1,0 +1,45 @@
+package dev.invalidator.server;
+
+import dev.invalidator.server.config.ConfigLoader;
+import dev.invalidator.server.config.InvalidatorConfig;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import picocli.CommandLine.Option;
+
+/** Options every command shares: where the configuration and the servers are. */
+final class ConnectionOptions {
+  @Option(
+      names = {"-c", "--config"},
+      paramLabel = "FILE",
+      description = "YAML configuration file (environment variables INVALIDATOR_* override it).")
+  Path config;
+
+  @Option(
+      names = "--postgres-url",
+      paramLabel = "URL",
+      description =
+          "jdbc:postgresql://... or postgresql://user:pass@host/db (overrides postgres.url).")
+  String postgresUrl;
+
+  @Option(
+      names = "--redis-url",
+      paramLabel = "URL",
+      description = "redis://[user:pass@]host:port or rediss://... (overrides redis.url).")
+  String redisUrl;
+
+  InvalidatorConfig load(Map<String, String> extra) {
+    Map<String, String> overrides = new LinkedHashMap<>(extra);
+    if (postgresUrl != null) {
+      overrides.put("postgres.url", postgresUrl);
+    }
+    if (redisUrl != null) {
+      overrides.put("redis.url", redisUrl);
+    }
+    return ConfigLoader.load(config, System.getenv(), overrides);
+  }
+
+  InvalidatorConfig load() {
+    return load(Map.of());
+  }
+}

@@ -1,0 +1,366 @@
+package dev.invalidator.server;
+
+import dev.invalidator.core.AggregateRef;
+import dev.invalidator.core.KeyScheme;
+import dev.invalidator.embedded.EmbeddedPostgresServer;
+import dev.invalidator.embedded.EmbeddedRedisServer;
+import dev.invalidator.outbox.OutboxSchema;
+import dev.invalidator.outbox.OutboxStats;
+import dev.invalidator.outbox.OutboxTable;
+import dev.invalidator.outbox.OutboxWriter;
+import dev.invalidator.outbox.RelayListener;
+import dev.invalidator.redis.CacheClient;
+import dev.invalidator.redis.RedisStreamSource;
+import dev.invalidator.redis.StreamStats;
+import dev.invalidator.server.config.InvalidatorConfig;
+import io.lettuce.core.api.sync.RedisCommands;
+import java.io.PrintStream;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.HdrHistogram.Histogram;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code invalidator demo}: the quick start. Starts embedded servers when no URLs are given, runs
+ * relay and workers in-process, drives writers and cached readers across several tenants, prints a
+ * line per second, then drains and proves that no cache entry is older than the database.
+ */
+@Command(
+    name = "demo",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Run a self-contained workload: writers commit account changes with outbox events, readers",
+      "read through CacheClient, relay and workers invalidate. Ends with 'stale after drain: N'",
+      "(exit code 0 only when N is 0). Starts embedded PostgreSQL and Redis when no URLs are given."
+    })
+final class DemoCommand implements Callable<Integer> {
+  private static final Logger log = LoggerFactory.getLogger(DemoCommand.class);
+
+  @Mixin ConnectionOptions connection;
+
+  @Option(
+      names = "--duration",
+      defaultValue = "20s",
+      description = "How long the workload runs (default: ${DEFAULT-VALUE}).")
+  String duration;
+
+  @Option(
+      names = "--tenants",
+      defaultValue = "4",
+      description = "Tenants (default: ${DEFAULT-VALUE}).")
+  int tenants;
+
+  @Option(
+      names = "--accounts",
+      defaultValue = "50",
+      description = "Accounts per tenant (default: ${DEFAULT-VALUE}).")
+  int accounts;
+
+  @Option(
+      names = "--rate",
+      defaultValue = "500",
+      description = "Target writes per second, all writers together (default: ${DEFAULT-VALUE}).")
+  int rate;
+
+  @Option(
+      names = "--writers",
+      defaultValue = "4",
+      description = "Writer threads (default: ${DEFAULT-VALUE}).")
+  int writers;
+
+  @Option(
+      names = "--readers",
+      defaultValue = "4",
+      description = "Reader threads (default: ${DEFAULT-VALUE}).")
+  int readers;
+
+  @Option(
+      names = "--drain-timeout",
+      defaultValue = "60s",
+      description = "How long to wait for the pipeline to drain (default: ${DEFAULT-VALUE}).")
+  String drainTimeout;
+
+  private final PrintStream out = System.out;
+
+  @Override
+  public Integer call() throws Exception {
+    if (tenants < 1 || accounts < 1 || writers < 1 || readers < 0 || rate < 1) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          "--tenants, --accounts, --writers and --rate must be >= 1");
+    }
+    Duration runFor = parseDuration("--duration", duration);
+    Duration drainFor = parseDuration("--drain-timeout", drainTimeout);
+    List<AutoCloseable> embedded = new ArrayList<>();
+    try {
+      Map<String, String> overrides = new LinkedHashMap<>();
+      InvalidatorConfig base = connection.load();
+      if (!base.postgres().configured()) {
+        out.println(
+            "No PostgreSQL URL given: starting embedded PostgreSQL (first run unpacks binaries)...");
+        EmbeddedPostgresServer pg = EmbeddedPostgresServer.start();
+        embedded.add(pg);
+        overrides.put("postgres.url", pg.jdbcUrl());
+      }
+      if (!base.redis().configured()) {
+        out.println("No Redis URL given: starting embedded Redis...");
+        EmbeddedRedisServer redis = EmbeddedRedisServer.start();
+        embedded.add(redis);
+        overrides.put("redis.url", redis.url());
+      }
+      // A fresh key prefix per run, so entries of an earlier run cannot count against this one.
+      overrides.put(
+          "redis.prefix",
+          "demo-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()));
+      overrides.put("worker.claimMinIdle", "5s");
+      overrides.put("worker.claimInterval", "1s");
+      InvalidatorConfig cfg = connection.load(withBase(base, overrides));
+      return run(cfg, runFor, drainFor);
+    } finally {
+      for (AutoCloseable c : embedded) {
+        try {
+          c.close();
+        } catch (Exception e) {
+          log.debug("stopping embedded server failed", e);
+        }
+      }
+    }
+  }
+
+  private Map<String, String> withBase(InvalidatorConfig base, Map<String, String> overrides) {
+    Map<String, String> m = new LinkedHashMap<>();
+    if (base.postgres().configured()) {
+      m.put("postgres.url", base.postgres().url());
+    }
+    if (base.redis().configured()) {
+      m.put("redis.url", base.redis().url());
+    }
+    m.putAll(overrides);
+    return m;
+  }
+
+  private int run(InvalidatorConfig cfg, Duration runFor, Duration drainFor) throws Exception {
+    OutboxTable table = OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table());
+    KeyScheme keys = cfg.redis().keyScheme();
+    try (Servers servers = Servers.connect(cfg)) {
+      OutboxSchema.migrate(servers.dataSource(), table);
+      FreshnessTracker tracker = new FreshnessTracker();
+      DemoMetrics metrics = new DemoMetrics();
+      try (CacheClient cache =
+          CacheClient.builder()
+              .redisClient(servers.redis())
+              .keyScheme(keys)
+              .entryTtl(cfg.cache().entryTtl())
+              .fenceTtl(cfg.cache().fenceTtl())
+              .fillDeadline(cfg.cache().fillDeadline())
+              .build()) {
+        DemoWorkload workload =
+            new DemoWorkload(
+                servers.dataSource(),
+                OutboxWriter.create(table),
+                cache,
+                tracker,
+                tenants,
+                accounts);
+        workload.setUp();
+        try (Pipeline pipeline =
+                new Pipeline(
+                    cfg,
+                    servers,
+                    Pipeline.Role.ALL,
+                    metrics,
+                    RelayListener.NONE,
+                    Clock.systemUTC());
+            RedisStreamSource probe =
+                RedisStreamSource.builder(servers.redis(), keys)
+                    .group(cfg.worker().group())
+                    .consumer("demo-status")
+                    .build()) {
+          pipeline.start();
+          out.printf(
+              "demo: %d tenants x %d accounts, %d writers at %d writes/s, %d readers, for %s (key prefix %s)%n",
+              tenants, accounts, writers, rate, readers, runFor, keys.prefix());
+          runWorkload(workload, metrics, tracker, cache, runFor);
+          out.println("workload stopped; waiting for the pipeline to drain...");
+          long drainStart = System.nanoTime();
+          boolean drained = awaitDrain(servers, table, probe, drainFor);
+          long drainMs = (System.nanoTime() - drainStart) / 1_000_000;
+          int stale = checkAfterDrain(servers, workload, keys);
+          printSummary(workload, metrics, tracker, cache, drained, drainMs, stale);
+          return drained && stale == 0 ? 0 : 1;
+        }
+      }
+    }
+  }
+
+  private void runWorkload(
+      DemoWorkload workload,
+      DemoMetrics metrics,
+      FreshnessTracker tracker,
+      CacheClient cache,
+      Duration runFor)
+      throws InterruptedException {
+    AtomicBoolean running = new AtomicBoolean(true);
+    ExecutorService pool = Executors.newFixedThreadPool(writers + readers);
+    long perWriterIntervalNanos = TimeUnit.SECONDS.toNanos(1) * writers / rate;
+    for (int i = 0; i < writers; i++) {
+      pool.execute(
+          () -> {
+            long next = System.nanoTime();
+            while (running.get()) {
+              workload.write();
+              next += perWriterIntervalNanos;
+              long wait = next - System.nanoTime();
+              if (wait > 0) {
+                java.util.concurrent.locks.LockSupport.parkNanos(wait);
+              } else if (wait < -TimeUnit.SECONDS.toNanos(1)) {
+                next = System.nanoTime(); // fell behind: do not burst to catch up
+              }
+            }
+          });
+    }
+    for (int i = 0; i < readers; i++) {
+      pool.execute(
+          () -> {
+            while (running.get()) {
+              workload.read();
+            }
+          });
+    }
+    long end = System.nanoTime() + runFor.toNanos();
+    long lastWrites = 0;
+    long lastApplied = 0;
+    long lastRejected = 0;
+    int second = 0;
+    while (System.nanoTime() < end) {
+      Thread.sleep(Math.min(1000, Math.max(1, (end - System.nanoTime()) / 1_000_000)));
+      second++;
+      long writes = workload.writes.sum();
+      long applied = metrics.applied.sum();
+      long rejected = cache.stats().fillsRejected();
+      Histogram h = metrics.takeInterval();
+      long[] staleNow = tracker.takeInterval();
+      out.printf(
+          "[%3ds] writes/s %5d  invalidations/s %5d  commit->apply p50 %4d ms p99 %4d ms  fills rejected %3d  stale reads %3d (oldest %d ms)%n",
+          second,
+          writes - lastWrites,
+          applied - lastApplied,
+          h.getValueAtPercentile(50) / 1000,
+          h.getValueAtPercentile(99) / 1000,
+          rejected - lastRejected,
+          staleNow[0],
+          staleNow[1]);
+      lastWrites = writes;
+      lastApplied = applied;
+      lastRejected = rejected;
+    }
+    running.set(false);
+    pool.shutdown();
+    if (!pool.awaitTermination(30, TimeUnit.SECONDS)) {
+      pool.shutdownNow();
+    }
+  }
+
+  private boolean awaitDrain(
+      Servers servers, OutboxTable table, RedisStreamSource probe, Duration timeout)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      OutboxStats outbox = OutboxStats.read(servers.dataSource(), table);
+      StreamStats stream = probe.stats();
+      if (outbox.pending() == 0 && stream.pending() == 0 && stream.lag() == 0) {
+        return true;
+      }
+      Thread.sleep(100);
+    }
+    return false;
+  }
+
+  /** Counts cache entries holding a version older than the database's: must be 0. */
+  private int checkAfterDrain(Servers servers, DemoWorkload workload, KeyScheme keys)
+      throws Exception {
+    Map<String, Long> db = workload.databaseVersions();
+    RedisCommands<String, String> redis = servers.connection().sync();
+    int stale = 0;
+    int present = 0;
+    for (int t = 0; t < workload.tenants; t++) {
+      for (int a = 0; a < workload.accounts; a++) {
+        String tenant = DemoWorkload.tenant(t);
+        String account = DemoWorkload.account(a);
+        AggregateRef ref = new AggregateRef(tenant, DemoWorkload.TYPE, account);
+        String ver = redis.hget(keys.entry(ref, DemoWorkload.VIEW), "ver");
+        if (ver == null) {
+          continue;
+        }
+        present++;
+        long dbVersion = db.get(DemoWorkload.key(tenant, account));
+        if (Long.parseLong(ver) < dbVersion) {
+          stale++;
+          log.error("stale entry {}: cached version {} < database version {}", ref, ver, dbVersion);
+        }
+      }
+    }
+    out.printf(
+        "checked %d aggregates against the database: %d cached entries present%n",
+        db.size(), present);
+    return stale;
+  }
+
+  private void printSummary(
+      DemoWorkload workload,
+      DemoMetrics metrics,
+      FreshnessTracker tracker,
+      CacheClient cache,
+      boolean drained,
+      long drainMs,
+      int stale) {
+    Histogram h = metrics.total();
+    CacheClient.Stats cs = cache.stats();
+    out.println();
+    out.println("summary");
+    out.printf("  writes committed          %d%n", workload.writes.sum());
+    out.printf(
+        "  reads through the cache   %d (hits %d, misses %d)%n",
+        workload.reads.sum(), cs.hits(), cs.misses());
+    out.printf(
+        "  invalidations applied     %d (already newer: %d)%n",
+        metrics.applied.sum(), metrics.staleSkipped.sum());
+    out.printf(
+        "  commit->apply             p50 %d ms, p99 %d ms, max %d ms%n",
+        h.getValueAtPercentile(50) / 1000,
+        h.getValueAtPercentile(99) / 1000,
+        h.getMaxValue() / 1000);
+    out.printf("  fills rejected by fence   %d%n", cs.fillsRejected());
+    out.printf(
+        "  stale reads during run    %d (oldest %d ms: the window the pipeline's lag allows)%n",
+        tracker.staleReads(), tracker.maxStalenessMillis());
+    out.printf("  dead letters              %d%n", metrics.deadLettered.sum());
+    out.printf(
+        "  drained                   %s in %d ms%n", drained ? "yes" : "NO (timed out)", drainMs);
+    out.printf("stale after drain: %d%n", stale);
+  }
+
+  private static Duration parseDuration(String option, String text) {
+    try {
+      return dev.invalidator.server.config.ConfigLoader.parseDuration(option, text);
+    } catch (RuntimeException e) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(new DemoCommand()), e.getMessage());
+    }
+  }
+}

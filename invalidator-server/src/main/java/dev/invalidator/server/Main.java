@@ -1,0 +1,59 @@
+package dev.invalidator.server;
+
+import dev.invalidator.server.config.ConfigException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code invalidator} command line. */
+@Command(
+    name = "invalidator",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description = {
+      "Keeps caches honest: relays transactional-outbox invalidation events through Redis Streams",
+      "to version-gated workers, and measures how stale a read can be."
+    },
+    subcommands = {
+      MigrateCommand.class,
+      RunCommand.class,
+      StatusCommand.class,
+      DemoCommand.class,
+      CommandLine.HelpCommand.class
+    })
+public final class Main implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  public static void main(String[] args) {
+    System.exit(execute(args));
+  }
+
+  /** Runs the CLI and returns the exit code (used by tests). */
+  public static int execute(String... args) {
+    CommandLine cl = new CommandLine(new Main());
+    cl.setExecutionExceptionHandler(
+        (ex, cmd, parseResult) -> {
+          if (ex instanceof ConfigException) {
+            cmd.getErr().println("invalidator: " + ex.getMessage());
+            return 2;
+          }
+          cmd.getErr().println("invalidator: " + ex);
+          org.slf4j.LoggerFactory.getLogger(Main.class).debug("command failed", ex);
+          return 1;
+        });
+    return cl.execute(args);
+  }
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  /** Version from the jar manifest. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Main.class.getPackage().getImplementationVersion();
+      return new String[] {"invalidator " + (v == null ? "development build" : v)};
+    }
+  }
+}

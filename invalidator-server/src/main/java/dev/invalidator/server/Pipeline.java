@@ -1,0 +1,150 @@
+package dev.invalidator.server;
+
+import dev.invalidator.core.InvalidationWorker;
+import dev.invalidator.core.KeyScheme;
+import dev.invalidator.core.WorkerListener;
+import dev.invalidator.outbox.OutboxTable;
+import dev.invalidator.outbox.PollingRelay;
+import dev.invalidator.outbox.RelayListener;
+import dev.invalidator.redis.RedisDeadLetters;
+import dev.invalidator.redis.RedisStreamPublisher;
+import dev.invalidator.redis.RedisStreamSource;
+import dev.invalidator.redis.VersionGatedRedisTarget;
+import dev.invalidator.server.config.InvalidatorConfig;
+import java.lang.management.ManagementFactory;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running daemon: one relay thread and {@code worker.threads} worker threads, each worker with
+ * its own Redis connection (a blocking XREADGROUP must not stall the others).
+ *
+ * <p>Shutdown asks every loop to stop, then waits for the batch in flight: a relay batch either
+ * commits after publishing or rolls back, and a worker acknowledges only what it applied, so a stop
+ * at any moment loses nothing.
+ */
+final class Pipeline implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Pipeline.class);
+
+  /** Which loops this process runs. */
+  enum Role {
+    RELAY,
+    WORKER,
+    ALL;
+
+    boolean relay() {
+      return this != WORKER;
+    }
+
+    boolean worker() {
+      return this != RELAY;
+    }
+  }
+
+  private final List<Thread> threads = new ArrayList<>();
+  private final List<Runnable> stoppers = new ArrayList<>();
+  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private final List<InvalidationWorker> workers = new ArrayList<>();
+  private PollingRelay relay;
+
+  Pipeline(
+      InvalidatorConfig cfg,
+      Servers servers,
+      Role role,
+      WorkerListener workerListener,
+      RelayListener relayListener,
+      Clock clock) {
+    KeyScheme keys = cfg.redis().keyScheme();
+    OutboxTable table = OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table());
+    if (role.relay()) {
+      relay =
+          PollingRelay.builder(
+                  servers.dataSource(),
+                  table,
+                  new RedisStreamPublisher(servers.connection(), keys, clock))
+              .batchSize(cfg.relay().batchSize())
+              .pollInterval(cfg.relay().pollInterval())
+              .retention(cfg.relay().retention())
+              .cleanupInterval(cfg.relay().cleanupInterval())
+              .listener(relayListener)
+              .clock(clock)
+              .build();
+      stoppers.add(relay::stop);
+      threads.add(new Thread(relay, "relay"));
+    }
+    if (role.worker()) {
+      VersionGatedRedisTarget target =
+          new VersionGatedRedisTarget(servers.connection(), keys, cfg.cache().fenceTtl());
+      RedisDeadLetters deadLetters = new RedisDeadLetters(servers.connection(), keys);
+      String process = ManagementFactory.getRuntimeMXBean().getName();
+      for (int i = 0; i < cfg.worker().threads(); i++) {
+        RedisStreamSource source =
+            RedisStreamSource.builder(servers.redis(), keys)
+                .group(cfg.worker().group())
+                .consumer(process + "-w" + i)
+                .build();
+        source.ensureGroup();
+        closeables.add(source);
+        InvalidationWorker w =
+            new InvalidationWorker(
+                source,
+                List.of(target),
+                deadLetters,
+                cfg.worker().options(),
+                workerListener,
+                clock);
+        workers.add(w);
+        stoppers.add(w::stop);
+        threads.add(new Thread(w, "worker-" + i));
+      }
+    }
+  }
+
+  void start() {
+    threads.forEach(Thread::start);
+    log.info(
+        "started {} loop(s): {}", threads.size(), threads.stream().map(Thread::getName).toList());
+  }
+
+  PollingRelay relay() {
+    return relay;
+  }
+
+  List<InvalidationWorker> workers() {
+    return workers;
+  }
+
+  /** Stops every loop after its batch in flight and waits for them, at most {@code timeout}. */
+  void stop(Duration timeout) {
+    stoppers.forEach(Runnable::run);
+    long deadline = System.nanoTime() + timeout.toNanos();
+    for (Thread t : threads) {
+      try {
+        t.join(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+      if (t.isAlive()) {
+        log.warn("{} did not stop within {}; interrupting it", t.getName(), timeout);
+        t.interrupt();
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    stop(Duration.ofSeconds(10));
+    for (AutoCloseable c : closeables) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        log.debug("close failed", e);
+      }
+    }
+  }
+}

@@ -1,0 +1,127 @@
+package dev.invalidator.server;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.invalidator.server.config.ConfigException;
+import dev.invalidator.server.config.InvalidatorConfig;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.api.StatefulRedisConnection;
+import java.sql.Connection;
+import java.sql.DatabaseMetaData;
+import java.sql.SQLException;
+import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The connections a command needs: a HikariCP pool for PostgreSQL and a Lettuce client for Redis.
+ */
+final class Servers implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Servers.class);
+
+  private final HikariDataSource dataSource;
+  private final RedisClient redis;
+  private final StatefulRedisConnection<String, String> connection;
+
+  private Servers(
+      HikariDataSource dataSource,
+      RedisClient redis,
+      StatefulRedisConnection<String, String> connection) {
+    this.dataSource = dataSource;
+    this.redis = redis;
+    this.connection = connection;
+  }
+
+  /** Connects to both servers, checks they answer, and logs what it connected to. */
+  static Servers connect(InvalidatorConfig cfg) {
+    if (!cfg.postgres().configured()) {
+      throw new ConfigException("postgres.url", "is required (or pass --postgres-url)");
+    }
+    if (!cfg.redis().configured()) {
+      throw new ConfigException("redis.url", "is required (or pass --redis-url)");
+    }
+    HikariDataSource ds = dataSource(cfg);
+    try {
+      RedisClient client = RedisClient.create(RedisURI.create(cfg.redis().url()));
+      StatefulRedisConnection<String, String> conn;
+      try {
+        conn = client.connect();
+      } catch (RuntimeException e) {
+        client.shutdown();
+        throw new IllegalStateException(
+            "cannot connect to Redis at " + cfg.redis().maskedUrl() + ": " + e.getMessage(), e);
+      }
+      String info = conn.sync().info("server");
+      log.info(
+          "connected to Redis {} (version {})",
+          cfg.redis().maskedUrl(),
+          field(info, "redis_version"));
+      return new Servers(ds, client, conn);
+    } catch (RuntimeException e) {
+      ds.close();
+      throw e;
+    }
+  }
+
+  static HikariDataSource dataSource(InvalidatorConfig cfg) {
+    HikariConfig hc = new HikariConfig();
+    hc.setJdbcUrl(cfg.postgres().jdbcUrl());
+    if (!cfg.postgres().user().isEmpty()) {
+      hc.setUsername(cfg.postgres().user());
+    }
+    if (!cfg.postgres().password().isEmpty()) {
+      hc.setPassword(cfg.postgres().password());
+    }
+    hc.setMaximumPoolSize(cfg.postgres().poolSize());
+    hc.setPoolName("invalidator");
+    hc.setConnectionTimeout(Duration.ofSeconds(10).toMillis());
+    hc.setInitializationFailTimeout(-1);
+    HikariDataSource ds = new HikariDataSource(hc);
+    try (Connection c = ds.getConnection()) {
+      DatabaseMetaData md = c.getMetaData();
+      log.info(
+          "connected to PostgreSQL {} ({} {}), outbox {}.{}",
+          cfg.postgres().maskedUrl(),
+          md.getDatabaseProductName(),
+          md.getDatabaseProductVersion(),
+          cfg.postgres().schema(),
+          cfg.postgres().table());
+    } catch (SQLException e) {
+      ds.close();
+      throw new IllegalStateException(
+          "cannot connect to PostgreSQL at " + cfg.postgres().maskedUrl() + ": " + e.getMessage(),
+          e);
+    }
+    return ds;
+  }
+
+  HikariDataSource dataSource() {
+    return dataSource;
+  }
+
+  RedisClient redis() {
+    return redis;
+  }
+
+  /** A shared, thread-safe connection for non-blocking commands. */
+  StatefulRedisConnection<String, String> connection() {
+    return connection;
+  }
+
+  private static String field(String info, String name) {
+    for (String line : info.split("\r?\n")) {
+      if (line.startsWith(name + ":")) {
+        return line.substring(name.length() + 1).trim();
+      }
+    }
+    return "unknown";
+  }
+
+  @Override
+  public void close() {
+    connection.close();
+    redis.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    dataSource.close();
+  }
+}

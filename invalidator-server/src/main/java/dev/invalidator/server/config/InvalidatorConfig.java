@@ -1,0 +1,235 @@
+package dev.invalidator.server.config;
+
+import dev.invalidator.core.Backoff;
+import dev.invalidator.core.InvalidEventException;
+import dev.invalidator.core.InvalidationWorker;
+import dev.invalidator.core.KeyScheme;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * The daemon's configuration, immutable and validated as a whole. Built by {@link ConfigLoader};
+ * every error names the setting and its environment variable.
+ */
+public record InvalidatorConfig(
+    Postgres postgres, Redis redis, Relay relay, Worker worker, Cache cache) {
+
+  /** Where the outbox lives. */
+  public record Postgres(
+      String url, String user, String password, String schema, String table, int poolSize) {
+    /** True when a URL was configured. */
+    public boolean configured() {
+      return !url.isEmpty();
+    }
+
+    /** The JDBC URL, converting a libpq-style {@code postgresql://user:pass@host/db} URL. */
+    public String jdbcUrl() {
+      return toJdbc(url);
+    }
+
+    /** The URL with any password masked, for logs. */
+    public String maskedUrl() {
+      return mask(url);
+    }
+  }
+
+  /** Where the stream and the cache live. */
+  public record Redis(String url, String prefix) {
+    public boolean configured() {
+      return !url.isEmpty();
+    }
+
+    public String maskedUrl() {
+      return mask(url);
+    }
+
+    public KeyScheme keyScheme() {
+      return new KeyScheme(prefix);
+    }
+  }
+
+  /** The polling relay. */
+  public record Relay(
+      int batchSize, Duration pollInterval, Duration retention, Duration cleanupInterval) {}
+
+  /** The stream workers. */
+  public record Worker(
+      int threads,
+      String group,
+      int batchSize,
+      Duration block,
+      Duration claimMinIdle,
+      Duration claimInterval,
+      int maxDeliveries) {
+    public InvalidationWorker.Options options() {
+      return new InvalidationWorker.Options(
+          batchSize, block, claimMinIdle, claimInterval, maxDeliveries, Backoff.DEFAULT);
+    }
+  }
+
+  /** Cache entry and fence lifetimes shared by CacheClient and the Redis target. */
+  public record Cache(Duration entryTtl, Duration fenceTtl, Duration fillDeadline) {}
+
+  static InvalidatorConfig from(Map<String, String> v) {
+    Reader r = new Reader(v);
+    Postgres pg =
+        new Postgres(
+            r.str("postgres.url"),
+            r.str("postgres.user"),
+            r.str("postgres.password"),
+            r.identifier("postgres.schema"),
+            r.identifier("postgres.table"),
+            r.integer("postgres.poolSize", 1, 200));
+    if (pg.configured()) {
+      r.check("postgres.url", () -> toJdbc(pg.url()));
+    }
+    Redis redis = new Redis(r.str("redis.url"), r.str("redis.prefix"));
+    r.check("redis.prefix", redis::keyScheme);
+    if (redis.configured()) {
+      r.check(
+          "redis.url",
+          () -> {
+            URI u = URI.create(redis.url());
+            if (!"redis".equals(u.getScheme()) && !"rediss".equals(u.getScheme())) {
+              throw new IllegalArgumentException("must start with redis:// or rediss://");
+            }
+            return u;
+          });
+    }
+    Relay relay =
+        new Relay(
+            r.integer("relay.batchSize", 1, 10_000),
+            r.duration("relay.pollInterval"),
+            r.duration("relay.retention"),
+            r.duration("relay.cleanupInterval"));
+    Worker worker =
+        new Worker(
+            r.integer("worker.threads", 1, 64),
+            r.identifier("worker.group"),
+            r.integer("worker.batchSize", 1, 10_000),
+            r.duration("worker.block"),
+            r.duration("worker.claimMinIdle"),
+            r.duration("worker.claimInterval"),
+            r.integer("worker.maxDeliveries", 1, 1_000));
+    Cache cache =
+        new Cache(
+            r.duration("cache.entryTtl"),
+            r.duration("cache.fenceTtl"),
+            r.duration("cache.fillDeadline"));
+    if (cache.fenceTtl().compareTo(cache.entryTtl().plus(cache.fillDeadline())) <= 0) {
+      throw new ConfigException(
+          "cache.fenceTtl",
+          Durations.format(cache.fenceTtl())
+              + " must exceed cache.entryTtl + cache.fillDeadline ("
+              + Durations.format(cache.entryTtl().plus(cache.fillDeadline()))
+              + "), or a slow fill could outlive the fence that should refuse it");
+    }
+    if (worker.block().compareTo(worker.claimMinIdle()) >= 0) {
+      throw new ConfigException("worker.claimMinIdle", "must be longer than worker.block");
+    }
+    return new InvalidatorConfig(pg, redis, relay, worker, cache);
+  }
+
+  /**
+   * Converts {@code postgres://user:pass@host:port/db?x=y} to a JDBC URL; JDBC URLs pass through.
+   */
+  static String toJdbc(String url) {
+    if (url.startsWith("jdbc:postgresql:")) {
+      return url;
+    }
+    if (!url.startsWith("postgres://") && !url.startsWith("postgresql://")) {
+      throw new IllegalArgumentException(
+          "must start with jdbc:postgresql:, postgres:// or postgresql://");
+    }
+    URI u = URI.create(url);
+    StringBuilder b = new StringBuilder("jdbc:postgresql://").append(u.getHost());
+    if (u.getPort() > 0) {
+      b.append(':').append(u.getPort());
+    }
+    b.append(u.getRawPath() == null || u.getRawPath().isEmpty() ? "/postgres" : u.getRawPath());
+    String sep = "?";
+    if (u.getRawQuery() != null) {
+      b.append('?').append(u.getRawQuery());
+      sep = "&";
+    }
+    if (u.getRawUserInfo() != null) {
+      String[] parts = u.getRawUserInfo().split(":", 2);
+      b.append(sep).append("user=").append(parts[0]);
+      if (parts.length > 1) {
+        b.append("&password=").append(parts[1]);
+      }
+    }
+    return b.toString();
+  }
+
+  /** Masks passwords in URLs of any of the supported forms. */
+  public static String mask(String url) {
+    if (url == null) {
+      return null;
+    }
+    String masked = url.replaceAll("(?i)(password=)[^&;]*", "$1****");
+    return masked
+        .replaceAll("(://[^:/@]*:)[^@/]*@", "$1****@")
+        .replaceAll("(://)[^:/@]+@", "$1****@");
+  }
+
+  static String decode(String s) {
+    return URLDecoder.decode(s, StandardCharsets.UTF_8);
+  }
+
+  private static final class Reader {
+    private final Map<String, String> values;
+
+    Reader(Map<String, String> values) {
+      this.values = values;
+    }
+
+    String str(String key) {
+      String s = values.get(key);
+      return s == null ? "" : s.trim();
+    }
+
+    int integer(String key, int min, int max) {
+      String s = str(key);
+      int n;
+      try {
+        n = Integer.parseInt(s);
+      } catch (NumberFormatException e) {
+        throw new ConfigException(key, "'" + s + "' is not a whole number");
+      }
+      if (n < min || n > max) {
+        throw new ConfigException(key, n + " is out of range " + min + ".." + max);
+      }
+      return n;
+    }
+
+    Duration duration(String key) {
+      Duration d = Durations.parse(key, str(key));
+      if (d.isZero() || d.isNegative()) {
+        throw new ConfigException(key, "must be positive");
+      }
+      return d;
+    }
+
+    String identifier(String key) {
+      String s = str(key);
+      if (!s.matches("[a-z_][a-z0-9_]{0,62}")) {
+        throw new ConfigException(key, "'" + s + "' must match [a-z_][a-z0-9_]{0,62}");
+      }
+      return s;
+    }
+
+    <T> T check(String key, java.util.function.Supplier<T> s) {
+      try {
+        return s.get();
+      } catch (InvalidEventException e) {
+        throw new ConfigException(key, e.getMessage());
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException(key, e.getMessage());
+      }
+    }
+  }
+}

@@ -1,0 +1,59 @@
+package dev.invalidator.server.config;
+
+import java.util.List;
+
+/** One configuration setting: its dotted name, default and meaning. The single list of them all. */
+public record Setting(String name, String defaultValue, String description) {
+
+  /** Every setting, in the order the reference documentation lists them. */
+  public static final List<Setting> ALL =
+      List.of(
+          new Setting(
+              "postgres.url",
+              "",
+              "JDBC or postgresql:// URL of the database holding the outbox (required for run; the demo starts an embedded PostgreSQL when empty)"),
+          new Setting("postgres.user", "", "database user, when not in the URL"),
+          new Setting(
+              "postgres.password", "", "database password, when not in the URL (never logged)"),
+          new Setting("postgres.schema", "public", "schema of the outbox table"),
+          new Setting("postgres.table", "invalidation_outbox", "name of the outbox table"),
+          new Setting("postgres.poolSize", "8", "HikariCP pool size"),
+          new Setting(
+              "redis.url",
+              "",
+              "redis:// or rediss:// URL (required for run; the demo starts an embedded Redis when empty)"),
+          new Setting("redis.prefix", "inv", "prefix of every Redis key"),
+          new Setting(
+              "relay.batchSize", "500", "outbox rows claimed and published per transaction"),
+          new Setting(
+              "relay.pollInterval", "1s", "fallback poll when no LISTEN/NOTIFY wake-up arrives"),
+          new Setting(
+              "relay.retention", "24h", "how long relayed rows are kept (the replay window)"),
+          new Setting("relay.cleanupInterval", "1m", "how often rows past retention are deleted"),
+          new Setting("worker.threads", "2", "worker threads (consumers) per process"),
+          new Setting("worker.group", "invalidator", "Redis Streams consumer group"),
+          new Setting("worker.batchSize", "256", "entries read per XREADGROUP"),
+          new Setting("worker.block", "500ms", "how long XREADGROUP blocks when idle"),
+          new Setting(
+              "worker.claimMinIdle",
+              "30s",
+              "idle time after which another consumer takes over a pending entry (longer than the slowest apply)"),
+          new Setting(
+              "worker.claimInterval", "5s", "how often each worker looks for abandoned entries"),
+          new Setting(
+              "worker.maxDeliveries",
+              "16",
+              "deliveries after which a failing entry goes to the dead letters"),
+          new Setting("cache.entryTtl", "10m", "TTL of cache entries written by CacheClient fills"),
+          new Setting(
+              "cache.fenceTtl",
+              "15m",
+              "TTL of aggregate fences; must exceed cache.entryTtl + cache.fillDeadline"),
+          new Setting(
+              "cache.fillDeadline", "5s", "a fill whose database read took longer is dropped"));
+
+  /** The environment variable that overrides this setting. */
+  public String envName() {
+    return ConfigLoader.envName(name);
+  }
+}

@@ -1,0 +1,110 @@
+package dev.invalidator.server.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+  @TempDir Path dir;
+
+  private InvalidatorConfig load(String yaml, Map<String, String> env, Map<String, String> cli)
+      throws Exception {
+    Path f = null;
+    if (yaml != null) {
+      f = dir.resolve("invalidator.yaml");
+      Files.writeString(f, yaml);
+    }
+    return ConfigLoader.load(f, env, cli);
+  }
+
+  @Test
+  void defaultsAreSane() throws Exception {
+    InvalidatorConfig c = load(null, Map.of(), Map.of());
+    assertThat(c.postgres().table()).isEqualTo("invalidation_outbox");
+    assertThat(c.redis().prefix()).isEqualTo("inv");
+    assertThat(c.relay().retention()).isEqualTo(Duration.ofHours(24));
+    assertThat(c.cache().fenceTtl())
+        .isGreaterThan(c.cache().entryTtl().plus(c.cache().fillDeadline()));
+  }
+
+  @Test
+  void environmentOverridesFileAndCommandLineOverridesEnvironment() throws Exception {
+    String yaml =
+        "relay:\n  batchSize: 100\n  pollInterval: 250ms\nredis:\n  url: redis://file:6379\n";
+    InvalidatorConfig fileOnly = load(yaml, Map.of(), Map.of());
+    assertThat(fileOnly.relay().batchSize()).isEqualTo(100);
+    assertThat(fileOnly.relay().pollInterval()).isEqualTo(Duration.ofMillis(250));
+
+    Map<String, String> env =
+        Map.of("INVALIDATOR_RELAY_BATCH_SIZE", "200", "INVALIDATOR_REDIS_URL", "redis://env:6379");
+    InvalidatorConfig withEnv = load(yaml, env, Map.of());
+    assertThat(withEnv.relay().batchSize()).isEqualTo(200);
+    assertThat(withEnv.redis().url()).isEqualTo("redis://env:6379");
+
+    Map<String, String> cli = new HashMap<>();
+    cli.put("redis.url", "redis://cli:6379");
+    cli.put("postgres.url", null);
+    assertThat(load(yaml, env, cli).redis().url()).isEqualTo("redis://cli:6379");
+  }
+
+  @Test
+  void envNamesFollowTheSettingNames() {
+    assertThat(ConfigLoader.envName("relay.batchSize")).isEqualTo("INVALIDATOR_RELAY_BATCH_SIZE");
+    assertThat(ConfigLoader.envName("worker.claimMinIdle"))
+        .isEqualTo("INVALIDATOR_WORKER_CLAIM_MIN_IDLE");
+    assertThat(ConfigLoader.envName("postgres.url")).isEqualTo("INVALIDATOR_POSTGRES_URL");
+  }
+
+  @Test
+  void unknownSettingIsRefusedNamingIt() {
+    assertThatThrownBy(() -> load("relay:\n  batchSzie: 5\n", Map.of(), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("relay.batchSzie")
+        .hasMessageContaining("unknown setting");
+  }
+
+  @Test
+  void wrongValuesAreRefusedNamingTheSettingAndItsVariable() {
+    assertThatThrownBy(() -> load(null, Map.of("INVALIDATOR_RELAY_BATCH_SIZE", "lots"), Map.of()))
+        .hasMessage(
+            "configuration: relay.batchSize (env INVALIDATOR_RELAY_BATCH_SIZE): 'lots' is not a whole number");
+    assertThatThrownBy(() -> load("relay:\n  pollInterval: soon\n", Map.of(), Map.of()))
+        .hasMessageContaining("relay.pollInterval")
+        .hasMessageContaining("is not a duration");
+    assertThatThrownBy(() -> load("postgres:\n  table: \"x; drop table y\"\n", Map.of(), Map.of()))
+        .hasMessageContaining("postgres.table");
+    assertThatThrownBy(() -> load("redis:\n  url: http://x\n", Map.of(), Map.of()))
+        .hasMessageContaining("redis.url")
+        .hasMessageContaining("redis://");
+    assertThatThrownBy(() -> load("cache:\n  entryTtl: 20m\n  fenceTtl: 20m\n", Map.of(), Map.of()))
+        .hasMessageContaining("cache.fenceTtl")
+        .hasMessageContaining("must exceed");
+  }
+
+  @Test
+  void libpqUrlsBecomeJdbcUrlsAndPasswordsAreMasked() throws Exception {
+    InvalidatorConfig c =
+        load(
+            null,
+            Map.of(
+                "INVALIDATOR_POSTGRES_URL",
+                "postgresql://app:s3cret@db.local:5433/shop?sslmode=require"),
+            Map.of());
+    assertThat(c.postgres().jdbcUrl())
+        .isEqualTo("jdbc:postgresql://db.local:5433/shop?sslmode=require&user=app&password=s3cret");
+    assertThat(c.postgres().maskedUrl()).doesNotContain("s3cret");
+    assertThat(InvalidatorConfig.mask("jdbc:postgresql://h/db?user=a&password=s3cret&x=1"))
+        .isEqualTo("jdbc:postgresql://h/db?user=a&password=****&x=1");
+    assertThat(InvalidatorConfig.mask("rediss://default:s3cret@cache:6380/0"))
+        .isEqualTo("rediss://default:****@cache:6380/0");
+    assertThat(InvalidatorConfig.mask("redis://s3cret@cache:6379"))
+        .isEqualTo("redis://****@cache:6379");
+  }
+}
