@@ -179,6 +179,9 @@ public final class CacheClient implements AutoCloseable {
   private final TagFills tagFills;
   private final NearCache near;
 
+  /** Test seam: runs between a tagged fill and its re-check (the cross-slot race window). */
+  volatile Runnable afterTaggedFill;
+
   private final LongAdder hits = new LongAdder();
   private final LongAdder misses = new LongAdder();
   private final LongAdder loads = new LongAdder();
@@ -456,6 +459,10 @@ public final class CacheClient implements AutoCloseable {
     }
     if (!fill(ref, view, entryKey, loaded, ttl)) {
       return false;
+    }
+    Runnable hook = afterTaggedFill;
+    if (hook != null) {
+      hook.run();
     }
     try {
       if (!tagFills.join(tenant, tags, generations, entryKey, setTtl)) {

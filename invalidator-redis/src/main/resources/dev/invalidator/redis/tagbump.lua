@@ -16,13 +16,12 @@ Design notes.
   still holds.
 ]]
 
-local gen
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  gen = redis.call('INCR', KEYS[1])
+  redis.call('INCR', KEYS[1])
 else
   local t = redis.call('TIME')
-  gen = t[1] .. string.format('%06d', tonumber(t[2]))
-  redis.call('SET', KEYS[1], gen)
+  redis.call('SET', KEYS[1], t[1] .. string.format('%06d', tonumber(t[2])))
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return tostring(gen)
+-- GET, not the INCR reply: Lua numbers are doubles and would print as 1.7e+15.
+return redis.call('GET', KEYS[1])
