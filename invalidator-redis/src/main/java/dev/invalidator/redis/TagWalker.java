@@ -44,7 +44,7 @@ import org.slf4j.LoggerFactory;
  * event's tenant; a member that does not belong to that tenant (only possible if someone wrote the
  * set by hand) is removed from the set and never unlinked.
  */
-final class TagWalker {
+final class TagWalker implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TagWalker.class);
   private static final Duration LEASE = Duration.ofSeconds(30);
   private static final Duration PROGRESS_LOG_INTERVAL = Duration.ofSeconds(5);
@@ -56,10 +56,12 @@ final class TagWalker {
   record Walk(long generation, long scanned, long unlinked, long foreign) {}
 
   private final StatefulRedisConnection<String, String> connection;
+  private final StatefulRedisConnection<String, String> batches;
   private final KeyScheme keys;
   private final Duration generationTtl;
   private final int batchSize;
   private final int nearChannels;
+  private volatile Boolean standalone;
 
   TagWalker(
       StatefulRedisConnection<String, String> connection,
@@ -67,7 +69,23 @@ final class TagWalker {
       Duration generationTtl,
       int batchSize,
       int nearChannels) {
+    this(connection, null, keys, generationTtl, batchSize, nearChannels);
+  }
+
+  /**
+   * @param batches an owned connection with auto-flush off, used for the per-page UNLINK / SREM /
+   *     EXISTS batches (one write per page instead of one per command); null to use {@code
+   *     connection}
+   */
+  TagWalker(
+      StatefulRedisConnection<String, String> connection,
+      StatefulRedisConnection<String, String> batches,
+      KeyScheme keys,
+      Duration generationTtl,
+      int batchSize,
+      int nearChannels) {
     this.connection = connection;
+    this.batches = batches;
     this.keys = keys;
     this.generationTtl = generationTtl;
     this.batchSize = batchSize;
@@ -205,11 +223,12 @@ final class TagWalker {
     if (members.isEmpty()) {
       return 0;
     }
-    RedisAsyncCommands<String, String> async = connection.async();
+    RedisAsyncCommands<String, String> async = batchCommands();
     List<RedisFuture<Long>> replies = new ArrayList<>();
-    for (List<String> group : bySlot(members).values()) {
+    for (List<String> group : groups(members)) {
       replies.add(async.unlink(group.toArray(String[]::new)));
     }
+    flush();
     long n = 0;
     for (RedisFuture<Long> r : replies) {
       n += await(r.toCompletableFuture());
@@ -222,21 +241,45 @@ final class TagWalker {
    * may have recreated one between our check and the removal ("presence implies membership").
    */
   private void removeAndRestoreExisting(String set, List<String> members) {
-    RedisAsyncCommands<String, String> async = connection.async();
-    await(async.srem(set, members.toArray(String[]::new)).toCompletableFuture());
-    List<List<String>> groups = new ArrayList<>(bySlot(members).values());
+    RedisAsyncCommands<String, String> async = batchCommands();
+    // SREM before the EXISTS checks: one pipelined write, Redis runs them in order.
+    CompletableFuture<Long> removed =
+        async.srem(set, members.toArray(String[]::new)).toCompletableFuture();
+    List<List<String>> groups = groups(members);
     List<CompletableFuture<Long>> exists = new ArrayList<>(groups.size());
     for (List<String> g : groups) {
       exists.add(async.exists(g.toArray(String[]::new)).toCompletableFuture());
     }
+    flush();
+    await(removed);
     List<String> back = new ArrayList<>();
     for (int i = 0; i < groups.size(); i++) {
       if (await(exists.get(i)) > 0) {
-        back.addAll(groups.get(i));
+        back.addAll(groups.get(i)); // adding back a member whose entry is gone is harmless
       }
     }
     if (!back.isEmpty()) {
-      await(async.sadd(set, back.toArray(String[]::new)).toCompletableFuture());
+      CompletableFuture<Long> added =
+          async.sadd(set, back.toArray(String[]::new)).toCompletableFuture();
+      flush();
+      await(added);
+    }
+  }
+
+  private RedisAsyncCommands<String, String> batchCommands() {
+    return batches != null ? batches.async() : connection.async();
+  }
+
+  private void flush() {
+    if (batches != null) {
+      batches.flushCommands();
+    }
+  }
+
+  @Override
+  public void close() {
+    if (batches != null) {
+      batches.close();
     }
   }
 
@@ -301,6 +344,22 @@ final class TagWalker {
     fields.put("done", done ? "1" : "0");
     sync.hset(key, fields);
     sync.pexpire(key, PROGRESS_TTL.toMillis());
+  }
+
+  /**
+   * Members grouped so that each group can go into one multi-key command: by cluster slot on Redis
+   * Cluster, one group on a standalone server (which accepts keys of any slots together; that is
+   * what makes a large walk fast, see README "Performance").
+   */
+  private List<List<String>> groups(List<String> members) {
+    if (standalone == null) {
+      String info = connection.sync().info("cluster");
+      standalone = !info.contains("cluster_enabled:1");
+    }
+    if (standalone) {
+      return List.of(members);
+    }
+    return new ArrayList<>(bySlot(members).values());
   }
 
   static Map<Integer, List<String>> bySlot(Collection<String> members) {

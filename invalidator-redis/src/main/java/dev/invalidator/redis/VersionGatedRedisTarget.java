@@ -7,6 +7,7 @@ import dev.invalidator.core.InvalidatorException;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.core.Target;
 import dev.invalidator.core.TargetException;
+import io.lettuce.core.RedisClient;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
@@ -39,7 +40,7 @@ import org.slf4j.LoggerFactory;
  * invalidation on the tenant's channel with a sequence number, and each finished tag walk publishes
  * one message too.
  */
-public final class VersionGatedRedisTarget implements Target {
+public final class VersionGatedRedisTarget implements Target, AutoCloseable {
   /** This target's name in metrics and dead letters. */
   public static final String NAME = "redis";
 
@@ -107,6 +108,21 @@ public final class VersionGatedRedisTarget implements Target {
       KeyScheme keys,
       Duration fenceTtl,
       Options options) {
+    this(connection, keys, fenceTtl, options, null);
+  }
+
+  /**
+   * Like {@link #VersionGatedRedisTarget(StatefulRedisConnection, KeyScheme, Duration, Options)},
+   * with a client on which the target opens one more connection of its own for tag walks: its pages
+   * of UNLINK / SREM / EXISTS commands are written in one go (auto-flush off), several times faster
+   * on large tag sets. {@link #close()} closes that connection.
+   */
+  public VersionGatedRedisTarget(
+      StatefulRedisConnection<String, String> connection,
+      KeyScheme keys,
+      Duration fenceTtl,
+      Options options,
+      RedisClient walkClient) {
     this.connection = Objects.requireNonNull(connection, "connection");
     this.keys = Objects.requireNonNull(keys, "keys");
     if (fenceTtl == null || fenceTtl.toMillis() <= 0) {
@@ -115,9 +131,19 @@ public final class VersionGatedRedisTarget implements Target {
     }
     this.fenceTtl = fenceTtl;
     this.options = Objects.requireNonNull(options, "options");
+    StatefulRedisConnection<String, String> batches = null;
+    if (walkClient != null) {
+      batches = walkClient.connect();
+      batches.setAutoFlushCommands(false);
+    }
     this.tags =
         new TagWalker(
-            connection, keys, fenceTtl, options.tagBatchSize(), options.nearCacheChannels());
+            connection,
+            batches,
+            keys,
+            fenceTtl,
+            options.tagBatchSize(),
+            options.nearCacheChannels());
   }
 
   @Override
@@ -209,6 +235,12 @@ public final class VersionGatedRedisTarget implements Target {
               RedisErrors.isRetryable(cause),
               cause));
     }
+  }
+
+  /** Closes the tag-walk connection, if this target opened one. */
+  @Override
+  public void close() {
+    tags.close();
   }
 
   /**

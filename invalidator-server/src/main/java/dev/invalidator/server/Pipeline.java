@@ -84,7 +84,9 @@ final class Pipeline implements AutoCloseable {
               keys,
               cfg.cache().fenceTtl(),
               new VersionGatedRedisTarget.Options(
-                  cfg.tags().walkBatchSize(), cfg.nearCache().channels()));
+                  cfg.tags().walkBatchSize(), cfg.nearCache().channels()),
+              servers.redis());
+      closeables.add(target);
       if (cfg.nearCache().channels() > 0) {
         NearCacheHeartbeat heartbeat =
             new NearCacheHeartbeat(
