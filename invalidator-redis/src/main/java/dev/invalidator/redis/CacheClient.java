@@ -273,7 +273,7 @@ public final class CacheClient implements AutoCloseable {
       Filled loaded = loadAndFill(ref, viewName, entryKey, allTags, loader);
       mine.complete(loaded == null ? null : loaded.value());
       if (loaded != null && near != null && loaded.written()) {
-        near.put(tenant, shard, viewPrefix, viewName, loaded.value, token);
+        near.put(tenant, shard, viewPrefix, viewName, loaded.value(), token);
       }
       return loaded == null ? null : loaded.value();
     } catch (RuntimeException | Error ex) {
