@@ -11,6 +11,9 @@ import java.util.regex.Pattern;
  *   views   &lt;prefix&gt;:{&lt;tenant&gt;|&lt;type&gt;|&lt;id&gt;}:views      SET of filled view names
  *   tag     &lt;prefix&gt;:{&lt;tenant&gt;}:tag:&lt;tag&gt;                  SET of entry keys
  *   taggen  &lt;prefix&gt;:{&lt;tenant&gt;}:taggen:&lt;tag&gt;               generation counter
+ *   walk    &lt;prefix&gt;:{&lt;tenant&gt;}:tagwalk:&lt;tag&gt;              HASH progress of a tag walk
+ *   lock    &lt;prefix&gt;:{&lt;tenant&gt;}:taglock:&lt;tag&gt;              owner of the running walk
+ *   near    &lt;prefix&gt;:nc:&lt;n&gt; (Pub/Sub channel), &lt;prefix&gt;:nc:seq:&lt;n&gt; (its sequence)
  *   stream  &lt;prefix&gt;:stream (or &lt;prefix&gt;:stream:&lt;n&gt;), dead letters &lt;prefix&gt;:dlq
  * </pre>
  *
@@ -21,6 +24,12 @@ import java.util.regex.Pattern;
 public final class KeyScheme {
   /** The default key prefix. */
   public static final String DEFAULT_PREFIX = "inv";
+
+  /**
+   * The implicit tag every fill registers its entry under (unless the client turns it off), so a
+   * tenant-wide flush is a tag invalidation of this tag.
+   */
+  public static final String ALL_TAG = "_all";
 
   private static final Pattern PREFIX = Pattern.compile("[A-Za-z0-9._-]{1,32}");
 
@@ -70,6 +79,53 @@ public final class KeyScheme {
 
   public String tagGeneration(String tenantId, String tag) {
     return prefix + ":{" + Identifiers.tenant(tenantId) + "}:taggen:" + tagName(tag);
+  }
+
+  /** Progress of the latest walk of a tag set (a HASH the worker updates, {@code flush --wait}). */
+  public String tagWalk(String tenantId, String tag) {
+    return prefix + ":{" + Identifiers.tenant(tenantId) + "}:tagwalk:" + tagName(tag);
+  }
+
+  /** The lease that serialises walks and prunes of one tag set. */
+  public String tagLock(String tenantId, String tag) {
+    return prefix + ":{" + Identifiers.tenant(tenantId) + "}:taglock:" + tagName(tag);
+  }
+
+  /** The near-cache Pub/Sub channel {@code shard} (0-based). */
+  public String nearChannel(int shard) {
+    return prefix + ":nc:" + requireShard(shard);
+  }
+
+  /** The sequence counter of near-cache channel {@code shard}. */
+  public String nearSequence(int shard) {
+    return prefix + ":nc:seq:" + requireShard(shard);
+  }
+
+  /**
+   * The near-cache channel of {@code tenantId} among {@code channels}: a stable hash (CRC16, as
+   * Redis Cluster uses for slots) so every process maps a tenant to the same channel.
+   */
+  public static int nearShard(String tenantId, int channels) {
+    if (channels < 1) {
+      throw new IllegalArgumentException("channels must be >= 1, got " + channels);
+    }
+    byte[] b = Identifiers.tenant(tenantId).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    int crc = 0;
+    for (byte x : b) {
+      crc ^= (x & 0xff) << 8;
+      for (int i = 0; i < 8; i++) {
+        crc = (crc & 0x8000) != 0 ? (crc << 1) ^ 0x1021 : crc << 1;
+      }
+      crc &= 0xffff;
+    }
+    return crc % channels;
+  }
+
+  private static int requireShard(int shard) {
+    if (shard < 0) {
+      throw new IllegalArgumentException("shard must be >= 0, got " + shard);
+    }
+    return shard;
   }
 
   public String stream() {

@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -47,6 +48,14 @@ import org.slf4j.LoggerFactory;
  *       (counted and logged at debug), and an entry is never served without its fence check.
  *   <li>Entry TTLs are jittered ({@code entryTtl * (1 - jitter * random)}) so entries filled
  *       together do not expire together.
+ *   <li>Tags ({@link TagFills}): a fill may name tags; it reads their generations before the load,
+ *       registers the entry key in each tag set before the fill (refused if a generation moved) and
+ *       re-checks after it, unlinking its own entry if a tag invalidation overtook it. Every fill
+ *       also registers under the tenant tag {@code _all} unless {@link Builder#tenantTag(boolean)}
+ *       is off, so {@code invalidator flush --tenant} reaches it. Both scripts run in the {@code
+ *       {tenant}} slot and the fill in the aggregate's slot, so this works on Redis Cluster.
+ *   <li>Near cache ({@link NearCache}, optional): an in-process tier in front of Redis, kept fresh
+ *       by the near-cache Pub/Sub channels; see {@link NearCache} for its staleness bound.
  * </ul>
  *
  * <p>Thread-safe; one instance per application is enough (it holds one connection).
@@ -65,6 +74,7 @@ public final class CacheClient implements AutoCloseable {
   public static final Duration DEFAULT_FILL_DEADLINE = Duration.ofSeconds(5);
 
   private static final Logger log = LoggerFactory.getLogger(CacheClient.class);
+  private static final List<String> NO_TAGS = List.of();
   private static final byte[][] NO_ARGS = new byte[0][];
 
   /**
@@ -118,6 +128,42 @@ public final class CacheClient implements AutoCloseable {
       long fillsDroppedLate,
       long redisErrors) {}
 
+  /**
+   * Tag counters since the client was built.
+   *
+   * @param fillsRejectedByTag fills not written because a tag generation moved after it was read
+   * @param fillsUndoneByTag fills written and then unlinked by the re-check
+   * @param membersPruned tag-set members removed opportunistically because their entry was gone
+   */
+  public record TagStats(long fillsRejectedByTag, long fillsUndoneByTag, long membersPruned) {}
+
+  /**
+   * Near-cache counters since the client was built; all zero without a near cache.
+   *
+   * @param hits reads served from process memory
+   * @param putsRefused values not stored because a message or flush of their channel came first
+   * @param messages Pub/Sub messages received (heartbeats included)
+   * @param gapFlushes channel flushes after a hole in the sequence numbers
+   * @param reconnectFlushes whole-tier flushes after a lost subscriber connection
+   * @param silenceFlushes whole-tier flushes after silence beyond the heartbeat timeout
+   * @param reconnects successful re-subscriptions
+   * @param size aggregates held now (estimate)
+   */
+  public record NearStats(
+      long hits,
+      long putsRefused,
+      long messages,
+      long gapFlushes,
+      long reconnectFlushes,
+      long silenceFlushes,
+      long reconnects,
+      long size) {
+    /** Every flush, whatever its reason. */
+    public long flushes() {
+      return gapFlushes + reconnectFlushes + silenceFlushes;
+    }
+  }
+
   private final StatefulRedisConnection<String, byte[]> connection;
   private final RedisClient ownedClient;
   private final KeyScheme keys;
@@ -129,6 +175,12 @@ public final class CacheClient implements AutoCloseable {
   private final ConcurrentHashMap<String, CompletableFuture<Versioned>> inFlight =
       new ConcurrentHashMap<>();
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final boolean tenantTag;
+  private final TagFills tagFills;
+  private final NearCache near;
+
+  /** Test seam: runs between a tagged fill and its re-check (the cross-slot race window). */
+  volatile Runnable afterTaggedFill;
 
   private final LongAdder hits = new LongAdder();
   private final LongAdder misses = new LongAdder();
@@ -139,6 +191,9 @@ public final class CacheClient implements AutoCloseable {
   private final LongAdder fillsSuperseded = new LongAdder();
   private final LongAdder fillsDroppedLate = new LongAdder();
   private final LongAdder redisErrors = new LongAdder();
+  private final LongAdder fillsRejectedByTag = new LongAdder();
+  private final LongAdder fillsUndoneByTag = new LongAdder();
+  private final LongAdder membersPruned = new LongAdder();
 
   private CacheClient(Builder b, RedisClient client, RedisClient ownedClient, Duration fenceTtl) {
     this.keys = b.keyScheme;
@@ -149,6 +204,10 @@ public final class CacheClient implements AutoCloseable {
     this.clock = b.clock;
     this.ownedClient = ownedClient;
     this.connection = client.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
+    this.tenantTag = b.tenantTag;
+    this.tagFills = new TagFills(client, keys);
+    this.near =
+        b.nearCache == null ? null : new NearCache(client, keys, b.nearCache, System::nanoTime);
   }
 
   /** A builder with the defaults; a Redis client or URL must be set. */
@@ -166,13 +225,41 @@ public final class CacheClient implements AutoCloseable {
    *     exception of the loader is rethrown as is)
    */
   public Versioned get(String tenant, String type, String id, String view, Loader loader) {
+    return get(tenant, type, id, view, NO_TAGS, loader);
+  }
+
+  /**
+   * Like {@link #get(String, String, String, String, Loader)}, registering a filled entry under
+   * {@code tags} of {@code tenant}: an event naming one of them (or {@code invalidator flush
+   * --tenant T --tag X}) invalidates it, and a fill whose load raced such an invalidation is
+   * dropped.
+   *
+   * @param tags tag names (validated like views); may be empty
+   */
+  public Versioned get(
+      String tenant, String type, String id, String view, Collection<String> tags, Loader loader) {
     Objects.requireNonNull(loader, "loader");
+    Objects.requireNonNull(tags, "tags");
     AggregateRef ref = new AggregateRef(tenant, type, id);
     String viewName = KeyScheme.view(view);
+    List<String> allTags = TagFills.tagsOf(tags, tenantTag);
     String entryKey = keys.entry(ref, viewName);
+    String viewPrefix = keys.viewPrefix(ref);
+    int shard = near == null ? -1 : near.shard(tenant);
+    long token = -1;
+    if (near != null) {
+      Versioned local = near.get(viewPrefix, viewName);
+      if (local != null) {
+        return local;
+      }
+      token = near.token(shard); // before reading Redis: see NearCache, "the put race"
+    }
     Versioned cached = read(entryKey, keys.fence(ref));
     if (cached != null) {
       hits.increment();
+      if (near != null) {
+        near.put(tenant, shard, viewPrefix, viewName, cached, token);
+      }
       return cached;
     }
     misses.increment();
@@ -183,9 +270,12 @@ public final class CacheClient implements AutoCloseable {
       return await(running, entryKey);
     }
     try {
-      Versioned loaded = loadAndFill(ref, viewName, entryKey, loader);
-      mine.complete(loaded);
-      return loaded;
+      Filled loaded = loadAndFill(ref, viewName, entryKey, allTags, loader);
+      mine.complete(loaded == null ? null : loaded.value());
+      if (loaded != null && near != null && loaded.written()) {
+        near.put(tenant, shard, viewPrefix, viewName, loaded.value(), token);
+      }
+      return loaded == null ? null : loaded.value();
     } catch (RuntimeException | Error ex) {
       mine.completeExceptionally(ex);
       throw ex;
@@ -208,6 +298,32 @@ public final class CacheClient implements AutoCloseable {
         redisErrors.sum());
   }
 
+  /** A snapshot of the tag counters. */
+  public TagStats tagStats() {
+    return new TagStats(fillsRejectedByTag.sum(), fillsUndoneByTag.sum(), membersPruned.sum());
+  }
+
+  /** A snapshot of the near-cache counters (zeros without a near cache). */
+  public NearStats nearStats() {
+    if (near == null) {
+      return new NearStats(0, 0, 0, 0, 0, 0, 0, 0);
+    }
+    return new NearStats(
+        near.hits(),
+        near.putsRefused(),
+        near.messages(),
+        near.flushes(NearCache.Reason.GAP),
+        near.flushes(NearCache.Reason.RECONNECT),
+        near.flushes(NearCache.Reason.SILENCE),
+        near.reconnects(),
+        near.size());
+  }
+
+  /** The near cache, for tests in this package; null when off. */
+  NearCache nearCache() {
+    return near;
+  }
+
   /** The key scheme entries are stored under. */
   public KeyScheme keyScheme() {
     return keys;
@@ -223,6 +339,10 @@ public final class CacheClient implements AutoCloseable {
   public void close() {
     if (closed.compareAndSet(false, true)) {
       try {
+        if (near != null) {
+          near.close();
+        }
+        tagFills.close();
         connection.close();
       } finally {
         if (ownedClient != null) {
@@ -265,8 +385,21 @@ public final class CacheClient implements AutoCloseable {
     return new Versioned(ver, value);
   }
 
-  private Versioned loadAndFill(AggregateRef ref, String view, String entryKey, Loader loader) {
+  /** A loaded value, and whether it is now in Redis (only then may the near cache keep it). */
+  private record Filled(Versioned value, boolean written) {}
+
+  private Filled loadAndFill(
+      AggregateRef ref, String view, String entryKey, List<String> tags, Loader loader) {
     loads.increment();
+    String[] generations = null;
+    if (!tags.isEmpty()) {
+      try {
+        generations = tagFills.generations(ref.tenantId(), tags);
+      } catch (RuntimeException ex) {
+        redisErrors.increment();
+        log.debug("reading tag generations for {} failed: {}", entryKey, ex.toString());
+      }
+    }
     Instant started = clock.instant();
     Versioned loaded;
     try {
@@ -282,6 +415,9 @@ public final class CacheClient implements AutoCloseable {
     if (loaded == null) {
       return null;
     }
+    if (!tags.isEmpty() && generations == null) {
+      return new Filled(loaded, false); // without generations a tagged fill cannot be checked
+    }
     Duration took = Duration.between(started, clock.instant());
     if (took.compareTo(fillDeadline) > 0) {
       fillsDroppedLate.increment();
@@ -290,17 +426,72 @@ public final class CacheClient implements AutoCloseable {
           entryKey,
           took.toMillis(),
           fillDeadline.toMillis());
-      return loaded;
+      return new Filled(loaded, false);
     }
-    fill(ref, view, entryKey, loaded);
-    return loaded;
+    long ttl = nextEntryTtlMillis();
+    if (tags.isEmpty()) {
+      return new Filled(loaded, fill(ref, view, entryKey, loaded, ttl));
+    }
+    return new Filled(loaded, fillTagged(ref, view, entryKey, loaded, ttl, tags, generations));
   }
 
-  private void fill(AggregateRef ref, String view, String entryKey, Versioned loaded) {
+  /** The cross-slot fill: register, fill, re-check and undo (see {@link TagFills}). */
+  private boolean fillTagged(
+      AggregateRef ref,
+      String view,
+      String entryKey,
+      Versioned loaded,
+      long ttl,
+      List<String> tags,
+      String[] generations) {
+    String tenant = ref.tenantId();
+    long setTtl = Math.max(ttl, entryTtl.toMillis());
+    try {
+      if (!tagFills.join(tenant, tags, generations, entryKey, setTtl)) {
+        fillsRejectedByTag.increment();
+        log.debug("fill of {} refused: a tag generation moved during the load", entryKey);
+        return false;
+      }
+    } catch (RuntimeException ex) {
+      redisErrors.increment();
+      log.debug("tag registration of {} failed, not filling: {}", entryKey, ex.toString());
+      return false;
+    }
+    if (!fill(ref, view, entryKey, loaded, ttl)) {
+      return false;
+    }
+    Runnable hook = afterTaggedFill;
+    if (hook != null) {
+      hook.run();
+    }
+    try {
+      if (!tagFills.join(tenant, tags, generations, entryKey, setTtl)) {
+        tagFills.unlink(entryKey);
+        fillsUndoneByTag.increment();
+        log.debug("fill of {} undone: a tag invalidation overtook it", entryKey);
+        return false;
+      }
+      membersPruned.add(tagFills.maybePrune(tenant, tags));
+    } catch (RuntimeException ex) {
+      // The re-check did not answer: undo rather than hope (DESIGN.md, cross-slot rule).
+      redisErrors.increment();
+      try {
+        tagFills.unlink(entryKey);
+      } catch (RuntimeException again) {
+        log.warn(
+            "could not re-check or undo the tagged fill of {}; it lives until its TTL", entryKey);
+      }
+      return false;
+    }
+    return true;
+  }
+
+  /** Runs {@code fill.lua}; true if the value was written. */
+  private boolean fill(AggregateRef ref, String view, String entryKey, Versioned loaded, long ttl) {
     byte[][] args = {
       ascii(loaded.version()),
       loaded.value(),
-      ascii(nextEntryTtlMillis()),
+      ascii(ttl),
       view.getBytes(StandardCharsets.UTF_8),
       ascii(fenceTtl.toMillis())
     };
@@ -315,10 +506,10 @@ public final class CacheClient implements AutoCloseable {
     } catch (RuntimeException ex) {
       redisErrors.increment();
       log.debug("fill of {} failed: {}", entryKey, ex.toString());
-      return;
+      return false;
     }
     if (outcome == null) {
-      return;
+      return false;
     }
     switch (outcome.intValue()) {
       case 1 -> fills.increment();
@@ -328,6 +519,7 @@ public final class CacheClient implements AutoCloseable {
       }
       default -> fillsSuperseded.increment();
     }
+    return outcome == 1L;
   }
 
   long nextEntryTtlMillis() {
@@ -387,8 +579,27 @@ public final class CacheClient implements AutoCloseable {
     private Duration fenceTtl;
     private Duration fillDeadline = DEFAULT_FILL_DEADLINE;
     private Clock clock = Clock.systemUTC();
+    private boolean tenantTag = true;
+    private NearCacheOptions nearCache;
 
     private Builder() {}
+
+    /**
+     * Whether every fill also registers its entry under the tenant tag {@code _all}, so that a
+     * tenant-wide flush reaches it; default on. Costs two extra round trips per fill and one set
+     * member (the entry key, about 60-120 bytes) per cached entry. Off, {@code flush --tenant}
+     * without {@code --tag} reaches nothing.
+     */
+    public Builder tenantTag(boolean tenantTag) {
+      this.tenantTag = tenantTag;
+      return this;
+    }
+
+    /** Turns on the in-process tier with these settings; default off. */
+    public Builder nearCache(NearCacheOptions nearCache) {
+      this.nearCache = nearCache;
+      return this;
+    }
 
     /** The Redis client to open the connection on; the caller keeps owning it. */
     public Builder redisClient(RedisClient redisClient) {

@@ -23,6 +23,11 @@ final class LuaScript {
   static final LuaScript INVALIDATE = load("invalidate.lua");
   static final LuaScript READ = load("read.lua");
   static final LuaScript FILL = load("fill.lua");
+  static final LuaScript TAG_JOIN = load("tagjoin.lua");
+  static final LuaScript TAG_BUMP = load("tagbump.lua");
+  static final LuaScript PUBLISH = load("publish.lua");
+  static final LuaScript HEARTBEAT = load("heartbeat.lua");
+  static final LuaScript UNLOCK = load("unlock.lua");
 
   private final String name;
   private final String source;

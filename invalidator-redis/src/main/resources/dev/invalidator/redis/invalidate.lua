@@ -7,7 +7,10 @@ KEYS[2]  view registry  <prefix>:{<tenant>|<type>|<id>}:views
 ARGV[1]  v, the event's aggregate version (decimal, >= 0)
 ARGV[2]  fence TTL in milliseconds
 ARGV[3]  view-entry key prefix <prefix>:{<tenant>|<type>|<id>}:v:
-ARGV[4..] view names the event lists (already validated by the caller)
+ARGV[4]  near-cache channel <prefix>:nc:<n>, or '' when near caches are off
+ARGV[5]  the tenant (for the near-cache message)
+ARGV[6..] view names the event lists (already validated by the caller)
+KEYS[3]  (only with a channel) its sequence <prefix>:nc:seq:<n>
 
 Returns 1 if it raised the fence or unlinked an entry, else 0
 (the worker's "applied" / "stale_skipped").
@@ -33,6 +36,13 @@ Design notes.
   unchanged on Redis Cluster. Names come from the registry (written only by
   fill.lua with validated names) or from the validated event, so a key can never
   leave the aggregate.
+- Near caches: when the script changed something and a channel is given, it
+  takes the channel's next sequence number and publishes
+  "<seq>|a|<tenant>|<view-key prefix>" in the same script, so a subscriber that
+  sees the numbers without a hole has seen every applied invalidation of its
+  channel. KEYS[3] lives in another cluster slot: on Redis Cluster this part
+  must run as a separate script after the apply (the worker acknowledges only
+  after both, so a crash in between republishes); see docs/architecture.md.
 ]]
 
 local function decimal(s)
@@ -66,7 +76,7 @@ if fence == nil or older(fence, v) then
 end
 
 local names = redis.call('SMEMBERS', KEYS[2])
-for i = 4, #ARGV do
+for i = 6, #ARGV do
   names[#names + 1] = ARGV[i]
 end
 
@@ -90,6 +100,11 @@ for _, name in ipairs(names) do
       end
     end
   end
+end
+
+if changed == 1 and ARGV[4] ~= '' then
+  local seq = redis.call('INCR', KEYS[3])
+  redis.call('PUBLISH', ARGV[4], seq .. '|a|' .. ARGV[5] .. '|' .. ARGV[3])
 end
 
 return changed

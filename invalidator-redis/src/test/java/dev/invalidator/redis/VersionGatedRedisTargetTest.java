@@ -235,7 +235,13 @@ class VersionGatedRedisTargetTest {
             switch (type) {
               case "string" -> redis.sync().get(key);
               case "hash" -> new TreeMap<>(redis.sync().hgetall(key)).toString();
-              case "set" -> new TreeSet<>(redis.sync().smembers(key)).toString();
+              case "set" ->
+                  // tag sets hold full entry keys: compare them without the prefix too
+                  new TreeSet<>(
+                          redis.sync().smembers(key).stream()
+                              .map(m -> m.startsWith(k.prefix() + ":") ? suffix(k, m) : m)
+                              .toList())
+                      .toString();
               default -> type;
             };
         out.put(suffix(k, key), value);

@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
       MigrateCommand.class,
       RunCommand.class,
       StatusCommand.class,
+      FlushCommand.class,
       DemoCommand.class,
       CommandLine.HelpCommand.class
     })

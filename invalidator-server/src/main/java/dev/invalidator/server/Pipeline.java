@@ -6,6 +6,7 @@ import dev.invalidator.core.WorkerListener;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.PollingRelay;
 import dev.invalidator.outbox.RelayListener;
+import dev.invalidator.redis.NearCacheHeartbeat;
 import dev.invalidator.redis.RedisDeadLetters;
 import dev.invalidator.redis.RedisStreamPublisher;
 import dev.invalidator.redis.RedisStreamSource;
@@ -78,7 +79,24 @@ final class Pipeline implements AutoCloseable {
     }
     if (role.worker()) {
       VersionGatedRedisTarget target =
-          new VersionGatedRedisTarget(servers.connection(), keys, cfg.cache().fenceTtl());
+          new VersionGatedRedisTarget(
+              servers.connection(),
+              keys,
+              cfg.cache().fenceTtl(),
+              new VersionGatedRedisTarget.Options(
+                  cfg.tags().walkBatchSize(), cfg.nearCache().channels()),
+              servers.redis());
+      closeables.add(target);
+      if (cfg.nearCache().channels() > 0) {
+        NearCacheHeartbeat heartbeat =
+            new NearCacheHeartbeat(
+                servers.connection(),
+                keys,
+                cfg.nearCache().channels(),
+                cfg.nearCache().heartbeatInterval());
+        stoppers.add(heartbeat::stop);
+        threads.add(new Thread(heartbeat, "near-cache-heartbeat"));
+      }
       RedisDeadLetters deadLetters = new RedisDeadLetters(servers.connection(), keys);
       String process = ManagementFactory.getRuntimeMXBean().getName();
       for (int i = 0; i < cfg.worker().threads(); i++) {

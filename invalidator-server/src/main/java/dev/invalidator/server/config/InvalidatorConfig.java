@@ -15,7 +15,13 @@ import java.util.Map;
  * every error names the setting and its environment variable.
  */
 public record InvalidatorConfig(
-    Postgres postgres, Redis redis, Relay relay, Worker worker, Cache cache) {
+    Postgres postgres,
+    Redis redis,
+    Relay relay,
+    Worker worker,
+    Cache cache,
+    Tags tags,
+    NearCache nearCache) {
 
   /** Where the outbox lives. */
   public record Postgres(
@@ -72,6 +78,12 @@ public record InvalidatorConfig(
 
   /** Cache entry and fence lifetimes shared by CacheClient and the Redis target. */
   public record Cache(Duration entryTtl, Duration fenceTtl, Duration fillDeadline) {}
+
+  /** Tag walks. */
+  public record Tags(int walkBatchSize) {}
+
+  /** Near-cache fan-out: channels (0 = off) and heartbeat interval. */
+  public record NearCache(int channels, Duration heartbeatInterval) {}
 
   static InvalidatorConfig from(Map<String, String> v) {
     Reader r = new Reader(v);
@@ -130,7 +142,11 @@ public record InvalidatorConfig(
     if (worker.block().compareTo(worker.claimMinIdle()) >= 0) {
       throw new ConfigException("worker.claimMinIdle", "must be longer than worker.block");
     }
-    return new InvalidatorConfig(pg, redis, relay, worker, cache);
+    Tags tags = new Tags(r.integer("tags.walkBatchSize", 1, 100_000));
+    NearCache near =
+        new NearCache(
+            r.integer("nearCache.channels", 0, 1024), r.duration("nearCache.heartbeatInterval"));
+    return new InvalidatorConfig(pg, redis, relay, worker, cache, tags, near);
   }
 
   /**

@@ -50,7 +50,19 @@ public record Setting(String name, String defaultValue, String description) {
               "15m",
               "TTL of aggregate fences; must exceed cache.entryTtl + cache.fillDeadline"),
           new Setting(
-              "cache.fillDeadline", "5s", "a fill whose database read took longer is dropped"));
+              "cache.fillDeadline", "5s", "a fill whose database read took longer is dropped"),
+          new Setting(
+              "tags.walkBatchSize",
+              "1000",
+              "tag-set members per SSCAN page when a tag or tenant flush is applied"),
+          new Setting(
+              "nearCache.channels",
+              "16",
+              "Pub/Sub channels near-cache invalidations are sharded over by tenant (0 = publish none); clients must use the same number"),
+          new Setting(
+              "nearCache.heartbeatInterval",
+              "1s",
+              "how often the workers publish near-cache heartbeats; clients' heartbeat timeout must be longer"));
 
   /** The environment variable that overrides this setting. */
   public String envName() {

@@ -1,0 +1,94 @@
+package dev.invalidator.redis;
+
+import dev.invalidator.core.KeyScheme;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Publishes a heartbeat on every near-cache channel at a fixed interval, carrying the channel's
+ * current sequence number ({@code heartbeat.lua}). Subscribers detect a lost message by a heartbeat
+ * whose number they have not seen, and a dead connection by silence. Run it in the daemon; several
+ * daemons may run it at once (heartbeats change nothing).
+ *
+ * <p>The loop never dies: a failed round is logged at debug and retried at the next tick. {@link
+ * #stop()} ends it.
+ */
+public final class NearCacheHeartbeat implements Runnable {
+  private static final Logger log = LoggerFactory.getLogger(NearCacheHeartbeat.class);
+
+  private final StatefulRedisConnection<String, String> connection;
+  private final KeyScheme keys;
+  private final int channels;
+  private final Duration interval;
+  private final CountDownLatch stopped = new CountDownLatch(1);
+
+  /**
+   * @param connection a string connection; shared use is fine
+   * @param channels the number of near-cache channels ({@code nearCache.channels}), {@code >= 1}
+   * @param interval time between heartbeats ({@code nearCache.heartbeatInterval})
+   */
+  public NearCacheHeartbeat(
+      StatefulRedisConnection<String, String> connection,
+      KeyScheme keys,
+      int channels,
+      Duration interval) {
+    if (channels < 1) {
+      throw new IllegalArgumentException("nearCache.channels must be >= 1, got " + channels);
+    }
+    if (interval == null || interval.toMillis() < 1) {
+      throw new IllegalArgumentException(
+          "nearCache.heartbeatInterval must be at least 1 ms, got " + interval);
+    }
+    this.connection = connection;
+    this.keys = keys;
+    this.channels = channels;
+    this.interval = interval;
+  }
+
+  /** Publishes one heartbeat on every channel and waits for the replies. */
+  public void beatOnce() {
+    RedisAsyncCommands<String, String> async = connection.async();
+    List<CompletableFuture<Object>> replies = new ArrayList<>(channels);
+    for (int shard = 0; shard < channels; shard++) {
+      replies.add(
+          LuaScript.HEARTBEAT.callAsync(
+              async,
+              ScriptOutputType.VALUE,
+              new String[] {keys.nearSequence(shard)},
+              new String[] {keys.nearChannel(shard)}));
+    }
+    RedisErrors.await(
+        CompletableFuture.allOf(replies.toArray(CompletableFuture<?>[]::new)),
+        connection.getTimeout(),
+        "near-cache heartbeat");
+  }
+
+  @Override
+  public void run() {
+    try {
+      do {
+        try {
+          beatOnce();
+        } catch (RuntimeException ex) {
+          log.debug("near-cache heartbeat failed, retrying next tick: {}", ex.toString());
+        }
+      } while (!stopped.await(interval.toMillis(), TimeUnit.MILLISECONDS));
+    } catch (InterruptedException ex) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Ends {@link #run()} after the current round. */
+  public void stop() {
+    stopped.countDown();
+  }
+}
