@@ -9,6 +9,8 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -63,6 +65,9 @@ public final class CacheClient implements AutoCloseable {
 
   /** Default longest load whose result is still written to the cache. */
   public static final Duration DEFAULT_FILL_DEADLINE = Duration.ofSeconds(5);
+
+  /** Micrometer name of the counter of fills refused by the fence. */
+  public static final String FILL_REJECTED_METER = "invalidator.fill.rejected";
 
   private static final Logger log = LoggerFactory.getLogger(CacheClient.class);
   private static final byte[][] NO_ARGS = new byte[0][];
@@ -149,6 +154,12 @@ public final class CacheClient implements AutoCloseable {
     this.clock = b.clock;
     this.ownedClient = ownedClient;
     this.connection = client.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
+    if (b.meterRegistry != null) {
+      FunctionCounter.builder(FILL_REJECTED_METER, fillsRejected, LongAdder::sum)
+          .description(
+              "Read-through fills refused by the fence: the value read was older than an announced invalidation")
+          .register(b.meterRegistry);
+    }
   }
 
   /** A builder with the defaults; a Redis client or URL must be set. */
@@ -387,8 +398,18 @@ public final class CacheClient implements AutoCloseable {
     private Duration fenceTtl;
     private Duration fillDeadline = DEFAULT_FILL_DEADLINE;
     private Clock clock = Clock.systemUTC();
+    private MeterRegistry meterRegistry;
 
     private Builder() {}
+
+    /**
+     * Registers {@code invalidator_fill_rejected_total} (fills refused by the fence) in {@code
+     * registry}; default none.
+     */
+    public Builder meterRegistry(MeterRegistry registry) {
+      this.meterRegistry = registry;
+      return this;
+    }
 
     /** The Redis client to open the connection on; the caller keeps owning it. */
     public Builder redisClient(RedisClient redisClient) {

@@ -2,6 +2,7 @@ package dev.invalidator.server;
 
 import dev.invalidator.core.InvalidationWorker;
 import dev.invalidator.core.KeyScheme;
+import dev.invalidator.core.MessagingSpans;
 import dev.invalidator.core.WorkerListener;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.PollingRelay;
@@ -49,6 +50,7 @@ final class Pipeline implements AutoCloseable {
   private final List<Runnable> stoppers = new ArrayList<>();
   private final List<AutoCloseable> closeables = new ArrayList<>();
   private final List<InvalidationWorker> workers = new ArrayList<>();
+  private final List<String> targetNames = new ArrayList<>();
   private PollingRelay relay;
 
   Pipeline(
@@ -58,6 +60,18 @@ final class Pipeline implements AutoCloseable {
       WorkerListener workerListener,
       RelayListener relayListener,
       Clock clock) {
+    this(cfg, servers, role, workerListener, relayListener, clock, MessagingSpans.NOOP);
+  }
+
+  /** A pipeline whose relay and workers make spans (see {@link MessagingSpans}). */
+  Pipeline(
+      InvalidatorConfig cfg,
+      Servers servers,
+      Role role,
+      WorkerListener workerListener,
+      RelayListener relayListener,
+      Clock clock,
+      MessagingSpans spans) {
     KeyScheme keys = cfg.redis().keyScheme();
     OutboxTable table = OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table());
     if (role.relay()) {
@@ -72,6 +86,7 @@ final class Pipeline implements AutoCloseable {
               .cleanupInterval(cfg.relay().cleanupInterval())
               .listener(relayListener)
               .clock(clock)
+              .spans(spans)
               .build();
       stoppers.add(relay::stop);
       threads.add(new Thread(relay, "relay"));
@@ -79,6 +94,7 @@ final class Pipeline implements AutoCloseable {
     if (role.worker()) {
       VersionGatedRedisTarget target =
           new VersionGatedRedisTarget(servers.connection(), keys, cfg.cache().fenceTtl());
+      targetNames.add(target.name());
       RedisDeadLetters deadLetters = new RedisDeadLetters(servers.connection(), keys);
       String process = ManagementFactory.getRuntimeMXBean().getName();
       for (int i = 0; i < cfg.worker().threads(); i++) {
@@ -96,7 +112,8 @@ final class Pipeline implements AutoCloseable {
                 deadLetters,
                 cfg.worker().options(),
                 workerListener,
-                clock);
+                clock,
+                spans);
         workers.add(w);
         stoppers.add(w::stop);
         threads.add(new Thread(w, "worker-" + i));
@@ -116,6 +133,16 @@ final class Pipeline implements AutoCloseable {
 
   List<InvalidationWorker> workers() {
     return workers;
+  }
+
+  /** The names of the workers' targets (empty for a relay-only process). */
+  List<String> targetNames() {
+    return List.copyOf(targetNames);
+  }
+
+  /** True while at least one loop thread runs. */
+  boolean alive(String threadPrefix) {
+    return threads.stream().anyMatch(t -> t.getName().startsWith(threadPrefix) && t.isAlive());
   }
 
   /** Stops every loop after its batch in flight and waits for them, at most {@code timeout}. */

@@ -15,7 +15,13 @@ import java.util.Map;
  * every error names the setting and its environment variable.
  */
 public record InvalidatorConfig(
-    Postgres postgres, Redis redis, Relay relay, Worker worker, Cache cache) {
+    Postgres postgres,
+    Redis redis,
+    Relay relay,
+    Worker worker,
+    Cache cache,
+    Admin admin,
+    Observability observability) {
 
   /** Where the outbox lives. */
   public record Postgres(
@@ -72,6 +78,36 @@ public record InvalidatorConfig(
 
   /** Cache entry and fence lifetimes shared by CacheClient and the Redis target. */
   public record Cache(Duration entryTtl, Duration fenceTtl, Duration fillDeadline) {}
+
+  /** The admin HTTP server. */
+  public record Admin(int port, String bind, String token) {
+    /** True when dead-letter redrive and drop are allowed over HTTP. */
+    public boolean tokenConfigured() {
+      return !token.isEmpty();
+    }
+
+    @Override
+    public String toString() {
+      return "Admin[port="
+          + port
+          + ", bind="
+          + bind
+          + ", token="
+          + (token.isEmpty() ? "" : "****")
+          + "]";
+    }
+  }
+
+  /** Metrics sampling and the tenants with their own staleness series. */
+  public record Observability(
+      java.util.List<String> tenants, Duration sampleInterval, Duration stuckAfter) {
+    /** The series that holds the maximum over every tenant not listed. */
+    public static final String OTHER = "other";
+
+    public Observability {
+      tenants = java.util.List.copyOf(tenants);
+    }
+  }
 
   static InvalidatorConfig from(Map<String, String> v) {
     Reader r = new Reader(v);
@@ -130,7 +166,23 @@ public record InvalidatorConfig(
     if (worker.block().compareTo(worker.claimMinIdle()) >= 0) {
       throw new ConfigException("worker.claimMinIdle", "must be longer than worker.block");
     }
-    return new InvalidatorConfig(pg, redis, relay, worker, cache);
+    Admin admin =
+        new Admin(r.integer("admin.port", 0, 65_535), r.str("admin.bind"), r.str("admin.token"));
+    r.check(
+        "admin.bind",
+        () -> {
+          if (admin.bind().isEmpty() || !admin.bind().matches("[A-Za-z0-9.:\\[\\]-]+")) {
+            throw new IllegalArgumentException(
+                "'" + admin.bind() + "' is not a host name or IP address");
+          }
+          return admin;
+        });
+    Observability observability =
+        new Observability(
+            r.tenants("observability.tenants"),
+            r.duration("observability.sampleInterval"),
+            r.duration("observability.stuckAfter"));
+    return new InvalidatorConfig(pg, redis, relay, worker, cache, admin, observability);
   }
 
   /**
@@ -220,6 +272,28 @@ public record InvalidatorConfig(
         throw new ConfigException(key, "'" + s + "' must match [a-z_][a-z0-9_]{0,62}");
       }
       return s;
+    }
+
+    java.util.List<String> tenants(String key) {
+      java.util.List<String> out = new java.util.ArrayList<>();
+      for (String part : str(key).split(",")) {
+        String t = part.trim();
+        if (t.isEmpty()) {
+          continue;
+        }
+        check(key, () -> dev.invalidator.core.Identifiers.tenant(t));
+        if (t.equals(Observability.OTHER)) {
+          throw new ConfigException(
+              key, "'other' is reserved for the series of every tenant not listed");
+        }
+        if (!out.contains(t)) {
+          out.add(t);
+        }
+      }
+      if (out.size() > 1000) {
+        throw new ConfigException(key, "lists " + out.size() + " tenants, at most 1000");
+      }
+      return out;
     }
 
     <T> T check(String key, java.util.function.Supplier<T> s) {
