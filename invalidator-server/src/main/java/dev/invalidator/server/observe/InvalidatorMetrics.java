@@ -134,6 +134,7 @@ public final class InvalidatorMetrics implements AutoCloseable {
       dlqCounter("*", reason);
     }
     targets.forEach(this::registerTarget);
+    queueLag();
   }
 
   /** The registry, for other binders (CacheClient's {@code fill_rejected_total}). */
