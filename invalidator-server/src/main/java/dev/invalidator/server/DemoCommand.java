@@ -130,6 +130,15 @@ final class DemoCommand implements Callable<Integer> {
       overrides.put(
           "redis.prefix",
           "demo-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()));
+      if (base.observability().tenants().isEmpty()) {
+        // The status page shows the first few demo tenants on their own rows, the rest as other.
+        List<String> shown = new ArrayList<>();
+        for (int t = 0; t < Math.min(tenants, 3); t++) {
+          shown.add(DemoWorkload.tenant(t));
+        }
+        overrides.put("observability.tenants", String.join(",", shown));
+      }
+      overrides.put("observability.sampleInterval", "1s");
       overrides.put("worker.claimMinIdle", "5s");
       overrides.put("worker.claimInterval", "1s");
       InvalidatorConfig cfg = connection.load(withBase(base, overrides));
