@@ -132,6 +132,20 @@ class TracingTest {
         .isSameAs(OpenTelemetry.noop());
   }
 
+  @Test
+  void otelVariablesTurnOnTheAutoconfiguredSdkWithTheOtlpExporter() {
+    OpenTelemetry otel =
+        dev.invalidator.server.observe.TracingAccess.from(
+            Map.of("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+            new java.util.Properties());
+    try {
+      assertThat(otel).isInstanceOf(OpenTelemetrySdk.class);
+      assertThat(MessagingSpans.create(otel, "redis").enabled()).isTrue();
+    } finally {
+      dev.invalidator.server.observe.Tracing.shutdown(otel);
+    }
+  }
+
   private SpanData awaitSpan(String name) {
     await()
         .atMost(Duration.ofSeconds(20))

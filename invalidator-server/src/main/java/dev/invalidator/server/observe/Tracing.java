@@ -13,7 +13,9 @@ import org.slf4j.LoggerFactory;
  * default, {@code OTEL_EXPORTER_OTLP_ENDPOINT}, {@code OTEL_TRACES_SAMPLER} and so on. Tracing is
  * off, with no SDK, no exporter thread and no per-event work, unless some {@code OTEL_*} variable
  * (or {@code otel.*} property) is set, and off when {@code OTEL_SDK_DISABLED=true}. Only traces are
- * exported: metrics go to Prometheus and logs to the console.
+ * exported: metrics go to Prometheus and logs to the console. OTLP goes over HTTP/protobuf (default
+ * port 4318) with the JDK's HTTP client; the jar carries no gRPC sender, so {@code
+ * OTEL_EXPORTER_OTLP_PROTOCOL=grpc} fails at start-up with the SDK's message saying so.
  */
 public final class Tracing {
   private static final Logger log = LoggerFactory.getLogger(Tracing.class);
@@ -39,6 +41,7 @@ public final class Tracing {
                 () ->
                     Map.of(
                         "otel.service.name", "invalidator",
+                        "otel.exporter.otlp.protocol", "http/protobuf",
                         "otel.metrics.exporter", "none",
                         "otel.logs.exporter", "none"))
             .disableShutdownHook()
