@@ -107,6 +107,7 @@ final class TestEnv implements AutoCloseable {
         Statement s = c.createStatement()) {
       s.execute("DROP TABLE IF EXISTS " + table.qualified() + " CASCADE");
       s.execute("DROP TABLE IF EXISTS " + table.schema() + "." + table.table() + "_schema_history");
+      s.execute("DROP FUNCTION IF EXISTS " + table.schema() + "." + table.table() + "_wakeup()");
     }
     List<String> redisKeys = servers.connection().sync().keys(keys.prefix() + ":*");
     if (!redisKeys.isEmpty()) {
