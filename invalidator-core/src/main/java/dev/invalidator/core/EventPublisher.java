@@ -13,4 +13,12 @@ public interface EventPublisher {
    * duplicate for the ones that did go out, harmless by G4).
    */
   void publish(List<Outgoing> batch);
+
+  /**
+   * The name of where this publisher writes (the stream key), for the {@code
+   * messaging.destination.name} of publish spans.
+   */
+  default String destination() {
+    return "unknown";
+  }
 }

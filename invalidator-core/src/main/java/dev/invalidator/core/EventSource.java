@@ -15,6 +15,14 @@ public interface EventSource {
    */
   List<Delivery> claimAbandoned(Duration minIdle, int max);
 
+  /**
+   * The name of what this source reads (the stream key), for the {@code messaging.destination.name}
+   * of processing spans.
+   */
+  default String destination() {
+    return "unknown";
+  }
+
   /** Acknowledges deliveries: they will not be delivered again. */
   void ack(Collection<String> ids);
 }

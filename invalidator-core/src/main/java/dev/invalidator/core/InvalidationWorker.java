@@ -1,5 +1,6 @@
 package dev.invalidator.core;
 
+import io.opentelemetry.api.trace.Span;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -97,6 +98,7 @@ public final class InvalidationWorker implements Runnable {
   private final Options options;
   private final WorkerListener listener;
   private final Clock clock;
+  private final MessagingSpans spans;
   private volatile boolean running = true;
   private volatile Instant lastLoop;
   private Instant nextClaim = Instant.MIN;
@@ -108,6 +110,22 @@ public final class InvalidationWorker implements Runnable {
       Options options,
       WorkerListener listener,
       Clock clock) {
+    this(source, targets, deadLetters, options, listener, clock, MessagingSpans.NOOP);
+  }
+
+  /**
+   * A worker that also makes a {@code process} span per entry carrying trace context, child of the
+   * writer's span (see {@link MessagingSpans}).
+   */
+  public InvalidationWorker(
+      EventSource source,
+      List<Target> targets,
+      DeadLetters deadLetters,
+      Options options,
+      WorkerListener listener,
+      Clock clock,
+      MessagingSpans spans) {
+    this.spans = Objects.requireNonNull(spans, "spans");
     this.source = Objects.requireNonNull(source, "source");
     this.targets = List.copyOf(targets);
     if (this.targets.isEmpty()) {
@@ -204,6 +222,7 @@ public final class InvalidationWorker implements Runnable {
       List<InvalidationEvent> events = new ArrayList<>(valid.values());
       boolean[] ok = new boolean[events.size()];
       java.util.Arrays.fill(ok, true);
+      Span[] traced = startSpans(deliveries, events);
       for (Target t : targets) {
         List<ApplyResult> results = applyAll(t, events);
         Instant appliedAt = clock.instant();
@@ -216,12 +235,19 @@ public final class InvalidationWorker implements Runnable {
           } else {
             ok[i] = false;
             listener.failed(t.name(), d, r.error());
+            if (traced != null) {
+              MessagingSpans.fail(traced[i], r.error());
+            }
             if (d.deliveryCount() >= options.maxDeliveries()) {
               // The last delivery: keep the event with its reason instead of retrying forever.
               if (deadLetter(d, t.name(), "retries_exhausted", String.valueOf(r.error()))) {
                 ok[i] = true; // acknowledged: it is safe in the dead letters
+                if (traced != null) {
+                  traced[i].addEvent("dead_lettered");
+                }
               }
             } else {
+              listener.retried(t.name(), d);
               log.debug(
                   "event {} failed on {} (delivery {}), left pending: {}",
                   events.get(i).eventId(),
@@ -237,10 +263,28 @@ public final class InvalidationWorker implements Runnable {
           ack.add(deliveries.get(i).id());
         }
       }
+      if (traced != null) {
+        for (Span span : traced) {
+          span.end();
+        }
+      }
     }
     if (!ack.isEmpty()) {
       source.ack(ack);
     }
+  }
+
+  /** One span per delivery, or null when spans are off (no array, no work). */
+  private Span[] startSpans(List<Delivery> deliveries, List<InvalidationEvent> events) {
+    if (!spans.enabled()) {
+      return null;
+    }
+    Span[] out = new Span[deliveries.size()];
+    String destination = source.destination();
+    for (int i = 0; i < out.length; i++) {
+      out[i] = spans.startProcess(destination, deliveries.get(i), events.get(i));
+    }
+    return out;
   }
 
   private List<ApplyResult> applyAll(Target t, List<InvalidationEvent> events) {

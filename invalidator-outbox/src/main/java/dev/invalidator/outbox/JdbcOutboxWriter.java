@@ -2,6 +2,8 @@ package dev.invalidator.outbox;
 
 import dev.invalidator.core.EventCodec;
 import dev.invalidator.core.InvalidationEvent;
+import dev.invalidator.core.MessagingSpans;
+import dev.invalidator.core.TraceContext;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -62,8 +64,10 @@ final class JdbcOutboxWriter implements OutboxWriter {
     ps.setLong(5, e.aggregateVersion());
     ps.setString(6, e.eventType());
     ps.setString(7, EventCodec.encodePayload(e.payload()));
-    ps.setString(8, e.trace().traceparent());
-    ps.setString(9, e.trace().tracestate());
+    // No explicit trace context: capture the caller's current span, so the worker's span joins it.
+    TraceContext trace = e.trace().isPresent() ? e.trace() : MessagingSpans.currentTraceContext();
+    ps.setString(8, trace.traceparent());
+    ps.setString(9, trace.tracestate());
   }
 
   @Override

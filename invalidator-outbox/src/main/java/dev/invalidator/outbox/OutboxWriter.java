@@ -28,6 +28,10 @@ import java.util.List;
  * immediately, which gives up atomicity with the business change. The writer does not warn about it
  * (it cannot know whether the caller meant it); use a transaction.
  *
+ * <p>Trace context: an event without {@code traceparent} gets the caller's current OpenTelemetry
+ * span (W3C format, read through the OpenTelemetry API's {@code Span.current()}), so the relay's
+ * and the worker's spans join the trace of the business transaction; an event with one keeps it.
+ *
  * <p>The event's {@code createdAt} is ignored: the row's {@code created_at} is set by the database,
  * inside the committing transaction. Implementations are immutable and thread-safe; the connection
  * is, as always with JDBC, used by one thread at a time.

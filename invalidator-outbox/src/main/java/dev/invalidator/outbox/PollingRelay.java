@@ -5,7 +5,9 @@ import dev.invalidator.core.EventCodec;
 import dev.invalidator.core.EventPublisher;
 import dev.invalidator.core.InvalidEventException;
 import dev.invalidator.core.InvalidationEvent;
+import dev.invalidator.core.MessagingSpans;
 import dev.invalidator.core.TraceContext;
+import io.opentelemetry.api.trace.Span;
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -101,6 +103,7 @@ public final class PollingRelay implements Runnable {
   private final Clock clock;
   private final RelayListener listener;
   private final Backoff backoff;
+  private final MessagingSpans spans;
 
   private final String claimSql;
   private final String markSql;
@@ -129,6 +132,7 @@ public final class PollingRelay implements Runnable {
     this.clock = b.clock;
     this.listener = b.listener;
     this.backoff = b.backoff;
+    this.spans = b.spans;
     this.lastLoop = clock.instant();
     String t = table.qualified();
     this.claimSql =
@@ -353,7 +357,7 @@ public final class PollingRelay implements Runnable {
       }
     }
     if (!out.isEmpty()) {
-      publisher.publish(List.copyOf(out));
+      publishTraced(out);
       try (PreparedStatement ps = c.prepareStatement(markSql)) {
         Array array = c.createArrayOf("bigint", ids.toArray());
         try {
@@ -380,6 +384,27 @@ public final class PollingRelay implements Runnable {
       age = age.isNegative() ? Duration.ZERO : age;
     }
     return new Batch(out.size(), bad.size(), age);
+  }
+
+  /** Publishes, with a {@code publish} span per traced event when spans are on. */
+  private void publishTraced(List<EventPublisher.Outgoing> out) {
+    if (!spans.enabled()) {
+      publisher.publish(List.copyOf(out));
+      return;
+    }
+    String destination = publisher.destination();
+    List<Span> started = new ArrayList<>(out.size());
+    for (EventPublisher.Outgoing o : out) {
+      started.add(spans.startPublish(destination, o.event()));
+    }
+    try {
+      publisher.publish(List.copyOf(out));
+    } catch (RuntimeException ex) {
+      started.forEach(s -> MessagingSpans.fail(s, ex));
+      throw ex;
+    } finally {
+      started.forEach(Span::end);
+    }
   }
 
   private InvalidationEvent toEvent(long id, UUID eventId, ResultSet rs) throws SQLException {
@@ -516,6 +541,7 @@ public final class PollingRelay implements Runnable {
     private Clock clock = Clock.systemUTC();
     private RelayListener listener = RelayListener.NONE;
     private Backoff backoff = Backoff.DEFAULT;
+    private MessagingSpans spans = MessagingSpans.NOOP;
 
     private Builder(DataSource dataSource, OutboxTable table, EventPublisher publisher) {
       this.dataSource = dataSource;
@@ -572,6 +598,15 @@ public final class PollingRelay implements Runnable {
     }
 
     /**
+     * A {@code publish} span per relayed event that carries trace context, child of the writer's
+     * span; default none.
+     */
+    public Builder spans(MessagingSpans spans) {
+      this.spans = spans;
+      return this;
+    }
+
+    /**
      * Validates the settings and builds the relay.
      *
      * @throws IllegalArgumentException naming the first invalid setting
@@ -592,6 +627,7 @@ public final class PollingRelay implements Runnable {
       require(clock != null, "relay.clock is missing");
       require(listener != null, "relay.listener is missing");
       require(backoff != null, "relay.backoff is missing");
+      require(spans != null, "relay.spans is missing");
       return new PollingRelay(this);
     }
 

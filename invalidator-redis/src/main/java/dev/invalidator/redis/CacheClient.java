@@ -9,6 +9,8 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -72,6 +74,9 @@ public final class CacheClient implements AutoCloseable {
 
   /** Default longest load whose result is still written to the cache. */
   public static final Duration DEFAULT_FILL_DEADLINE = Duration.ofSeconds(5);
+
+  /** Micrometer name of the counter of fills refused by the fence. */
+  public static final String FILL_REJECTED_METER = "invalidator.fill.rejected";
 
   private static final Logger log = LoggerFactory.getLogger(CacheClient.class);
   private static final List<String> NO_TAGS = List.of();
@@ -208,6 +213,12 @@ public final class CacheClient implements AutoCloseable {
     this.tagFills = new TagFills(client, keys);
     this.near =
         b.nearCache == null ? null : new NearCache(client, keys, b.nearCache, System::nanoTime);
+    if (b.meterRegistry != null) {
+      FunctionCounter.builder(FILL_REJECTED_METER, fillsRejected, LongAdder::sum)
+          .description(
+              "Read-through fills refused by the fence: the value read was older than an announced invalidation")
+          .register(b.meterRegistry);
+    }
   }
 
   /** A builder with the defaults; a Redis client or URL must be set. */
@@ -581,6 +592,7 @@ public final class CacheClient implements AutoCloseable {
     private Clock clock = Clock.systemUTC();
     private boolean tenantTag = true;
     private NearCacheOptions nearCache;
+    private MeterRegistry meterRegistry;
 
     private Builder() {}
 
@@ -598,6 +610,15 @@ public final class CacheClient implements AutoCloseable {
     /** Turns on the in-process tier with these settings; default off. */
     public Builder nearCache(NearCacheOptions nearCache) {
       this.nearCache = nearCache;
+      return this;
+    }
+
+    /**
+     * Registers {@code invalidator_fill_rejected_total} (fills refused by the fence) in {@code
+     * registry}; default none.
+     */
+    public Builder meterRegistry(MeterRegistry registry) {
+      this.meterRegistry = registry;
       return this;
     }
 

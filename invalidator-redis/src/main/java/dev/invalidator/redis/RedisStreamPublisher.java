@@ -50,6 +50,11 @@ public final class RedisStreamPublisher implements EventPublisher {
     return stream;
   }
 
+  @Override
+  public String destination() {
+    return stream;
+  }
+
   /**
    * Adds every event of {@code batch} to the stream and returns once Redis acknowledged them all.
    *

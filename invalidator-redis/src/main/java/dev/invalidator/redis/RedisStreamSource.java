@@ -104,6 +104,11 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
     return stream;
   }
 
+  @Override
+  public String destination() {
+    return stream;
+  }
+
   /** The consumer group name. */
   public String group() {
     return group;

@@ -8,12 +8,15 @@ import dev.invalidator.outbox.OutboxSchema;
 import dev.invalidator.outbox.OutboxStats;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.OutboxWriter;
-import dev.invalidator.outbox.RelayListener;
 import dev.invalidator.redis.CacheClient;
 import dev.invalidator.redis.RedisStreamSource;
 import dev.invalidator.redis.StreamStats;
 import dev.invalidator.server.config.InvalidatorConfig;
+import dev.invalidator.server.observe.AdminServer;
+import dev.invalidator.server.observe.Listeners;
+import dev.invalidator.server.observe.Tracing;
 import io.lettuce.core.api.sync.RedisCommands;
+import io.opentelemetry.api.OpenTelemetry;
 import java.io.PrintStream;
 import java.time.Clock;
 import java.time.Duration;
@@ -127,6 +130,15 @@ final class DemoCommand implements Callable<Integer> {
       overrides.put(
           "redis.prefix",
           "demo-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()));
+      if (base.observability().tenants().isEmpty()) {
+        // The status page shows the first few demo tenants on their own rows, the rest as other.
+        List<String> shown = new ArrayList<>();
+        for (int t = 0; t < Math.min(tenants, 3); t++) {
+          shown.add(DemoWorkload.tenant(t));
+        }
+        overrides.put("observability.tenants", String.join(",", shown));
+      }
+      overrides.put("observability.sampleInterval", "1s");
       overrides.put("worker.claimMinIdle", "5s");
       overrides.put("worker.claimInterval", "1s");
       InvalidatorConfig cfg = connection.load(withBase(base, overrides));
@@ -161,14 +173,18 @@ final class DemoCommand implements Callable<Integer> {
       OutboxSchema.migrate(servers.dataSource(), table);
       FreshnessTracker tracker = new FreshnessTracker();
       DemoMetrics metrics = new DemoMetrics();
-      try (CacheClient cache =
-          CacheClient.builder()
-              .redisClient(servers.redis())
-              .keyScheme(keys)
-              .entryTtl(cfg.cache().entryTtl())
-              .fenceTtl(cfg.cache().fenceTtl())
-              .fillDeadline(cfg.cache().fillDeadline())
-              .build()) {
+      OpenTelemetry otel = Tracing.fromEnvironment();
+      try (Observability observability =
+              Observability.create(cfg, Pipeline.Role.ALL, otel, Clock.systemUTC());
+          CacheClient cache =
+              CacheClient.builder()
+                  .meterRegistry(observability.metrics().registry())
+                  .redisClient(servers.redis())
+                  .keyScheme(keys)
+                  .entryTtl(cfg.cache().entryTtl())
+                  .fenceTtl(cfg.cache().fenceTtl())
+                  .fillDeadline(cfg.cache().fillDeadline())
+                  .build()) {
         DemoWorkload workload =
             new DemoWorkload(
                 servers.dataSource(),
@@ -183,15 +199,18 @@ final class DemoCommand implements Callable<Integer> {
                     cfg,
                     servers,
                     Pipeline.Role.ALL,
-                    metrics,
-                    RelayListener.NONE,
-                    Clock.systemUTC());
+                    Listeners.all(metrics, observability.metrics().workerListener()),
+                    observability.metrics().relayListener(),
+                    Clock.systemUTC(),
+                    observability.spans());
             RedisStreamSource probe =
                 RedisStreamSource.builder(servers.redis(), keys)
                     .group(cfg.worker().group())
                     .consumer("demo-status")
                     .build()) {
           pipeline.start();
+          AdminServer admin = observability.start(servers, pipeline, true);
+          out.printf("status page: %s  (metrics: %smetrics)%n", admin.uri(), admin.uri());
           out.printf(
               "demo: %d tenants x %d accounts, %d writers at %d writes/s, %d readers, for %s (key prefix %s)%n",
               tenants, accounts, writers, rate, readers, runFor, keys.prefix());
@@ -203,6 +222,8 @@ final class DemoCommand implements Callable<Integer> {
           int stale = checkAfterDrain(servers, workload, keys);
           printSummary(workload, metrics, tracker, cache, drained, drainMs, stale);
           return drained && stale == 0 ? 0 : 1;
+        } finally {
+          Tracing.shutdown(otel);
         }
       }
     }

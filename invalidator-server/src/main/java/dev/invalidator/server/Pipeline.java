@@ -2,6 +2,7 @@ package dev.invalidator.server;
 
 import dev.invalidator.core.InvalidationWorker;
 import dev.invalidator.core.KeyScheme;
+import dev.invalidator.core.MessagingSpans;
 import dev.invalidator.core.WorkerListener;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.PollingRelay;
@@ -50,6 +51,7 @@ final class Pipeline implements AutoCloseable {
   private final List<Runnable> stoppers = new ArrayList<>();
   private final List<AutoCloseable> closeables = new ArrayList<>();
   private final List<InvalidationWorker> workers = new ArrayList<>();
+  private final List<String> targetNames = new ArrayList<>();
   private PollingRelay relay;
 
   Pipeline(
@@ -59,6 +61,18 @@ final class Pipeline implements AutoCloseable {
       WorkerListener workerListener,
       RelayListener relayListener,
       Clock clock) {
+    this(cfg, servers, role, workerListener, relayListener, clock, MessagingSpans.NOOP);
+  }
+
+  /** A pipeline whose relay and workers make spans (see {@link MessagingSpans}). */
+  Pipeline(
+      InvalidatorConfig cfg,
+      Servers servers,
+      Role role,
+      WorkerListener workerListener,
+      RelayListener relayListener,
+      Clock clock,
+      MessagingSpans spans) {
     KeyScheme keys = cfg.redis().keyScheme();
     OutboxTable table = OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table());
     if (role.relay()) {
@@ -73,6 +87,7 @@ final class Pipeline implements AutoCloseable {
               .cleanupInterval(cfg.relay().cleanupInterval())
               .listener(relayListener)
               .clock(clock)
+              .spans(spans)
               .build();
       stoppers.add(relay::stop);
       threads.add(new Thread(relay, "relay"));
@@ -87,6 +102,7 @@ final class Pipeline implements AutoCloseable {
                   cfg.tags().walkBatchSize(), cfg.nearCache().channels()),
               servers.redis());
       closeables.add(target);
+      targetNames.add(target.name());
       if (cfg.nearCache().channels() > 0) {
         NearCacheHeartbeat heartbeat =
             new NearCacheHeartbeat(
@@ -114,7 +130,8 @@ final class Pipeline implements AutoCloseable {
                 deadLetters,
                 cfg.worker().options(),
                 workerListener,
-                clock);
+                clock,
+                spans);
         workers.add(w);
         stoppers.add(w::stop);
         threads.add(new Thread(w, "worker-" + i));
@@ -134,6 +151,16 @@ final class Pipeline implements AutoCloseable {
 
   List<InvalidationWorker> workers() {
     return workers;
+  }
+
+  /** The names of the workers' targets (empty for a relay-only process). */
+  List<String> targetNames() {
+    return List.copyOf(targetNames);
+  }
+
+  /** True while at least one loop thread runs. */
+  boolean alive(String threadPrefix) {
+    return threads.stream().anyMatch(t -> t.getName().startsWith(threadPrefix) && t.isAlive());
   }
 
   /** Stops every loop after its batch in flight and waits for them, at most {@code timeout}. */

@@ -1,10 +1,11 @@
 package dev.invalidator.server;
 
-import dev.invalidator.core.WorkerListener;
 import dev.invalidator.outbox.OutboxSchema;
 import dev.invalidator.outbox.OutboxTable;
-import dev.invalidator.outbox.RelayListener;
 import dev.invalidator.server.config.InvalidatorConfig;
+import dev.invalidator.server.observe.AdminServer;
+import dev.invalidator.server.observe.Tracing;
+import io.opentelemetry.api.OpenTelemetry;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -52,8 +53,17 @@ final class RunCommand implements Callable<Integer> {
       OutboxSchema.migrate(
           servers.dataSource(), OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table()));
     }
+    OpenTelemetry otel = Tracing.fromEnvironment();
+    Observability observability = Observability.create(cfg, r, otel, Clock.systemUTC());
     Pipeline pipeline =
-        new Pipeline(cfg, servers, r, WorkerListener.NONE, RelayListener.NONE, Clock.systemUTC());
+        new Pipeline(
+            cfg,
+            servers,
+            r,
+            observability.metrics().workerListener(),
+            observability.metrics().relayListener(),
+            Clock.systemUTC(),
+            observability.spans());
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(
@@ -62,12 +72,16 @@ final class RunCommand implements Callable<Integer> {
                   log.info("shutting down: finishing batches in flight");
                   pipeline.stop(Duration.ofSeconds(20));
                   pipeline.close();
+                  observability.close();
+                  Tracing.shutdown(otel);
                   servers.close();
                   log.info("stopped");
                   stopped.countDown();
                 },
                 "shutdown"));
     pipeline.start();
+    AdminServer admin = observability.start(servers, pipeline);
+    log.info("status page and metrics on {} (/metrics, /health/ready, /api/status)", admin.uri());
     log.info(
         "invalidator running with role {}; stop with SIGTERM or Ctrl-C",
         r.name().toLowerCase(java.util.Locale.ROOT));

@@ -8,7 +8,7 @@ import dev.invalidator.redis.RedisDeadLetters;
 import dev.invalidator.redis.RedisStreamSource;
 import dev.invalidator.redis.StreamStats;
 import dev.invalidator.server.config.InvalidatorConfig;
-import java.util.LinkedHashMap;
+import dev.invalidator.server.observe.StatusFigures;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -42,16 +42,17 @@ final class StatusCommand implements Callable<Integer> {
               OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table()));
       StreamStats stream = source.stats();
       long dlq = new RedisDeadLetters(servers.connection(), cfg.redis().keyScheme()).depth();
-      Map<String, Object> status = new LinkedHashMap<>();
-      status.put("outbox_pending", outbox.pending());
-      status.put("outbox_oldest_age_seconds", outbox.oldestPendingAge().toMillis() / 1000.0);
-      status.put("stream", cfg.redis().keyScheme().stream());
-      status.put("stream_length", stream.length());
-      status.put("group", cfg.worker().group());
-      status.put("stream_pending", stream.pending());
-      status.put("stream_lag_entries", stream.lag());
-      status.put("pending_by_consumer", stream.pendingPerConsumer());
-      status.put("dlq_depth", dlq);
+      Map<String, Object> status =
+          StatusFigures.of(
+              outbox.pending(),
+              outbox.oldestPendingAge(),
+              cfg.redis().keyScheme().stream(),
+              stream.length(),
+              cfg.worker().group(),
+              stream.pending(),
+              stream.lag(),
+              stream.pendingPerConsumer(),
+              dlq);
       if (json) {
         System.out.println(
             new ObjectMapper()

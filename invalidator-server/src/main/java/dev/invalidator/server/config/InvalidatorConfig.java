@@ -21,7 +21,9 @@ public record InvalidatorConfig(
     Worker worker,
     Cache cache,
     Tags tags,
-    NearCache nearCache) {
+    NearCache nearCache,
+    Admin admin,
+    Observability observability) {
 
   /** Where the outbox lives. */
   public record Postgres(
@@ -85,6 +87,36 @@ public record InvalidatorConfig(
   /** Near-cache fan-out: channels (0 = off) and heartbeat interval. */
   public record NearCache(int channels, Duration heartbeatInterval) {}
 
+  /** The admin HTTP server. */
+  public record Admin(int port, String bind, String token) {
+    /** True when dead-letter redrive and drop are allowed over HTTP. */
+    public boolean tokenConfigured() {
+      return !token.isEmpty();
+    }
+
+    @Override
+    public String toString() {
+      return "Admin[port="
+          + port
+          + ", bind="
+          + bind
+          + ", token="
+          + (token.isEmpty() ? "" : "****")
+          + "]";
+    }
+  }
+
+  /** Metrics sampling and the tenants with their own staleness series. */
+  public record Observability(
+      java.util.List<String> tenants, Duration sampleInterval, Duration stuckAfter) {
+    /** The series that holds the maximum over every tenant not listed. */
+    public static final String OTHER = "other";
+
+    public Observability {
+      tenants = java.util.List.copyOf(tenants);
+    }
+  }
+
   static InvalidatorConfig from(Map<String, String> v) {
     Reader r = new Reader(v);
     Postgres pg =
@@ -146,7 +178,23 @@ public record InvalidatorConfig(
     NearCache near =
         new NearCache(
             r.integer("nearCache.channels", 0, 1024), r.duration("nearCache.heartbeatInterval"));
-    return new InvalidatorConfig(pg, redis, relay, worker, cache, tags, near);
+    Admin admin =
+        new Admin(r.integer("admin.port", 0, 65_535), r.str("admin.bind"), r.str("admin.token"));
+    r.check(
+        "admin.bind",
+        () -> {
+          if (admin.bind().isEmpty() || !admin.bind().matches("[A-Za-z0-9.:\\[\\]-]+")) {
+            throw new IllegalArgumentException(
+                "'" + admin.bind() + "' is not a host name or IP address");
+          }
+          return admin;
+        });
+    Observability observability =
+        new Observability(
+            r.tenants("observability.tenants"),
+            r.duration("observability.sampleInterval"),
+            r.duration("observability.stuckAfter"));
+    return new InvalidatorConfig(pg, redis, relay, worker, cache, tags, near, admin, observability);
   }
 
   /**
@@ -236,6 +284,28 @@ public record InvalidatorConfig(
         throw new ConfigException(key, "'" + s + "' must match [a-z_][a-z0-9_]{0,62}");
       }
       return s;
+    }
+
+    java.util.List<String> tenants(String key) {
+      java.util.List<String> out = new java.util.ArrayList<>();
+      for (String part : str(key).split(",")) {
+        String t = part.trim();
+        if (t.isEmpty()) {
+          continue;
+        }
+        check(key, () -> dev.invalidator.core.Identifiers.tenant(t));
+        if (t.equals(Observability.OTHER)) {
+          throw new ConfigException(
+              key, "'other' is reserved for the series of every tenant not listed");
+        }
+        if (!out.contains(t)) {
+          out.add(t);
+        }
+      }
+      if (out.size() > 1000) {
+        throw new ConfigException(key, "lists " + out.size() + " tenants, at most 1000");
+      }
+      return out;
     }
 
     <T> T check(String key, java.util.function.Supplier<T> s) {

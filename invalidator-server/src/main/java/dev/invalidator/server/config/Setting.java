@@ -62,7 +62,31 @@ public record Setting(String name, String defaultValue, String description) {
           new Setting(
               "nearCache.heartbeatInterval",
               "1s",
-              "how often the workers publish near-cache heartbeats; clients' heartbeat timeout must be longer"));
+              "how often the workers publish near-cache heartbeats; clients' heartbeat timeout must be longer"),
+          new Setting(
+              "admin.port",
+              "9464",
+              "port of the admin HTTP server (status page, /metrics, health, /api); 0 picks a free port"),
+          new Setting(
+              "admin.bind",
+              "127.0.0.1",
+              "address the admin HTTP server listens on (0.0.0.0 for every interface)"),
+          new Setting(
+              "admin.token",
+              "",
+              "bearer token that allows dead-letter redrive and drop over HTTP; empty disables them (never logged)"),
+          new Setting(
+              "observability.tenants",
+              "",
+              "comma-separated tenants with their own tenant_staleness_seconds series; the rest share the series other"),
+          new Setting(
+              "observability.sampleInterval",
+              "5s",
+              "how often outbox, stream, dead-letter and staleness gauges are queried"),
+          new Setting(
+              "observability.stuckAfter",
+              "2m",
+              "a relay or worker loop that has not completed an iteration for this long makes /health/ready fail"));
 
   /** The environment variable that overrides this setting. */
   public String envName() {

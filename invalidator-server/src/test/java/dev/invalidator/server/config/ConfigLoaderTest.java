@@ -107,4 +107,36 @@ class ConfigLoaderTest {
     assertThat(InvalidatorConfig.mask("redis://s3cret@cache:6379"))
         .isEqualTo("redis://****@cache:6379");
   }
+
+  @Test
+  void observabilityTenantsAreValidatedAndOtherIsReserved() throws Exception {
+    InvalidatorConfig c =
+        load(null, Map.of("INVALIDATOR_OBSERVABILITY_TENANTS", " acme, globex ,acme,"), Map.of());
+    assertThat(c.observability().tenants()).containsExactly("acme", "globex");
+    assertThat(load(null, Map.of(), Map.of()).observability().tenants()).isEmpty();
+    assertThatThrownBy(
+            () -> load(null, Map.of("INVALIDATOR_OBSERVABILITY_TENANTS", "acme,other"), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("observability.tenants")
+        .hasMessageContaining("reserved");
+    assertThatThrownBy(
+            () -> load(null, Map.of("INVALIDATOR_OBSERVABILITY_TENANTS", "ac{me}"), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("observability.tenants");
+  }
+
+  @Test
+  void adminSettingsAreValidatedAndTheTokenIsNeverPrinted() throws Exception {
+    InvalidatorConfig c = load(null, Map.of("INVALIDATOR_ADMIN_TOKEN", "t0ps3cret"), Map.of());
+    assertThat(c.admin().port()).isEqualTo(9464);
+    assertThat(c.admin().bind()).isEqualTo("127.0.0.1");
+    assertThat(c.admin().tokenConfigured()).isTrue();
+    assertThat(c.toString()).doesNotContain("t0ps3cret");
+    assertThatThrownBy(() -> load(null, Map.of("INVALIDATOR_ADMIN_PORT", "70000"), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("admin.port");
+    assertThatThrownBy(() -> load(null, Map.of("INVALIDATOR_ADMIN_BIND", "a b"), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("admin.bind");
+  }
 }

@@ -1,0 +1,158 @@
+package dev.invalidator.server.observe;
+
+import dev.invalidator.outbox.OutboxStats;
+import dev.invalidator.outbox.OutboxTable;
+import dev.invalidator.redis.RedisDeadLetters;
+import dev.invalidator.redis.StreamStats;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Refreshes the gauges that need a query (outbox, stream, dead letters, tenant staleness) on its
+ * own thread every {@code observability.sampleInterval}, so a scrape never waits on PostgreSQL or
+ * Redis and a burst of scrapes cannot load them. Each source is read on its own: one failing
+ * (counted in {@code invalidator_sampler_errors_total{source}}, logged at WARN) leaves the others
+ * and the previous values of its own gauges, whose ages keep growing. Also moves the status page's
+ * one-second window on.
+ */
+public final class MetricsSampler implements AutoCloseable {
+  /** The {@code source} label values of {@code invalidator_sampler_errors_total}. */
+  public static final List<String> SOURCES = List.of("outbox", "stream", "dlq", "staleness");
+
+  private static final Logger log = LoggerFactory.getLogger(MetricsSampler.class);
+
+  private final InvalidatorMetrics metrics;
+  private final DataSource dataSource;
+  private final OutboxTable table;
+  private final Supplier<StreamStats> streamStats;
+  private final RedisDeadLetters deadLetters;
+  private final TenantStaleness staleness;
+  private final Clock clock;
+  private final ScheduledExecutorService scheduler;
+
+  /** Builds the sampler; {@link #start(Duration)} schedules it. */
+  public MetricsSampler(
+      InvalidatorMetrics metrics,
+      DataSource dataSource,
+      OutboxTable table,
+      Supplier<StreamStats> streamStats,
+      RedisDeadLetters deadLetters,
+      io.lettuce.core.api.StatefulRedisConnection<String, String> redis,
+      String stream,
+      String group,
+      Clock clock) {
+    this.metrics = Objects.requireNonNull(metrics, "metrics");
+    this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
+    this.table = Objects.requireNonNull(table, "table");
+    this.streamStats = Objects.requireNonNull(streamStats, "streamStats");
+    this.deadLetters = Objects.requireNonNull(deadLetters, "deadLetters");
+    this.staleness = new TenantStaleness(dataSource, table, redis, stream, group);
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.scheduler =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "metrics-sampler");
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  /** Samples once now, then every {@code interval}; rotates the page's window every second. */
+  public MetricsSampler start(Duration interval) {
+    scheduler.scheduleWithFixedDelay(
+        this::sampleQuietly, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
+    scheduler.scheduleAtFixedRate(metrics::rotate, 1, 1, TimeUnit.SECONDS);
+    return this;
+  }
+
+  private void sampleQuietly() {
+    try {
+      sampleOnce();
+    } catch (RuntimeException ex) {
+      log.warn("metrics sample failed: {}", ex.toString(), ex);
+    }
+  }
+
+  /** Reads every source once and publishes the sample. */
+  public void sampleOnce() {
+    InvalidatorMetrics.Sample prev = metrics.sample();
+    long outboxPending = prev.outboxPending();
+    Instant outboxOldest = prev.outboxOldestCreatedAt();
+    long quarantined = prev.outboxQuarantined();
+    try {
+      OutboxStats o = OutboxStats.read(dataSource, table, clock);
+      outboxPending = o.pending();
+      outboxOldest = o.oldestPendingCreatedAt();
+      quarantined = o.quarantined();
+    } catch (RuntimeException ex) {
+      failed("outbox", ex);
+    }
+    long length = prev.streamLength();
+    long pending = prev.streamPending();
+    long lag = prev.streamLag();
+    Map<String, Long> byConsumer = prev.pendingByConsumer();
+    try {
+      StreamStats s = streamStats.get();
+      length = s.length();
+      pending = s.pending();
+      lag = Math.max(0, s.lag());
+      byConsumer = s.pendingPerConsumer();
+    } catch (RuntimeException ex) {
+      failed("stream", ex);
+    }
+    long dlq = prev.dlqDepth();
+    try {
+      dlq = deadLetters.depth();
+    } catch (RuntimeException ex) {
+      failed("dlq", ex);
+    }
+    Map<String, Instant> oldest = prev.oldestUnapplied();
+    boolean truncated = prev.stalenessTruncated();
+    try {
+      TenantStaleness.Result r = staleness.read();
+      oldest = r.oldestUnapplied();
+      truncated = r.truncated();
+    } catch (Exception ex) {
+      failed("staleness", ex);
+    }
+    metrics.update(
+        new InvalidatorMetrics.Sample(
+            clock.instant(),
+            outboxPending,
+            outboxOldest,
+            quarantined,
+            length,
+            pending,
+            lag,
+            byConsumer,
+            dlq,
+            oldest,
+            truncated));
+  }
+
+  private void failed(String source, Exception ex) {
+    metrics.samplerError(source);
+    log.warn("metrics sampler: reading {} failed: {}", source, ex.toString());
+  }
+
+  @Override
+  public void close() {
+    scheduler.shutdownNow();
+    try {
+      scheduler.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException ex) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,121 @@
+package dev.invalidator.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.invalidator.embedded.TestServers;
+import dev.invalidator.redis.CacheClient;
+import dev.invalidator.server.observe.AdminServer;
+import dev.invalidator.server.observe.InvalidatorMetrics;
+import java.io.IOException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The operations files: the alert rules pass {@code promtool check rules} and their unit tests
+ * ({@code promtool test rules}), and every metric an alert rule or a dashboard panel queries is one
+ * {@code /metrics} exports.
+ */
+class OpsFilesTest {
+  static final Path OPS = Path.of("..", "ops");
+  static final Path PROMTOOL = Path.of("/usr/bin/promtool");
+  private static final Pattern METRIC = Pattern.compile("\\b(?:invalidator|jvm|process)_[a-z_]+");
+
+  @Test
+  void alertRulesPassPromtoolCheckAndTheirUnitTests() throws Exception {
+    StatusPageBrowserTest.assumeInstalled(PROMTOOL);
+    assertThat(run(OPS.resolve("prometheus"), PROMTOOL.toString(), "check", "rules", "alerts.yml"))
+        .contains("SUCCESS");
+    assertThat(
+            run(OPS.resolve("prometheus"), PROMTOOL.toString(), "test", "rules", "alerts_test.yml"))
+        .contains("SUCCESS");
+  }
+
+  @Test
+  void everyMetricTheAlertsAndTheDashboardQueryIsExported() throws Exception {
+    String alerts = Files.readString(OPS.resolve("prometheus/alerts.yml"));
+    JsonNode dashboard =
+        new ObjectMapper().readTree(OPS.resolve("grafana/invalidator.json").toFile());
+    List<String> exprs = new ArrayList<>();
+    dashboard.findValues("expr").forEach(e -> exprs.add(e.asText()));
+    assertThat(exprs).hasSizeGreaterThan(10);
+    String referenced = alerts + "\n" + String.join("\n", exprs);
+
+    String scrape = scrapeOfAFullProcess();
+    List<String> names =
+        METRIC.matcher(referenced).results().map(r -> r.group()).distinct().toList();
+    assertThat(names)
+        .contains(
+            "invalidator_outbox_oldest_age_seconds",
+            "invalidator_tenant_staleness_seconds",
+            "invalidator_commit_to_apply_seconds_bucket",
+            "invalidator_circuit_breaker_state",
+            "invalidator_fill_rejected_total");
+    for (String name : names) {
+      assertThat(scrape).as("/metrics exports " + name).containsPattern("(?m)^" + name + "[{ ]");
+    }
+    // The panels of the status page are on the dashboard too.
+    for (String figure :
+        List.of(
+            "invalidator_outbox_oldest_age_seconds",
+            "invalidator_stream_lag_entries",
+            "invalidator_applied_total",
+            "invalidator_commit_to_apply_seconds_bucket",
+            "invalidator_tenant_staleness_seconds",
+            "invalidator_dlq_depth",
+            "invalidator_circuit_breaker_state")) {
+      assertThat(String.join("\n", exprs)).as("dashboard shows " + figure).contains(figure);
+    }
+  }
+
+  /** /metrics of a process with a worker, a relay and a CacheClient, as the demo runs them. */
+  private static String scrapeOfAFullProcess() throws Exception {
+    try (InvalidatorMetrics metrics =
+            new InvalidatorMetrics(List.of("redis"), List.of("acme"), Clock.systemUTC());
+        CacheClient cache =
+            CacheClient.builder()
+                .redisUrl(TestServers.redisUrl())
+                .meterRegistry(metrics.registry())
+                .build()) {
+      metrics.bindLoops(Instant::now, List.of(Instant::now));
+      assertThat(cache.stats().fillsRejected()).isZero();
+      AdminServer admin =
+          AdminServer.start("127.0.0.1", 0, metrics, List.of(), Map::of, null, null);
+      try {
+        HttpResponse<String> r =
+            HttpClient.newHttpClient()
+                .send(
+                    HttpRequest.newBuilder(admin.uri().resolve("metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.headers().firstValue("Content-Type"))
+            .hasValueSatisfying(t -> assertThat(t).startsWith("text/plain"));
+        return r.body();
+      } finally {
+        admin.close();
+      }
+    }
+  }
+
+  private static String run(Path dir, String... command) throws IOException, InterruptedException {
+    Process p =
+        new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(String.join(" ", command) + ":\n" + out).isZero();
+    return out;
+  }
+}
