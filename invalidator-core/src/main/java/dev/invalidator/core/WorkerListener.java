@@ -31,6 +31,15 @@ public interface WorkerListener {
   /** An entry was consumed {@code lagMillis} after it was published. */
   default void consumed(Delivery delivery, long lagMillis) {}
 
+  /** A failed entry was taken back for another delivery after its backoff. */
+  default void retried(Delivery delivery) {}
+
+  /**
+   * The circuit breaker of a target changed state ({@code CLOSED}, {@code OPEN}, {@code HALF_OPEN},
+   * ...).
+   */
+  default void circuitStateChanged(String target, String fromState, String toState) {}
+
   /** The loop caught an unexpected error and will back off. */
   default void loopError(Throwable error) {}
 }
