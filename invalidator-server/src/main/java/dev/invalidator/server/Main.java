@@ -18,6 +18,8 @@ import picocli.CommandLine.Command;
       RunCommand.class,
       StatusCommand.class,
       DemoCommand.class,
+      DlqCommand.class,
+      ReplayCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

@@ -8,12 +8,12 @@ import java.util.regex.Pattern;
  * Parses the duration forms used in configuration: {@code 250ms}, {@code 5s}, {@code 2m}, {@code
  * 24h}, {@code 1d}, or ISO-8601.
  */
-final class Durations {
+public final class Durations {
   private static final Pattern SIMPLE = Pattern.compile("(\\d+)\\s*(ms|s|m|h|d)");
 
   private Durations() {}
 
-  static Duration parse(String setting, String text) {
+  public static Duration parse(String setting, String text) {
     String s = text.trim();
     Matcher m = SIMPLE.matcher(s);
     if (m.matches()) {
@@ -39,7 +39,7 @@ final class Durations {
     }
   }
 
-  static String format(Duration d) {
+  public static String format(Duration d) {
     long ms = d.toMillis();
     if (ms % 86_400_000 == 0 && ms > 0) {
       return ms / 86_400_000 + "d";

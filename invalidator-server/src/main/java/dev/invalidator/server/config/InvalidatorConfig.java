@@ -15,7 +15,10 @@ import java.util.Map;
  * every error names the setting and its environment variable.
  */
 public record InvalidatorConfig(
-    Postgres postgres, Redis redis, Relay relay, Worker worker, Cache cache) {
+    Postgres postgres, Redis redis, Relay relay, Worker worker, Cache cache, Recovery recovery) {
+
+  /** Stream trimming and Redis data-loss recovery, run by the relay. */
+  public record Recovery(Duration trimInterval, Duration replayWindow, Duration checkInterval) {}
 
   /** Where the outbox lives. */
   public record Postgres(
@@ -63,10 +66,23 @@ public record InvalidatorConfig(
       Duration block,
       Duration claimMinIdle,
       Duration claimInterval,
-      int maxDeliveries) {
+      int maxDeliveries,
+      Duration retryInitial,
+      Duration retryMax,
+      java.util.Set<String> eventTypes,
+      Duration breakerOpenWait) {
     public InvalidationWorker.Options options() {
       return new InvalidationWorker.Options(
-          batchSize, block, claimMinIdle, claimInterval, maxDeliveries, Backoff.DEFAULT);
+          batchSize,
+          block,
+          claimMinIdle,
+          claimInterval,
+          maxDeliveries,
+          Backoff.DEFAULT,
+          new Backoff(retryInitial, retryMax),
+          InvalidationWorker.Options.DEFAULT_RETRY_INTERVAL,
+          eventTypes,
+          breakerOpenWait);
     }
   }
 
@@ -113,7 +129,24 @@ public record InvalidatorConfig(
             r.duration("worker.block"),
             r.duration("worker.claimMinIdle"),
             r.duration("worker.claimInterval"),
-            r.integer("worker.maxDeliveries", 1, 1_000));
+            r.integer("worker.maxDeliveries", 1, 1_000),
+            r.duration("worker.retryInitial"),
+            r.duration("worker.retryMax"),
+            r.eventTypes("worker.eventTypes"),
+            r.duration("worker.breakerOpenWait"));
+    if (worker.retryMax().compareTo(worker.retryInitial()) < 0) {
+      throw new ConfigException("worker.retryMax", "must be at least worker.retryInitial");
+    }
+    Recovery recovery =
+        new Recovery(
+            r.duration("stream.trimInterval"),
+            r.duration("recovery.replayWindow"),
+            r.duration("recovery.checkInterval"));
+    if (recovery.replayWindow().compareTo(relay.retention()) > 0) {
+      throw new ConfigException(
+          "recovery.replayWindow",
+          "must not exceed relay.retention: rows older than the retention are gone");
+    }
     Cache cache =
         new Cache(
             r.duration("cache.entryTtl"),
@@ -130,7 +163,7 @@ public record InvalidatorConfig(
     if (worker.block().compareTo(worker.claimMinIdle()) >= 0) {
       throw new ConfigException("worker.claimMinIdle", "must be longer than worker.block");
     }
-    return new InvalidatorConfig(pg, redis, relay, worker, cache);
+    return new InvalidatorConfig(pg, redis, relay, worker, cache, recovery);
   }
 
   /**
@@ -220,6 +253,22 @@ public record InvalidatorConfig(
         throw new ConfigException(key, "'" + s + "' must match [a-z_][a-z0-9_]{0,62}");
       }
       return s;
+    }
+
+    java.util.Set<String> eventTypes(String key) {
+      java.util.Set<String> out = new java.util.TreeSet<>();
+      for (String t : str(key).split(",")) {
+        String type = t.trim();
+        if (type.isEmpty()) {
+          continue;
+        }
+        if (!type.matches("[A-Za-z0-9._-]{1,128}")) {
+          throw new ConfigException(
+              key, "'" + type + "' is not an event type (letters, digits, '.', '_' or '-')");
+        }
+        out.add(type);
+      }
+      return out;
     }
 
     <T> T check(String key, java.util.function.Supplier<T> s) {
