@@ -24,15 +24,16 @@ import org.slf4j.LoggerFactory;
  * trims the stream safely.
  *
  * <p>Design notes. Loss is detected with a marker key ({@link KeyScheme#epoch()}) that this loop
- * writes when it first sees the stream: if the marker disappears, Redis restarted without
- * persistence or failed over to a replica that never had it. On start-up without a marker the
- * stream is taken as lost when it is missing while the outbox holds rows relayed inside the window
- * (a loss that happened while no relay ran). Recovery creates the stream and the consumer group
- * again (at id 0) and re-publishes the outbox rows relayed within {@code recovery.replayWindow}
- * before the loss was noticed, plus the check interval; events that were in flight in the lost
- * stream are among them, so they are applied, not forgotten. The replay is a duplicate for whatever
- * targets had applied: harmless (G4). Several relays may each notice and replay; that is more
- * duplicates, still harmless.
+ * writes once Redis holds everything relayed: if the marker disappears, Redis restarted without
+ * persistence or failed over to a replica that never had it. A relay that starts and finds no
+ * marker while the outbox holds rows relayed inside the window also recovers (a loss while no relay
+ * ran, or a relay that died in the middle of a recovery: the marker is written only after the
+ * replay completed). Recovery creates the stream and the consumer group again (at id 0) and
+ * re-publishes the outbox rows relayed within {@code recovery.replayWindow} before the loss was
+ * noticed, plus the check interval; events that were in flight in the lost stream are among them,
+ * so they are applied, not forgotten. The replay is a duplicate for whatever targets had applied:
+ * harmless (G4). Several relays may each notice and replay; that is more duplicates, still
+ * harmless.
  */
 final class RedisLossRecovery implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(RedisLossRecovery.class);
@@ -126,24 +127,29 @@ final class RedisLossRecovery implements Runnable {
     if (epoch == null) {
       if (knownEpoch != null) {
         reason = "the marker " + keys.epoch() + " vanished (Redis restarted without its data?)";
-      } else if (sync.exists(keys.stream()) == 0
-          && replay.count(now.minus(window), now.plusSeconds(1), null) > 0) {
-        reason = "the stream " + keys.stream() + " is missing but the outbox relayed rows recently";
+      } else if (replay.count(now.minus(window), now.plusSeconds(1), null) > 0) {
+        // No marker, but rows were relayed recently: either Redis lost them, or an earlier
+        // process noticed a loss and died before finishing its replay. Replaying is safe.
+        reason =
+            "the marker " + keys.epoch() + " is missing while the outbox relayed rows recently";
       }
-      String fresh = UUID.randomUUID().toString();
-      sync.setnx(keys.epoch(), fresh);
+      if (reason != null) {
+        recover(reason, now);
+      }
+      // Written only after a complete replay: a crash during the replay leaves the marker
+      // missing, and the next relay replays again.
+      sync.setnx(keys.epoch(), UUID.randomUUID().toString());
       knownEpoch = sync.get(keys.epoch());
-    } else if (knownEpoch == null) {
+      return reason != null;
+    }
+    if (knownEpoch == null) {
       knownEpoch = epoch;
     } else if (!epoch.equals(knownEpoch)) {
-      reason = "the marker " + keys.epoch() + " changed (another process saw a loss)";
+      // Another process noticed a loss and completed its replay; nothing left to do here.
+      log.info("the marker {} changed: another process recovered from a Redis loss", keys.epoch());
       knownEpoch = epoch;
     }
-    if (reason == null) {
-      return false;
-    }
-    recover(reason, now);
-    return true;
+    return false;
   }
 
   private void recover(String reason, Instant now) {

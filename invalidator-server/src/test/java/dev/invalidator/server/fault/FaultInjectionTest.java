@@ -79,6 +79,9 @@ class FaultInjectionTest {
   private final List<String> poisonAfterLoss = Collections.synchronizedList(new ArrayList<>());
   private final AtomicLong poisonInjected = new AtomicLong();
   private final AtomicLong injectionErrors = new AtomicLong();
+  // After the first Redis loss writers touch only even aggregates: the odd ones keep their last
+  // pre-loss version, which only the outbox replay can bring back to Redis.
+  private volatile boolean afterLoss;
   private volatile String lastInjectionError;
   private final KeyScheme keys = new KeyScheme("fi");
 
@@ -103,10 +106,9 @@ class FaultInjectionTest {
             "run",
             "--role",
             role);
+    Path log = base.resolve("logs").resolve(role + "-" + n + ".log");
     ProcessBuilder pb =
-        new ProcessBuilder(cmd)
-            .redirectErrorStream(true)
-            .redirectOutput(base.resolve("logs").resolve(role + "-" + n + ".log").toFile());
+        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
     Map<String, String> env = pb.environment();
     env.keySet().removeIf(k -> k.startsWith("INVALIDATOR_"));
     env.put("INVALIDATOR_POSTGRES_URL", pg.jdbcUrl());
@@ -138,7 +140,33 @@ class FaultInjectionTest {
     } else if (faults) {
       env.put("INVALIDATOR_FAULT_HALT_AFTER_PUBLISH", SOAK ? "0.001" : "0.03");
     }
-    return pb.start();
+    Process p = pb.start();
+    logs.put(p, log);
+    return p;
+  }
+
+  private final Map<Process, Path> logs = new ConcurrentHashMap<>();
+
+  /** True once the process logged that its loops run (JVM start-up takes seconds here). */
+  private boolean ready(Process p) {
+    try {
+      return Files.readString(logs.get(p)).contains("invalidator running");
+    } catch (java.io.IOException ex) {
+      return false;
+    }
+  }
+
+  private static long unrelayed(HikariDataSource ds, OutboxTable table) {
+    try (Connection c = ds.getConnection();
+        Statement st = c.createStatement();
+        ResultSet rs =
+            st.executeQuery(
+                "SELECT count(*) FROM " + table.qualified() + " WHERE relayed_at IS NULL")) {
+      rs.next();
+      return rs.getLong(1);
+    } catch (SQLException ex) {
+      return Long.MAX_VALUE;
+    }
   }
 
   @Test
@@ -218,7 +246,7 @@ class FaultInjectionTest {
     // Chaos, until the writers are done.
     boolean redisRestarted = false;
     boolean pgRestarted = false;
-    long nextRelayKill = System.nanoTime() + randomMillis(2_000, 4_000) * 1_000_000;
+    long nextRelayKill = Long.MAX_VALUE;
     while (committed.get() < writes) {
       Thread.sleep(100); // chaos pacing, not a correctness wait
       double progress = committed.get() / (double) writes;
@@ -232,13 +260,24 @@ class FaultInjectionTest {
           e.setValue(launch(e.getKey().startsWith("worker") ? "worker" : "relay", redis, pg, true));
         }
       }
+      // Kill the relay at a random moment of its running life (not during its JVM start-up).
+      // While waiting to lose Redis (see below) the relay is left alone so that it catches up.
+      boolean lossDue = !redisRestarted && progress > 0.35;
+      if (nextRelayKill == Long.MAX_VALUE && !lossDue && ready(procs.get("relay"))) {
+        nextRelayKill = System.nanoTime() + randomMillis(500, 3_000) * 1_000_000;
+      }
       if (System.nanoTime() > nextRelayKill) {
         procs.get("relay").destroyForcibly().waitFor();
         relayKills.incrementAndGet();
         procs.put("relay", launch("relay", redis, pg, true));
-        nextRelayKill = System.nanoTime() + randomMillis(1_500, 4_000) * 1_000_000;
+        nextRelayKill = Long.MAX_VALUE;
       }
-      if (!redisRestarted && progress > 0.35) {
+      // Lose Redis once the relay has caught up: what it relayed before is then only in the outbox.
+      if (!redisRestarted
+          && progress > 0.35
+          && ready(procs.get("relay"))
+          && unrelayed(ds, table) < 200) {
+        afterLoss = true;
         redis.restart();
         redisRestarted = true;
         poisonAfterLoss.clear();
@@ -270,14 +309,21 @@ class FaultInjectionTest {
     }
     Map<String, Long> dbVersions = dbVersions(ds);
     Check[] last = new Check[1];
-    await()
-        .atMost(Duration.ofMinutes(SOAK ? 60 : 3))
-        .pollInterval(Duration.ofMillis(500))
-        .until(
-            () -> {
-              last[0] = check(conn, ds, dbVersions, table);
-              return last[0].converged();
-            });
+    try {
+      await()
+          .atMost(
+              Duration.ofSeconds(
+                  Long.getLong("invalidator.fault.convergeSeconds", SOAK ? 3600 : 180)))
+          .pollInterval(Duration.ofMillis(500))
+          .until(
+              () -> {
+                last[0] = check(conn, ds, dbVersions, table);
+                return last[0].converged();
+              });
+    } catch (org.awaitility.core.ConditionTimeoutException ex) {
+      // Not converged: report, and let the assertions below say what is wrong.
+      last[0] = check(conn, ds, dbVersions, table);
+    }
     double convergeSeconds = (System.nanoTime() - quiesceStart) / 1e9;
     Check c = last[0];
     // Let the workers write their last counters, then stop everything.
@@ -345,7 +391,8 @@ class FaultInjectionTest {
     ThreadLocalRandom r = ThreadLocalRandom.current();
     while (writing.get() && committed.get() < writes) {
       int t = r.nextInt(TENANTS);
-      String id = "a" + r.nextInt(aggregatesPerTenant);
+      int n = r.nextInt(aggregatesPerTenant);
+      String id = "a" + (afterLoss ? n - n % 2 : n);
       try (Connection c = ds.getConnection()) {
         c.setAutoCommit(false);
         long version;
@@ -371,7 +418,7 @@ class FaultInjectionTest {
         c.commit();
         committed.incrementAndGet();
         if (!SOAK) {
-          Thread.sleep(30); // pacing: spread the short run's writes over the faults
+          Thread.sleep(60); // pacing: spread the short run's writes over the faults
         }
       } catch (InterruptedException ex) {
         return;
