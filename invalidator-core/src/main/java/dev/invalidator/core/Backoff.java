@@ -26,6 +26,18 @@ public record Backoff(Duration initial, Duration max) {
     return ms <= 0 || ms > max.toMillis() ? max : Duration.ofMillis(ms);
   }
 
+  /**
+   * A jittered delay before retry {@code attempt} that is the same every time it is asked for the
+   * same {@code seed}: a retry scheduler that looks at a pending entry repeatedly (from several
+   * processes, after a crash) sees one stable due time per attempt, still spread uniformly over
+   * {@code [0, ceiling(attempt)]} across entries.
+   */
+  public Duration delay(int attempt, long seed) {
+    long ceiling = ceiling(attempt).toMillis();
+    long mixed = new java.util.SplittableRandom(seed * 31 + attempt).nextLong(ceiling + 1);
+    return Duration.ofMillis(mixed);
+  }
+
   /** A jittered delay before retry {@code attempt}. */
   public Duration delay(int attempt) {
     long ceiling = ceiling(attempt).toMillis();

@@ -23,6 +23,17 @@ public interface EventSource {
     return "unknown";
   }
 
+  /**
+   * Takes back this consumer's own failed deliveries whose retry is due: an entry delivered {@code
+   * n} times is due once it has been idle for {@code backoff.delay(n - 1, seed)}, with a seed
+   * derived from the entry id so the due time is stable. The returned deliveries carry the
+   * transport's delivery count, incremented by this claim. The default (a transport without
+   * per-entry redelivery) returns nothing, leaving retries to {@link #claimAbandoned}.
+   */
+  default List<Delivery> claimDueRetries(Backoff backoff, int max) {
+    return List.of();
+  }
+
   /** Acknowledges deliveries: they will not be delivered again. */
   void ack(Collection<String> ids);
 }

@@ -9,6 +9,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,27 +21,47 @@ import org.slf4j.LoggerFactory;
  * <p>Design notes. Acknowledgement after apply is what makes delivery at-least-once (G2): a crash
  * between apply and ack leaves the entry pending, another consumer claims it after {@code
  * claimMinIdle}, and the repeated apply is harmless because targets are version-gated (G4). An
- * entry that cannot be decoded or validated goes to the dead letters at once and is acknowledged
- * only once the dead letter is stored; one that failed on a target as often as {@code
- * maxDeliveries} (counted by the transport, which survives crashes) goes there too. The loop
- * catches everything at its boundary, logs, backs off and continues; an interrupt stops it.
+ * entry that cannot be decoded or validated goes to the dead letters at once, with a {@link
+ * DeadLetterReason}, and is acknowledged only once the dead letter is stored.
+ *
+ * <p>Retries. A failed entry is not acknowledged: it stays pending with this consumer, and the loop
+ * takes it back ({@link EventSource#claimDueRetries}) once it has been idle for its backoff, which
+ * grows with the transport's delivery count (full jitter, capped). The count lives in the
+ * transport, so a crash does not reset it. An entry that a target failed on its {@code
+ * maxDeliveries}-th delivery goes to the dead letters ({@code retries_exhausted}).
+ *
+ * <p>Circuit breakers ({@link TargetBreakers}). A target that throws for a whole batch is down: the
+ * failure is recorded by its breaker, never counted against the entries (they are not dead-lettered
+ * however often they were delivered during the outage, unless the error is permanent). While a
+ * breaker is open the loop reads nothing, claims nothing and retries nothing; after the breaker's
+ * wait one probe batch goes through, and its success resumes the loop.
+ *
+ * <p>The loop catches everything at its boundary, logs, backs off and continues; an interrupt stops
+ * it.
  */
 public final class InvalidationWorker implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(InvalidationWorker.class);
 
-  /** Worker settings; see {@link Options#builder()}. */
+  /** Worker settings. */
   public record Options(
       int batchSize,
       Duration block,
       Duration claimMinIdle,
       Duration claimInterval,
       int maxDeliveries,
-      Backoff loopBackoff) {
+      Backoff loopBackoff,
+      Backoff retryBackoff,
+      Duration retryInterval,
+      Set<String> eventTypes,
+      Duration breakerOpenWait) {
     public static final int DEFAULT_BATCH_SIZE = 256;
     public static final Duration DEFAULT_BLOCK = Duration.ofMillis(500);
     public static final Duration DEFAULT_CLAIM_MIN_IDLE = Duration.ofSeconds(30);
     public static final Duration DEFAULT_CLAIM_INTERVAL = Duration.ofSeconds(5);
     public static final int DEFAULT_MAX_DELIVERIES = 16;
+    public static final Backoff DEFAULT_RETRY_BACKOFF =
+        new Backoff(Duration.ofMillis(200), Duration.ofSeconds(60));
+    public static final Duration DEFAULT_RETRY_INTERVAL = Duration.ofMillis(250);
 
     public Options {
       if (batchSize < 1 || batchSize > 10_000) {
@@ -53,6 +75,31 @@ public final class InvalidationWorker implements Runnable {
             "worker.maxDeliveries must be >= 1, got " + maxDeliveries);
       }
       Objects.requireNonNull(loopBackoff, "loopBackoff");
+      Objects.requireNonNull(retryBackoff, "worker.retryBackoff");
+      requirePositive("worker.retryInterval", retryInterval);
+      eventTypes = Set.copyOf(Objects.requireNonNull(eventTypes, "worker.eventTypes"));
+      requirePositive("worker.breakerOpenWait", breakerOpenWait);
+    }
+
+    /** Settings with the default retry backoff, any event type and the default breaker wait. */
+    public Options(
+        int batchSize,
+        Duration block,
+        Duration claimMinIdle,
+        Duration claimInterval,
+        int maxDeliveries,
+        Backoff loopBackoff) {
+      this(
+          batchSize,
+          block,
+          claimMinIdle,
+          claimInterval,
+          maxDeliveries,
+          loopBackoff,
+          DEFAULT_RETRY_BACKOFF,
+          DEFAULT_RETRY_INTERVAL,
+          Set.of(),
+          TargetBreakers.DEFAULT_OPEN_WAIT);
     }
 
     public static Options defaults() {
@@ -66,23 +113,118 @@ public final class InvalidationWorker implements Runnable {
     }
 
     public Options withClaimMinIdle(Duration d) {
-      return new Options(batchSize, block, d, claimInterval, maxDeliveries, loopBackoff);
+      return new Options(
+          batchSize,
+          block,
+          d,
+          claimInterval,
+          maxDeliveries,
+          loopBackoff,
+          retryBackoff,
+          retryInterval,
+          eventTypes,
+          breakerOpenWait);
     }
 
     public Options withClaimInterval(Duration d) {
-      return new Options(batchSize, block, claimMinIdle, d, maxDeliveries, loopBackoff);
+      return new Options(
+          batchSize,
+          block,
+          claimMinIdle,
+          d,
+          maxDeliveries,
+          loopBackoff,
+          retryBackoff,
+          retryInterval,
+          eventTypes,
+          breakerOpenWait);
     }
 
     public Options withBlock(Duration d) {
-      return new Options(batchSize, d, claimMinIdle, claimInterval, maxDeliveries, loopBackoff);
+      return new Options(
+          batchSize,
+          d,
+          claimMinIdle,
+          claimInterval,
+          maxDeliveries,
+          loopBackoff,
+          retryBackoff,
+          retryInterval,
+          eventTypes,
+          breakerOpenWait);
     }
 
     public Options withBatchSize(int n) {
-      return new Options(n, block, claimMinIdle, claimInterval, maxDeliveries, loopBackoff);
+      return new Options(
+          n,
+          block,
+          claimMinIdle,
+          claimInterval,
+          maxDeliveries,
+          loopBackoff,
+          retryBackoff,
+          retryInterval,
+          eventTypes,
+          breakerOpenWait);
     }
 
     public Options withMaxDeliveries(int n) {
-      return new Options(batchSize, block, claimMinIdle, claimInterval, n, loopBackoff);
+      return new Options(
+          batchSize,
+          block,
+          claimMinIdle,
+          claimInterval,
+          n,
+          loopBackoff,
+          retryBackoff,
+          retryInterval,
+          eventTypes,
+          breakerOpenWait);
+    }
+
+    /** Retry backoff of failed entries and how often the loop looks for due retries. */
+    public Options withRetry(Backoff backoff, Duration interval) {
+      return new Options(
+          batchSize,
+          block,
+          claimMinIdle,
+          claimInterval,
+          maxDeliveries,
+          loopBackoff,
+          backoff,
+          interval,
+          eventTypes,
+          breakerOpenWait);
+    }
+
+    /** The allowed event types; empty allows every well-formed type. */
+    public Options withEventTypes(Set<String> types) {
+      return new Options(
+          batchSize,
+          block,
+          claimMinIdle,
+          claimInterval,
+          maxDeliveries,
+          loopBackoff,
+          retryBackoff,
+          retryInterval,
+          types,
+          breakerOpenWait);
+    }
+
+    /** How long a target's open circuit breaker waits before a probe batch. */
+    public Options withBreakerOpenWait(Duration d) {
+      return new Options(
+          batchSize,
+          block,
+          claimMinIdle,
+          claimInterval,
+          maxDeliveries,
+          loopBackoff,
+          retryBackoff,
+          retryInterval,
+          eventTypes,
+          d);
     }
 
     private static void requirePositive(String name, Duration d) {
@@ -95,6 +237,8 @@ public final class InvalidationWorker implements Runnable {
   private final EventSource source;
   private final List<Target> targets;
   private final DeadLetters deadLetters;
+  private final FailureHistory failures;
+  private final TargetBreakers breakers;
   private final Options options;
   private final WorkerListener listener;
   private final Clock clock;
@@ -102,6 +246,7 @@ public final class InvalidationWorker implements Runnable {
   private volatile boolean running = true;
   private volatile Instant lastLoop;
   private Instant nextClaim = Instant.MIN;
+  private Instant nextRetry = Instant.MIN;
 
   public InvalidationWorker(
       EventSource source,
@@ -125,6 +270,58 @@ public final class InvalidationWorker implements Runnable {
       WorkerListener listener,
       Clock clock,
       MessagingSpans spans) {
+    this(
+        source,
+        targets,
+        deadLetters,
+        FailureHistory.NONE,
+        new TargetBreakers(options.breakerOpenWait(), listener),
+        options,
+        listener,
+        clock,
+        spans);
+  }
+
+  /**
+   * @param failures where first-failure times are kept
+   * @param breakers the circuit breakers of the targets, shared by the workers of a process
+   */
+  public InvalidationWorker(
+      EventSource source,
+      List<Target> targets,
+      DeadLetters deadLetters,
+      FailureHistory failures,
+      TargetBreakers breakers,
+      Options options,
+      WorkerListener listener,
+      Clock clock) {
+    this(
+        source,
+        targets,
+        deadLetters,
+        failures,
+        breakers,
+        options,
+        listener,
+        clock,
+        MessagingSpans.NOOP);
+  }
+
+  /**
+   * @param failures where first-failure times are kept
+   * @param breakers the circuit breakers of the targets, shared by the workers of a process
+   * @param spans makes a {@code process} span per entry carrying trace context
+   */
+  public InvalidationWorker(
+      EventSource source,
+      List<Target> targets,
+      DeadLetters deadLetters,
+      FailureHistory failures,
+      TargetBreakers breakers,
+      Options options,
+      WorkerListener listener,
+      Clock clock,
+      MessagingSpans spans) {
     this.spans = Objects.requireNonNull(spans, "spans");
     this.source = Objects.requireNonNull(source, "source");
     this.targets = List.copyOf(targets);
@@ -132,10 +329,13 @@ public final class InvalidationWorker implements Runnable {
       throw new IllegalArgumentException("a worker needs at least one target");
     }
     this.deadLetters = Objects.requireNonNull(deadLetters, "deadLetters");
+    this.failures = Objects.requireNonNull(failures, "failures");
+    this.breakers = Objects.requireNonNull(breakers, "breakers");
     this.options = Objects.requireNonNull(options, "options");
     this.listener = Objects.requireNonNull(listener, "listener");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.lastLoop = clock.instant();
+    this.targets.forEach(t -> breakers.of(t.name()));
   }
 
   /** Asks the loop to stop after the batch in flight. */
@@ -146,6 +346,11 @@ public final class InvalidationWorker implements Runnable {
   /** When the loop last completed an iteration: a stuck loop stops advancing this. */
   public Instant lastLoop() {
     return lastLoop;
+  }
+
+  /** The circuit breakers this worker consults. */
+  public TargetBreakers breakers() {
+    return breakers;
   }
 
   @Override
@@ -174,10 +379,17 @@ public final class InvalidationWorker implements Runnable {
   }
 
   /**
-   * One iteration: claim abandoned deliveries when due, then poll new ones, and process both.
-   * Returns how many deliveries were processed.
+   * One iteration: unless a target's circuit breaker is open, claim abandoned deliveries and due
+   * retries when it is time, then poll new ones, and process them all. Returns how many deliveries
+   * were processed.
    */
   public int runOnce() throws InterruptedException {
+    if (paused()) {
+      // A target is down: read nothing, so nothing piles up deliveries against it.
+      Thread.sleep(Math.min(options.block().toMillis(), 100));
+      lastLoop = clock.instant();
+      return 0;
+    }
     int n = 0;
     Instant now = clock.instant();
     if (!now.isBefore(nextClaim)) {
@@ -185,14 +397,34 @@ public final class InvalidationWorker implements Runnable {
       List<Delivery> claimed = source.claimAbandoned(options.claimMinIdle(), options.batchSize());
       if (!claimed.isEmpty()) {
         log.debug("claimed {} abandoned deliveries", claimed.size());
+        claimed.stream().filter(d -> d.deliveryCount() > 1).forEach(listener::retried);
         process(claimed);
         n += claimed.size();
+      }
+    }
+    if (!now.isBefore(nextRetry)) {
+      nextRetry = now.plus(options.retryInterval());
+      List<Delivery> due = source.claimDueRetries(options.retryBackoff(), options.batchSize());
+      if (!due.isEmpty()) {
+        log.debug("retrying {} failed deliveries", due.size());
+        due.forEach(listener::retried);
+        process(due);
+        n += due.size();
       }
     }
     List<Delivery> fresh = source.poll(options.batchSize(), options.block());
     process(fresh);
     lastLoop = clock.instant();
     return n + fresh.size();
+  }
+
+  private boolean paused() {
+    for (Target t : targets) {
+      if (!breakers.admits(t.name())) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Processes one batch: decode, dead-letter poison, apply to every target, ack successes. */
@@ -202,6 +434,7 @@ public final class InvalidationWorker implements Runnable {
     }
     Map<Delivery, InvalidationEvent> valid = new LinkedHashMap<>();
     List<String> ack = new ArrayList<>();
+    List<String> recovered = new ArrayList<>();
     Instant now = clock.instant();
     for (Delivery d : batch) {
       Instant published = StreamEntry.publishedAt(d.fields());
@@ -209,10 +442,19 @@ public final class InvalidationWorker implements Runnable {
         listener.consumed(d, Math.max(0, now.toEpochMilli() - published.toEpochMilli()));
       }
       try {
-        valid.put(d, StreamEntry.event(d.fields()));
+        InvalidationEvent e = StreamEntry.event(d.fields());
+        if (!options.eventTypes().isEmpty() && !options.eventTypes().contains(e.eventType())) {
+          throw new InvalidEventException(
+              "event_type",
+              "'"
+                  + e.eventType()
+                  + "' is not an allowed event type (worker.eventTypes: "
+                  + new java.util.TreeSet<>(options.eventTypes())
+                  + ")");
+        }
+        valid.put(d, e);
       } catch (InvalidEventException ex) {
-        String reason = ex.field().equals("event") ? "poison" : "invalid";
-        if (deadLetter(d, "*", reason, ex.getMessage())) {
+        if (deadLetter(d, "*", DeadLetterReason.of(ex), ex.getMessage())) {
           ack.add(d.id());
         }
       }
@@ -221,10 +463,17 @@ public final class InvalidationWorker implements Runnable {
       List<Delivery> deliveries = new ArrayList<>(valid.keySet());
       List<InvalidationEvent> events = new ArrayList<>(valid.values());
       boolean[] ok = new boolean[events.size()];
+      boolean[] dead = new boolean[events.size()];
       java.util.Arrays.fill(ok, true);
       Span[] traced = startSpans(deliveries, events);
       for (Target t : targets) {
         List<ApplyResult> results = applyAll(t, events);
+        if (results == null) {
+          // The breaker refused the call or the target is down: everything stays pending, and
+          // the delivery counts of an outage never dead-letter anything.
+          java.util.Arrays.fill(ok, false);
+          continue;
+        }
         Instant appliedAt = clock.instant();
         for (int i = 0; i < events.size(); i++) {
           ApplyResult r = results.get(i);
@@ -232,22 +481,28 @@ public final class InvalidationWorker implements Runnable {
           if (r.succeeded()) {
             listener.applied(
                 t.name(), events.get(i), r, StreamEntry.committedAt(d.fields()), appliedAt);
-          } else {
+          } else if (!dead[i]) {
             ok[i] = false;
             listener.failed(t.name(), d, r.error());
             if (traced != null) {
               MessagingSpans.fail(traced[i], r.error());
             }
+            Instant first = firstFailure(d, appliedAt);
             if (d.deliveryCount() >= options.maxDeliveries()) {
               // The last delivery: keep the event with its reason instead of retrying forever.
-              if (deadLetter(d, t.name(), "retries_exhausted", String.valueOf(r.error()))) {
-                ok[i] = true; // acknowledged: it is safe in the dead letters
+              if (deadLetter(
+                  d,
+                  t.name(),
+                  DeadLetterReason.RETRIES_EXHAUSTED,
+                  String.valueOf(r.error()),
+                  first,
+                  appliedAt)) {
+                dead[i] = true;
                 if (traced != null) {
                   traced[i].addEvent("dead_lettered");
                 }
               }
             } else {
-              listener.retried(t.name(), d);
               log.debug(
                   "event {} failed on {} (delivery {}), left pending: {}",
                   events.get(i).eventId(),
@@ -259,8 +514,11 @@ public final class InvalidationWorker implements Runnable {
         }
       }
       for (int i = 0; i < deliveries.size(); i++) {
-        if (ok[i]) {
+        if (ok[i] || dead[i]) {
           ack.add(deliveries.get(i).id());
+          if (ok[i] && deliveries.get(i).deliveryCount() > 1) {
+            recovered.add(deliveries.get(i).id());
+          }
         }
       }
       if (traced != null) {
@@ -271,6 +529,13 @@ public final class InvalidationWorker implements Runnable {
     }
     if (!ack.isEmpty()) {
       source.ack(ack);
+    }
+    for (String id : recovered) {
+      try {
+        failures.forget(id);
+      } catch (RuntimeException ex) {
+        log.debug("could not forget failures of {}", id, ex);
+      }
     }
   }
 
@@ -287,16 +552,37 @@ public final class InvalidationWorker implements Runnable {
     return out;
   }
 
+  /**
+   * Applies a batch to one target through its breaker. Returns null when the breaker refused the
+   * call or the target failed the batch as a whole with a retryable error (it is down); a permanent
+   * batch-wide error becomes a failed result per event, so retries and dead-lettering apply.
+   */
   private List<ApplyResult> applyAll(Target t, List<InvalidationEvent> events) {
+    io.github.resilience4j.circuitbreaker.CircuitBreaker cb = breakers.of(t.name());
+    if (!cb.tryAcquirePermission()) {
+      return null;
+    }
+    long start = System.nanoTime();
     try {
       List<ApplyResult> results = t.apply(events);
       if (results.size() != events.size()) {
         throw new IllegalStateException(
             "target " + t.name() + " returned " + results.size() + " results for " + events.size());
       }
+      cb.onSuccess(System.nanoTime() - start, TimeUnit.NANOSECONDS);
       return results;
     } catch (RuntimeException ex) {
-      log.warn("target {} failed a batch of {}: {}", t.name(), events.size(), ex.toString());
+      cb.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, ex);
+      boolean retryable = !(ex instanceof InvalidatorException ie) || ie.isRetryable();
+      log.warn(
+          "target {} failed a batch of {} ({}): {}",
+          t.name(),
+          events.size(),
+          retryable ? "retryable; entries stay pending" : "permanent",
+          ex.toString());
+      if (retryable) {
+        return null;
+      }
       List<ApplyResult> failed = new ArrayList<>(events.size());
       for (int i = 0; i < events.size(); i++) {
         failed.add(ApplyResult.failed(ex));
@@ -305,14 +591,52 @@ public final class InvalidationWorker implements Runnable {
     }
   }
 
-  private boolean deadLetter(Delivery d, String target, String reason, String error) {
+  private Instant firstFailure(Delivery d, Instant now) {
+    try {
+      return failures.recordFailure(d.id(), now);
+    } catch (RuntimeException ex) {
+      log.debug("could not record failure of {}", d.id(), ex);
+      return now;
+    }
+  }
+
+  private boolean deadLetter(Delivery d, String target, DeadLetterReason reason, String error) {
     Instant now = clock.instant();
+    return deadLetter(d, target, reason, error, now, now);
+  }
+
+  private boolean deadLetter(
+      Delivery d,
+      String target,
+      DeadLetterReason reason,
+      String error,
+      Instant firstFailure,
+      Instant lastFailure) {
     DeadLetter dl =
-        new DeadLetter(d.id(), d.fields(), target, reason, d.deliveryCount(), now, now, error);
+        new DeadLetter(
+            d.id(),
+            d.fields(),
+            target,
+            reason.label(),
+            d.deliveryCount(),
+            firstFailure,
+            lastFailure,
+            error);
     try {
       deadLetters.add(dl);
       listener.deadLettered(dl);
-      log.warn("entry {} dead-lettered ({}, target {}): {}", d.id(), reason, target, error);
+      log.warn(
+          "entry {} dead-lettered ({}, target {}, {} deliveries): {}",
+          d.id(),
+          reason.label(),
+          target,
+          d.deliveryCount(),
+          error);
+      try {
+        failures.forget(d.id());
+      } catch (RuntimeException ex) {
+        log.debug("could not forget failures of {}", d.id(), ex);
+      }
       return true;
     } catch (RuntimeException ex) {
       log.error("could not store dead letter for entry {}; it stays pending", d.id(), ex);

@@ -143,6 +143,26 @@ public final class KeyScheme {
     return prefix + ":dlq";
   }
 
+  /**
+   * Failure record of a stream entry: when it first failed, so a dead letter can say since when.
+   */
+  public String failure(String entryId) {
+    return prefix + ":failed:" + Identifiers.require("entry_id", entryId, 64);
+  }
+
+  /** Processed-event record of an event on a target that is not version-gated (idempotency). */
+  public String processed(String target, java.util.UUID eventId) {
+    return prefix + ":done:" + Identifiers.require("target", target, 64) + ":" + eventId;
+  }
+
+  /**
+   * Marker the daemon writes when it sets up the stream: its disappearance means Redis lost data (a
+   * restart without persistence, a failover to a replica that lagged).
+   */
+  public String epoch() {
+    return prefix + ":epoch";
+  }
+
   /** True if {@code key} belongs to {@code tenantId} under this scheme. */
   public boolean belongsTo(String key, String tenantId) {
     return key.startsWith(prefix + ":{" + tenantId + "|")

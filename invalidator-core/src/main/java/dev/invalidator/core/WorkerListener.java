@@ -25,24 +25,23 @@ public interface WorkerListener {
   /** An event failed on a target and stays pending for another delivery. */
   default void failed(String target, Delivery delivery, RuntimeException error) {}
 
-  /**
-   * A failed event will be delivered again (it stays pending, or is retried in process). Called
-   * once per retry, after {@link #failed}; feeds {@code invalidator_retries_total}.
-   */
-  default void retried(String target, Delivery delivery) {}
-
-  /**
-   * The circuit breaker of a target changed state; feeds {@code invalidator_circuit_breaker_state}.
-   *
-   * @param state {@code closed}, {@code open} or {@code half_open}
-   */
-  default void breakerState(String target, String state) {}
-
   /** An entry went to the dead letters. */
   default void deadLettered(DeadLetter deadLetter) {}
 
   /** An entry was consumed {@code lagMillis} after it was published. */
   default void consumed(Delivery delivery, long lagMillis) {}
+
+  /**
+   * A failed entry was taken back for another delivery after its backoff; feeds {@code
+   * invalidator_retries_total}.
+   */
+  default void retried(Delivery delivery) {}
+
+  /**
+   * The circuit breaker of a target changed state ({@code CLOSED}, {@code OPEN}, {@code HALF_OPEN},
+   * ...); feeds {@code invalidator_circuit_breaker_state}.
+   */
+  default void circuitStateChanged(String target, String fromState, String toState) {}
 
   /** The loop caught an unexpected error and will back off. */
   default void loopError(Throwable error) {}

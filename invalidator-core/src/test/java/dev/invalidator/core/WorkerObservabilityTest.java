@@ -21,9 +21,9 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * The worker's observability hooks, with in-memory ports: a failed apply is reported as a retry
- * until the last delivery dead-letters it, and the process span of an entry is a child of the
- * context it carries and records the failure.
+ * The worker's observability hooks, with in-memory ports: a failed apply is reported and left
+ * pending until the last delivery dead-letters it, and the process span of an entry is a child of
+ * the context it carries and records the failure.
  */
 class WorkerObservabilityTest {
   private final List<String> calls = new ArrayList<>();
@@ -33,11 +33,6 @@ class WorkerObservabilityTest {
         @Override
         public void failed(String target, Delivery delivery, RuntimeException error) {
           calls.add("failed " + target + " " + delivery.deliveryCount());
-        }
-
-        @Override
-        public void retried(String target, Delivery delivery) {
-          calls.add("retried " + target + " " + delivery.deliveryCount());
         }
 
         @Override
@@ -107,17 +102,13 @@ class WorkerObservabilityTest {
   }
 
   @Test
-  void failedApplyIsARetryUntilTheLastDeliveryDeadLettersIt() {
+  void failedApplyStaysPendingUntilTheLastDeliveryDeadLettersIt() {
     InvalidationWorker w = worker(MessagingSpans.NOOP);
     Map<String, String> f = fields(TraceContext.NONE);
     w.process(List.of(new Delivery("1-0", f, 1)));
     w.process(List.of(new Delivery("1-0", f, 3)));
     assertThat(calls)
-        .containsExactly(
-            "failed down 1",
-            "retried down 1",
-            "failed down 3",
-            "dead-lettered down retries_exhausted");
+        .containsExactly("failed down 1", "failed down 3", "dead-lettered down retries_exhausted");
   }
 
   @Test

@@ -1,5 +1,6 @@
 package dev.invalidator.redis;
 
+import dev.invalidator.core.Backoff;
 import dev.invalidator.core.Delivery;
 import dev.invalidator.core.EventSource;
 import dev.invalidator.core.InvalidatorException;
@@ -10,7 +11,9 @@ import io.lettuce.core.Range;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.StreamMessage;
+import io.lettuce.core.XClaimArgs;
 import io.lettuce.core.XGroupCreateArgs;
+import io.lettuce.core.XPendingArgs;
 import io.lettuce.core.XReadArgs;
 import io.lettuce.core.XReadArgs.StreamOffset;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -253,6 +256,72 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
           }
         });
     return out;
+  }
+
+  /**
+   * Takes back this consumer's failed entries whose backoff has passed. Lists this consumer's
+   * pending entries idle for at least the smallest possible delay ({@code XPENDING ... IDLE}),
+   * keeps those idle for longer than {@code backoff.delay(deliveries - 1, seed(id))}, and claims
+   * them again with {@code XCLAIM} with that idle time as the minimum, so an entry that another
+   * consumer took over in the meantime is not claimed twice. Redis increments the delivery count of
+   * every claimed entry.
+   */
+  @Override
+  public synchronized List<Delivery> claimDueRetries(Backoff backoff, int max) {
+    if (max < 1) {
+      throw new IllegalArgumentException("max must be >= 1, got " + max);
+    }
+    Consumer<String> me = Consumer.from(group, consumer);
+    List<PendingMessage> pending;
+    try {
+      pending =
+          commands
+              .sync()
+              .xpending(
+                  stream,
+                  XPendingArgs.Builder.xpending(me, Range.create("-", "+"), Limit.from(max))
+                      .idle(Duration.ofMillis(1)));
+    } catch (RuntimeException ex) {
+      if (isNoGroup(ex)) {
+        return List.of();
+      }
+      throw RedisErrors.translate("XPENDING on " + stream, ex);
+    }
+    List<Delivery> out = new ArrayList<>();
+    for (PendingMessage p : pending) {
+      long deliveries = p.getRedeliveryCount();
+      long due =
+          backoff
+              .delay((int) Math.min(Integer.MAX_VALUE, deliveries - 1), seed(p.getId()))
+              .toMillis();
+      if (p.getMsSinceLastDelivery() < due) {
+        continue;
+      }
+      List<StreamMessage<String, String>> claimed;
+      try {
+        claimed =
+            commands
+                .sync()
+                .xclaim(stream, me, XClaimArgs.Builder.minIdleTime(Math.max(0, due)), p.getId());
+      } catch (RuntimeException ex) {
+        throw RedisErrors.translate("XCLAIM on " + stream, ex);
+      }
+      if (claimed.isEmpty()) {
+        continue; // taken over by another consumer, or deleted from the stream
+      }
+      StreamMessage<String, String> m = claimed.get(0);
+      if (m.getBody() == null || m.getBody().isEmpty()) {
+        ack(List.of(m.getId())); // deleted while pending: nothing left to apply
+        continue;
+      }
+      out.add(new Delivery(m.getId(), m.getBody(), deliveries + 1));
+    }
+    return out;
+  }
+
+  /** A stable per-entry seed for the jitter of its retries. */
+  static long seed(String entryId) {
+    return entryId.hashCode() * 0x9E3779B97F4A7C15L;
   }
 
   /** Acknowledges entries ({@code XACK}): they leave the group's pending list. */

@@ -19,6 +19,8 @@ import picocli.CommandLine.Command;
       StatusCommand.class,
       FlushCommand.class,
       DemoCommand.class,
+      DlqCommand.class,
+      ReplayCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

@@ -3,12 +3,14 @@ package dev.invalidator.server;
 import dev.invalidator.core.InvalidationWorker;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.core.MessagingSpans;
+import dev.invalidator.core.TargetBreakers;
 import dev.invalidator.core.WorkerListener;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.PollingRelay;
 import dev.invalidator.outbox.RelayListener;
 import dev.invalidator.redis.NearCacheHeartbeat;
 import dev.invalidator.redis.RedisDeadLetters;
+import dev.invalidator.redis.RedisFailureHistory;
 import dev.invalidator.redis.RedisStreamPublisher;
 import dev.invalidator.redis.RedisStreamSource;
 import dev.invalidator.redis.VersionGatedRedisTarget;
@@ -53,6 +55,8 @@ final class Pipeline implements AutoCloseable {
   private final List<InvalidationWorker> workers = new ArrayList<>();
   private final List<String> targetNames = new ArrayList<>();
   private PollingRelay relay;
+  private RedisLossRecovery recovery;
+  private TargetBreakers breakers;
 
   Pipeline(
       InvalidatorConfig cfg,
@@ -80,7 +84,8 @@ final class Pipeline implements AutoCloseable {
           PollingRelay.builder(
                   servers.dataSource(),
                   table,
-                  new RedisStreamPublisher(servers.connection(), keys, clock))
+                  FaultInjection.publisher(
+                      new RedisStreamPublisher(servers.connection(), keys, clock)))
               .batchSize(cfg.relay().batchSize())
               .pollInterval(cfg.relay().pollInterval())
               .retention(cfg.relay().retention())
@@ -91,6 +96,19 @@ final class Pipeline implements AutoCloseable {
               .build();
       stoppers.add(relay::stop);
       threads.add(new Thread(relay, "relay"));
+      recovery =
+          new RedisLossRecovery(
+              servers.connection(),
+              keys,
+              cfg.worker().group(),
+              servers.dataSource(),
+              table,
+              cfg.recovery().replayWindow(),
+              cfg.recovery().checkInterval(),
+              cfg.recovery().trimInterval(),
+              clock);
+      stoppers.add(recovery::stop);
+      threads.add(new Thread(recovery, "recovery"));
     }
     if (role.worker()) {
       VersionGatedRedisTarget target =
@@ -114,6 +132,9 @@ final class Pipeline implements AutoCloseable {
         threads.add(new Thread(heartbeat, "near-cache-heartbeat"));
       }
       RedisDeadLetters deadLetters = new RedisDeadLetters(servers.connection(), keys);
+      RedisFailureHistory failures = new RedisFailureHistory(servers.connection(), keys);
+      WorkerListener listener = FaultInjection.stats(workerListener);
+      breakers = new TargetBreakers(cfg.worker().breakerOpenWait(), listener);
       String process = ManagementFactory.getRuntimeMXBean().getName();
       for (int i = 0; i < cfg.worker().threads(); i++) {
         RedisStreamSource source =
@@ -125,11 +146,13 @@ final class Pipeline implements AutoCloseable {
         closeables.add(source);
         InvalidationWorker w =
             new InvalidationWorker(
-                source,
+                FaultInjection.source(source),
                 List.of(target),
                 deadLetters,
+                failures,
+                breakers,
                 cfg.worker().options(),
-                workerListener,
+                listener,
                 clock,
                 spans);
         workers.add(w);
@@ -147,6 +170,11 @@ final class Pipeline implements AutoCloseable {
 
   PollingRelay relay() {
     return relay;
+  }
+
+  /** The circuit breakers of this process's targets, or null without workers. */
+  TargetBreakers breakers() {
+    return breakers;
   }
 
   List<InvalidationWorker> workers() {

@@ -23,7 +23,11 @@ public record InvalidatorConfig(
     Tags tags,
     NearCache nearCache,
     Admin admin,
-    Observability observability) {
+    Observability observability,
+    Recovery recovery) {
+
+  /** Stream trimming and Redis data-loss recovery, run by the relay. */
+  public record Recovery(Duration trimInterval, Duration replayWindow, Duration checkInterval) {}
 
   /** Where the outbox lives. */
   public record Postgres(
@@ -71,10 +75,23 @@ public record InvalidatorConfig(
       Duration block,
       Duration claimMinIdle,
       Duration claimInterval,
-      int maxDeliveries) {
+      int maxDeliveries,
+      Duration retryInitial,
+      Duration retryMax,
+      java.util.Set<String> eventTypes,
+      Duration breakerOpenWait) {
     public InvalidationWorker.Options options() {
       return new InvalidationWorker.Options(
-          batchSize, block, claimMinIdle, claimInterval, maxDeliveries, Backoff.DEFAULT);
+          batchSize,
+          block,
+          claimMinIdle,
+          claimInterval,
+          maxDeliveries,
+          Backoff.DEFAULT,
+          new Backoff(retryInitial, retryMax),
+          InvalidationWorker.Options.DEFAULT_RETRY_INTERVAL,
+          eventTypes,
+          breakerOpenWait);
     }
   }
 
@@ -157,7 +174,24 @@ public record InvalidatorConfig(
             r.duration("worker.block"),
             r.duration("worker.claimMinIdle"),
             r.duration("worker.claimInterval"),
-            r.integer("worker.maxDeliveries", 1, 1_000));
+            r.integer("worker.maxDeliveries", 1, 1_000),
+            r.duration("worker.retryInitial"),
+            r.duration("worker.retryMax"),
+            r.eventTypes("worker.eventTypes"),
+            r.duration("worker.breakerOpenWait"));
+    if (worker.retryMax().compareTo(worker.retryInitial()) < 0) {
+      throw new ConfigException("worker.retryMax", "must be at least worker.retryInitial");
+    }
+    Recovery recovery =
+        new Recovery(
+            r.duration("stream.trimInterval"),
+            r.duration("recovery.replayWindow"),
+            r.duration("recovery.checkInterval"));
+    if (recovery.replayWindow().compareTo(relay.retention()) > 0) {
+      throw new ConfigException(
+          "recovery.replayWindow",
+          "must not exceed relay.retention: rows older than the retention are gone");
+    }
     Cache cache =
         new Cache(
             r.duration("cache.entryTtl"),
@@ -194,7 +228,8 @@ public record InvalidatorConfig(
             r.tenants("observability.tenants"),
             r.duration("observability.sampleInterval"),
             r.duration("observability.stuckAfter"));
-    return new InvalidatorConfig(pg, redis, relay, worker, cache, tags, near, admin, observability);
+    return new InvalidatorConfig(
+        pg, redis, relay, worker, cache, tags, near, admin, observability, recovery);
   }
 
   /**
@@ -304,6 +339,22 @@ public record InvalidatorConfig(
       }
       if (out.size() > 1000) {
         throw new ConfigException(key, "lists " + out.size() + " tenants, at most 1000");
+      }
+      return out;
+    }
+
+    java.util.Set<String> eventTypes(String key) {
+      java.util.Set<String> out = new java.util.TreeSet<>();
+      for (String t : str(key).split(",")) {
+        String type = t.trim();
+        if (type.isEmpty()) {
+          continue;
+        }
+        if (!type.matches("[A-Za-z0-9._-]{1,128}")) {
+          throw new ConfigException(
+              key, "'" + type + "' is not an event type (letters, digits, '.', '_' or '-')");
+        }
+        out.add(type);
       }
       return out;
     }

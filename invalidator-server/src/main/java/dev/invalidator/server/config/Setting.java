@@ -44,6 +44,30 @@ public record Setting(String name, String defaultValue, String description) {
               "worker.maxDeliveries",
               "16",
               "deliveries after which a failing entry goes to the dead letters"),
+          new Setting(
+              "worker.retryInitial",
+              "200ms",
+              "backoff ceiling before the first retry of a failed entry (doubles per delivery, full jitter)"),
+          new Setting(
+              "worker.retryMax", "60s", "largest backoff between retries of a failed entry"),
+          new Setting(
+              "worker.eventTypes",
+              "",
+              "comma-separated allowed event types; other types are dead-lettered as unknown_event_type (empty: any well-formed type)"),
+          new Setting(
+              "worker.breakerOpenWait",
+              "5s",
+              "how long a target's open circuit breaker waits before a probe batch"),
+          new Setting(
+              "stream.trimInterval",
+              "1m",
+              "how often the relay trims the stream below every group's oldest pending and unread entry"),
+          new Setting(
+              "recovery.replayWindow",
+              "5m",
+              "when Redis lost the stream, outbox rows relayed this long before the loss are published again"),
+          new Setting(
+              "recovery.checkInterval", "5s", "how often the relay checks Redis for lost data"),
           new Setting("cache.entryTtl", "10m", "TTL of cache entries written by CacheClient fills"),
           new Setting(
               "cache.fenceTtl",

@@ -83,7 +83,8 @@ public final class InvalidatorMetrics implements AutoCloseable {
   public static final List<String> DLQ_REASONS = List.of("retries_exhausted");
 
   /** Dead-letter reasons of entries that never reached a target (target {@code *}). */
-  public static final List<String> DLQ_DECODE_REASONS = List.of("poison", "invalid");
+  public static final List<String> DLQ_DECODE_REASONS =
+      List.of("poison", "oversized", "invalid", "unknown_event_type", "tenant_violation");
 
   private final PrometheusMeterRegistry registry;
   private final Clock clock;
@@ -339,7 +340,9 @@ public final class InvalidatorMetrics implements AutoCloseable {
     }
     counter(
         "invalidator.apply.failures", "Failed applies of an event to a target", "target", target);
-    counter("invalidator.retries", "Failed applies that will be delivered again", "target", target);
+    counter(
+        "invalidator.retries",
+        "Failed entries taken back for another delivery after their backoff (any target)");
     counter(
         "invalidator.dedupe.hits",
         "Events a target recognised as already processed (by event id)",
@@ -472,15 +475,17 @@ public final class InvalidatorMetrics implements AutoCloseable {
     }
 
     @Override
-    public void retried(String target, Delivery delivery) {
-      ensureTarget(target);
-      counter("invalidator.retries", "", "target", target).increment();
+    public void retried(Delivery delivery) {
+      counter(
+              "invalidator.retries",
+              "Failed entries taken back for another delivery after their backoff (any target)")
+          .increment();
     }
 
     @Override
-    public void breakerState(String target, String state) {
+    public void circuitStateChanged(String target, String fromState, String toState) {
       ensureTarget(target);
-      breakers.put(target, state);
+      breakers.put(target, toState.toLowerCase(java.util.Locale.ROOT));
     }
 
     @Override

@@ -32,13 +32,13 @@ public final class Listeners {
       }
 
       @Override
-      public void retried(String target, Delivery delivery) {
-        ls.forEach(l -> l.retried(target, delivery));
+      public void retried(Delivery delivery) {
+        ls.forEach(l -> l.retried(delivery));
       }
 
       @Override
-      public void breakerState(String target, String state) {
-        ls.forEach(l -> l.breakerState(target, state));
+      public void circuitStateChanged(String target, String fromState, String toState) {
+        ls.forEach(l -> l.circuitStateChanged(target, fromState, toState));
       }
 
       @Override

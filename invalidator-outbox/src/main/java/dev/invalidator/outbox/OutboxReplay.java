@@ -1,0 +1,146 @@
+package dev.invalidator.outbox;
+
+import dev.invalidator.core.EventCodec;
+import dev.invalidator.core.EventPublisher;
+import dev.invalidator.core.InvalidEventException;
+import dev.invalidator.core.InvalidationEvent;
+import dev.invalidator.core.TraceContext;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.UUID;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Re-publishes relayed outbox rows that are still inside the retention window: the repair path
+ * after Redis lost stream entries (a restart without persistence, a failover to a replica that
+ * lagged). Rows are selected by {@code relayed_at} in {@code [since, until)}, optionally for one
+ * tenant, skipping quarantined rows, and published in id order in batches (keyset pagination on the
+ * primary key, so a long replay never holds a transaction open). Replayed events are duplicates of
+ * what targets may already have applied: harmless (G4).
+ */
+public final class OutboxReplay {
+  private static final Logger log = LoggerFactory.getLogger(OutboxReplay.class);
+
+  /** Progress after each batch. */
+  public interface Progress {
+    void batch(long done, long total);
+  }
+
+  private final DataSource dataSource;
+  private final OutboxTable table;
+
+  public OutboxReplay(DataSource dataSource, OutboxTable table) {
+    this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
+    this.table = Objects.requireNonNull(table, "table");
+  }
+
+  private String where(String tenant) {
+    return " WHERE relayed_at >= ? AND relayed_at < ? AND relay_error IS NULL"
+        + (tenant == null ? "" : " AND tenant_id = ?");
+  }
+
+  private int bind(PreparedStatement ps, Instant since, Instant until, String tenant)
+      throws SQLException {
+    ps.setTimestamp(1, Timestamp.from(since));
+    ps.setTimestamp(2, Timestamp.from(until));
+    int i = 3;
+    if (tenant != null) {
+      ps.setString(i++, tenant);
+    }
+    return i;
+  }
+
+  /** How many rows a replay of this window would publish. */
+  public long count(Instant since, Instant until, String tenant) {
+    String sql = "SELECT count(*) FROM " + table.qualified() + where(tenant);
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(sql)) {
+      bind(ps, since, until, tenant);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    } catch (SQLException ex) {
+      throw SqlErrors.translate("counting rows to replay in " + table, ex);
+    }
+  }
+
+  /**
+   * Publishes every row of the window through {@code publisher}, {@code batchSize} at a time.
+   * Returns the number of rows published.
+   */
+  public long replay(
+      Instant since,
+      Instant until,
+      String tenant,
+      EventPublisher publisher,
+      int batchSize,
+      Progress progress) {
+    long total = count(since, until, tenant);
+    String sql =
+        "SELECT id, event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version,"
+            + " event_type, payload::text, traceparent, tracestate, created_at FROM "
+            + table.qualified()
+            + where(tenant)
+            + " AND id > ? ORDER BY id LIMIT ?";
+    long done = 0;
+    long lastId = 0;
+    while (true) {
+      List<EventPublisher.Outgoing> batch = new ArrayList<>();
+      try (Connection c = dataSource.getConnection();
+          PreparedStatement ps = c.prepareStatement(sql)) {
+        int i = bind(ps, since, until, tenant);
+        ps.setLong(i++, lastId);
+        ps.setInt(i, batchSize);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            lastId = rs.getLong(1);
+            try {
+              batch.add(new EventPublisher.Outgoing(lastId, toEvent(rs)));
+            } catch (InvalidEventException ex) {
+              log.warn("outbox {} row {} skipped in replay: {}", table, lastId, ex.getMessage());
+            }
+          }
+        }
+      } catch (SQLException ex) {
+        throw SqlErrors.translate("reading rows to replay from " + table, ex);
+      }
+      if (batch.isEmpty()) {
+        return done;
+      }
+      publisher.publish(batch);
+      done += batch.size();
+      progress.batch(done, Math.max(total, done));
+    }
+  }
+
+  private static InvalidationEvent toEvent(ResultSet rs) throws SQLException {
+    UUID eventId = rs.getObject(2, UUID.class);
+    TraceContext trace;
+    try {
+      trace = TraceContext.of(rs.getString(9), rs.getString(10));
+    } catch (InvalidEventException ex) {
+      trace = TraceContext.NONE;
+    }
+    return InvalidationEvent.builder()
+        .eventId(eventId)
+        .tenant(rs.getString(3))
+        .aggregate(rs.getString(4), rs.getString(5))
+        .version(rs.getLong(6))
+        .eventType(rs.getString(7))
+        .payload(EventCodec.decodePayload(rs.getString(8)))
+        .trace(trace)
+        .createdAt(rs.getObject(11, OffsetDateTime.class).toInstant())
+        .build();
+  }
+}
