@@ -1,5 +1,6 @@
 package dev.invalidator.server;
 
+import dev.invalidator.bench.BenchCommand;
 import dev.invalidator.server.config.ConfigException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -18,6 +19,7 @@ import picocli.CommandLine.Command;
       RunCommand.class,
       StatusCommand.class,
       DemoCommand.class,
+      BenchCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {
