@@ -6,7 +6,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -125,7 +124,8 @@ public final class BenchCommand implements Callable<Integer> {
                   writers,
                   scenarios == null ? null : Set.copyOf(new LinkedHashSet<>(scenarios)));
     } catch (IllegalArgumentException ex) {
-      throw new CommandLine.ParameterException(spec.commandLine(), ex.getMessage(), ex, null, null);
+      spec.commandLine().getErr().println("invalidator bench: " + ex.getMessage());
+      return 2;
     }
     String command = String.join(" ", spec.commandLine().getParseResult().originalArgs());
     Bench.run(
