@@ -98,7 +98,7 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(
       names = "--writers",
       paramLabel = "N",
-      description = "Writer connections of the latency scenario's open-loop schedule (full: 24).")
+      description = "Writer connections of the latency scenario's open-loop schedule (full: 40).")
   Integer writers;
 
   /** The scenario ids, for the help text. */
@@ -127,14 +127,21 @@ public final class BenchCommand implements Callable<Integer> {
       spec.commandLine().getErr().println("invalidator bench: " + ex.getMessage());
       return 2;
     }
-    String command = String.join(" ", spec.commandLine().getParseResult().originalArgs());
+    List<String> args = spec.commandLine().getParseResult().originalArgs();
+    // Under the invalidator CLI the original arguments start with the subcommand's name.
+    String command =
+        (args.isEmpty() || !args.get(0).equals("bench") ? "invalidator bench " : "invalidator ")
+            + String.join(" ", args);
     Bench.run(
         settings,
         postgresUrl,
         redisUrl,
         out,
         chart,
-        ("invalidator bench " + command).trim().replaceAll("//[^@/\\s]*@", "//***@"),
+        command
+            .trim()
+            .replaceAll("//[^@/\\s]*@", "//***@")
+            .replaceAll("(?i)(password=)[^&\\s]*", "$1***"),
         System.out);
     return 0;
   }

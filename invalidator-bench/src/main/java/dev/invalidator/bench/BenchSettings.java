@@ -88,7 +88,7 @@ public record BenchSettings(
         Duration.ofSeconds(60),
         Duration.ofSeconds(5),
         Duration.ofSeconds(20),
-        24,
+        40,
         Duration.ofSeconds(20),
         Set.copyOf(ALL_SCENARIOS));
   }
