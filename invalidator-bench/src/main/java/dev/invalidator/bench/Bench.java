@@ -58,43 +58,18 @@ public final class Bench {
     List<CommitToApplyScenario.Curves> curves = new ArrayList<>();
     Map<String, Object> header = new LinkedHashMap<>();
     try (BenchEnvironment env = BenchEnvironment.open(postgresUrl, redisUrl, 4, out)) {
-      header.put("tool", "invalidator bench");
-      header.put("mode", settings.mode());
-      header.put("startedAt", started.toString());
-      header.put("runId", env.runId());
-      header.put("command", command);
-      header.put("machine", MachineInfo.collect(env));
-      out.printf(
-          "bench: %s run %s on %s cores, load average %.2f%n",
-          settings.mode(),
-          env.runId(),
-          Runtime.getRuntime().availableProcessors(),
-          MachineInfo.loadAverage());
-      long t0 = System.nanoTime();
-      for (String id : BenchSettings.ALL_SCENARIOS) {
-        if (!settings.runs(id)) {
-          continue;
+      // Ctrl-C or SIGTERM still drops the run's tables and keys.
+      Thread cleanup = new Thread(env::close, "bench-cleanup");
+      Runtime.getRuntime().addShutdownHook(cleanup);
+      try {
+        runScenarios(env, settings, command, started, header, results, curves, out);
+      } finally {
+        try {
+          Runtime.getRuntime().removeShutdownHook(cleanup);
+        } catch (IllegalStateException ex) {
+          // already shutting down: the hook does the cleanup
         }
-        out.printf("bench: scenario %s...%n", id);
-        long s0 = System.nanoTime();
-        ScenarioResult r =
-            switch (id) {
-              case "write-path" -> WritePathScenario.run(env, settings, out);
-              case "relay-drain" -> RelayDrainScenario.run(env, settings, out);
-              case "apply" -> ApplyScenario.run(env, settings, out);
-              case "latency" -> CommitToApplyScenario.run(env, settings, out, curves);
-              case "fill-path" -> FillPathScenario.run(env, settings, out);
-              default -> throw new IllegalStateException("unknown scenario " + id);
-            };
-        r.details().put("scenarioSeconds", Math.round((System.nanoTime() - s0) / 1e8) / 10.0);
-        results.add(r);
-        out.printf(
-            "bench: scenario %s done in %.0f s (load average %.2f)%n",
-            id, (System.nanoTime() - s0) / 1e9, MachineInfo.loadAverage());
       }
-      header.put("finishedAt", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
-      header.put("totalSeconds", Math.round((System.nanoTime() - t0) / 1e8) / 10.0);
-      header.put("loadAverageAtEnd", MachineInfo.loadAverage());
     }
     Map<String, Object> report = Report.json(header, settings, results, curves);
     Report.writeJson(json, report);
@@ -106,6 +81,55 @@ public final class Bench {
     Report.printTable(out, header, results, curves);
     out.printf("%nbench: wrote %s%s%n", json, writtenChart == null ? "" : " and " + writtenChart);
     return new Outcome(json, writtenChart, results, report);
+  }
+
+  private static void runScenarios(
+      BenchEnvironment env,
+      BenchSettings settings,
+      String command,
+      Instant started,
+      Map<String, Object> header,
+      List<ScenarioResult> results,
+      List<CommitToApplyScenario.Curves> curves,
+      PrintStream out)
+      throws Exception {
+    header.put("tool", "invalidator bench");
+    header.put("mode", settings.mode());
+    header.put("startedAt", started.toString());
+    header.put("runId", env.runId());
+    header.put("command", command);
+    header.put("machine", MachineInfo.collect(env));
+    out.printf(
+        "bench: %s run %s on %s cores, load average %.2f%n",
+        settings.mode(),
+        env.runId(),
+        Runtime.getRuntime().availableProcessors(),
+        MachineInfo.loadAverage());
+    long t0 = System.nanoTime();
+    for (String id : BenchSettings.ALL_SCENARIOS) {
+      if (!settings.runs(id)) {
+        continue;
+      }
+      out.printf("bench: scenario %s...%n", id);
+      long s0 = System.nanoTime();
+      ScenarioResult r =
+          switch (id) {
+            case "write-path" -> WritePathScenario.run(env, settings, out);
+            case "relay-drain" -> RelayDrainScenario.run(env, settings, out);
+            case "apply" -> ApplyScenario.run(env, settings, out);
+            case "latency" -> CommitToApplyScenario.run(env, settings, out, curves);
+            case "fill-path" -> FillPathScenario.run(env, settings, out);
+            default -> throw new IllegalStateException("unknown scenario " + id);
+          };
+      r.details().put("scenarioSeconds", Math.round((System.nanoTime() - s0) / 1e8) / 10.0);
+      results.add(r);
+      out.printf(
+          "bench: scenario %s done in %.0f s (load average %.2f)%n",
+          id, (System.nanoTime() - s0) / 1e9, MachineInfo.loadAverage());
+    }
+    header.put("finishedAt", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
+    header.put("totalSeconds", Math.round((System.nanoTime() - t0) / 1e8) / 10.0);
+    header.put("loadAverageAtEnd", MachineInfo.loadAverage());
   }
 
   private static void writeChart(

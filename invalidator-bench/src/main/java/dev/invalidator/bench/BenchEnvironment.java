@@ -24,6 +24,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,6 +48,7 @@ final class BenchEnvironment implements AutoCloseable {
   private final String runId = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
   private final List<String> tables = new ArrayList<>();
   private final List<OutboxTable> outboxes = new ArrayList<>();
+  private final AtomicBoolean closed = new AtomicBoolean();
 
   private BenchEnvironment(
       String jdbcUrl,
@@ -173,6 +175,21 @@ final class BenchEnvironment implements AutoCloseable {
     return table;
   }
 
+  /**
+   * A plain table {@code bench_<run>_<suffix>} shaped like {@code outbox} (columns, defaults,
+   * identity, constraints and indexes) but without its wake-up trigger: the raw insert target.
+   */
+  OutboxTable likeWithoutTrigger(OutboxTable outbox, String suffix) throws SQLException {
+    OutboxTable table = OutboxTable.of("public", "bench_" + runId + "_" + suffix);
+    tables.add(table.qualified());
+    try (Connection c = dataSource.getConnection();
+        Statement s = c.createStatement()) {
+      s.execute(
+          "CREATE TABLE " + table.qualified() + " (LIKE " + outbox.qualified() + " INCLUDING ALL)");
+    }
+    return table;
+  }
+
   /** Unlinks every key of {@code keys}' prefix (SCAN, so the server is never blocked). */
   long deleteKeys(KeyScheme keys) {
     return deleteMatching(keys.prefix() + ":*");
@@ -197,6 +214,9 @@ final class BenchEnvironment implements AutoCloseable {
   /** Drops this run's tables, unlinks its keys, closes connections, stops embedded servers. */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
     try (Connection c = dataSource.getConnection();
         Statement s = c.createStatement()) {
       for (String t : tables) {

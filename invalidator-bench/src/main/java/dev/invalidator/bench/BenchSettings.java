@@ -76,7 +76,7 @@ public record BenchSettings(
     return new BenchSettings(
         "full",
         4,
-        Duration.ofSeconds(30),
+        Duration.ofSeconds(20),
         10_000,
         1_000_000,
         Duration.ofSeconds(15),

@@ -56,6 +56,9 @@ final class Report {
     for (CommitToApplyScenario.Curves c : curves) {
       out.println();
       out.println(latencyTable(c));
+      out.println(
+          "(achieved below offered: the rate was beyond capacity; the percentiles then cover the"
+              + " transactions started within the window and are a lower bound)");
     }
     out.println();
     out.println("External figures (published, quoted in issue 6; NOT same-run baselines):");

@@ -29,6 +29,10 @@ final class WritePathScenario {
     String accounts = env.accounts("write_accounts", s.accounts());
     OutboxTable outbox = env.outbox("write_outbox");
     OutboxWriter writer = OutboxWriter.create(outbox);
+    // Diagnostic third variant: the same insert into a copy of the table without the trigger
+    // that NOTIFYs the relay, to show what the wake-up costs.
+    OutboxWriter silentWriter =
+        OutboxWriter.create(env.likeWithoutTrigger(outbox, "write_outbox_nonotify"));
     String update =
         "UPDATE "
             + accounts
@@ -45,8 +49,11 @@ final class WritePathScenario {
       }
       ClosedLoop.Op bare = client -> transaction(connections, statements, client, null, s);
       ClosedLoop.Op withOutbox = client -> transaction(connections, statements, client, writer, s);
+      ClosedLoop.Op withoutNotify =
+          client -> transaction(connections, statements, client, silentWriter, s);
       ClosedLoop.Result baseline = new ClosedLoop.Result();
       ClosedLoop.Result subject = new ClosedLoop.Result();
+      ClosedLoop.Result silent = new ClosedLoop.Result();
       Duration half = s.writeDuration().dividedBy(2);
       Duration warmup = min(Duration.ofSeconds(2), half.dividedBy(4));
       for (int round = 1; round <= 2; round++) {
@@ -54,6 +61,10 @@ final class WritePathScenario {
         ClosedLoop.run(s.clients(), warmup, half, bare, baseline);
         out.printf("  round %d/2: with outbox insert for %d s...%n", round, half.toSeconds());
         ClosedLoop.run(s.clients(), warmup, half, withOutbox, subject);
+        out.printf(
+            "  round %d/2: with outbox insert, no NOTIFY trigger (diagnostic) for %d s...%n",
+            round, half.toSeconds());
+        ClosedLoop.run(s.clients(), warmup, half, withoutNotify, silent);
       }
       Map<String, Object> details = new LinkedHashMap<>();
       details.put("clients", s.clients());
@@ -64,6 +75,9 @@ final class WritePathScenario {
       details.put(
           "throughputOverheadPercent",
           round((1 - subject.perSecond() / baseline.perSecond()) * 100));
+      details.put("diagnosticNoNotifyThroughput", round(silent.perSecond()));
+      details.put("diagnosticNoNotifyP50Ms", silent.p50Ms());
+      details.put("diagnosticNoNotifyP99Ms", silent.p99Ms());
       details.put("p50OverheadPercent", round((subject.p50Ms() / baseline.p50Ms() - 1) * 100));
       return new ScenarioResult(
           "write-path",
