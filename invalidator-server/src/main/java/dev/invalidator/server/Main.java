@@ -1,5 +1,6 @@
 package dev.invalidator.server;
 
+import dev.invalidator.bench.BenchCommand;
 import dev.invalidator.server.config.ConfigException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -21,6 +22,7 @@ import picocli.CommandLine.Command;
       DemoCommand.class,
       DlqCommand.class,
       ReplayCommand.class,
+      BenchCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

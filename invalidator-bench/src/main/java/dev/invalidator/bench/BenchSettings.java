@@ -1,0 +1,164 @@
+package dev.invalidator.bench;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Sizes and durations of one benchmark run. {@link #full()} is what the README's figures come from;
+ * {@link #quick()} is the smoke test (under a minute, figures are not meaningful).
+ *
+ * @param mode {@code "full"} or {@code "quick"}
+ * @param clients concurrent clients of the write-path, insert-rate and fill-path scenarios
+ * @param writeDuration how long each write-path variant is measured (split in two halves, run
+ *     A-B-A-B so that drift of a shared machine hits both)
+ * @param accounts business rows the write-path scenario updates at random
+ * @param backlog outbox rows the relay drains
+ * @param insertBaselineDuration how long the single-row insert baseline runs
+ * @param relayBatchSize rows per relay transaction ({@code relay.batchSize})
+ * @param applyEvents events the workers apply in the apply-throughput scenario
+ * @param workerThreads worker threads ({@code worker.threads})
+ * @param workerBatchSize entries per XREADGROUP ({@code worker.batchSize}), also the UNLINK
+ *     pipeline depth of the baseline
+ * @param rates offered rates of the latency scenario, events per second
+ * @param rateDuration how long each rate is held and measured
+ * @param rateWarmup how long each rate runs before measuring starts
+ * @param baselineRateDuration how long the latency baseline holds each rate
+ * @param latencyWriters writer threads (connections) of the latency scenario's open-loop schedule
+ * @param fillDuration how long each fill-path variant is measured (two halves, A-B-A-B)
+ * @param scenarios which scenarios to run
+ */
+public record BenchSettings(
+    String mode,
+    int clients,
+    Duration writeDuration,
+    int accounts,
+    int backlog,
+    Duration insertBaselineDuration,
+    int relayBatchSize,
+    int applyEvents,
+    int workerThreads,
+    int workerBatchSize,
+    List<Integer> rates,
+    Duration rateDuration,
+    Duration rateWarmup,
+    Duration baselineRateDuration,
+    int latencyWriters,
+    Duration fillDuration,
+    Set<String> scenarios) {
+
+  /** Scenario ids in run order. */
+  public static final List<String> ALL_SCENARIOS =
+      List.of("write-path", "relay-drain", "apply", "latency", "fill-path");
+
+  public BenchSettings {
+    rates = List.copyOf(rates);
+    scenarios = Set.copyOf(scenarios);
+    require(clients >= 1 && clients <= 64, "--clients must be 1..64, got " + clients);
+    require(backlog >= 1, "--backlog must be >= 1, got " + backlog);
+    require(applyEvents >= 1, "--apply-events must be >= 1, got " + applyEvents);
+    require(!rates.isEmpty(), "--rates must name at least one rate");
+    for (int r : rates) {
+      require(r >= 1 && r <= 100_000, "--rates must be 1..100000 events/s each, got " + r);
+    }
+    require(positive(rateDuration), "--rate-duration must be positive, got " + rateDuration);
+    require(latencyWriters >= 1 && latencyWriters <= 64, "--writers must be 1..64");
+    for (String s : scenarios) {
+      require(
+          ALL_SCENARIOS.contains(s),
+          "--scenarios: unknown scenario '" + s + "', expected some of " + ALL_SCENARIOS);
+    }
+    require(!scenarios.isEmpty(), "--scenarios must name at least one scenario");
+  }
+
+  /** The full run behind the README's figures. */
+  public static BenchSettings full() {
+    return new BenchSettings(
+        "full",
+        4,
+        Duration.ofSeconds(20),
+        10_000,
+        1_000_000,
+        Duration.ofSeconds(15),
+        500,
+        200_000,
+        2,
+        256,
+        List.of(500, 2_000, 5_000),
+        Duration.ofSeconds(60),
+        Duration.ofSeconds(5),
+        Duration.ofSeconds(20),
+        40,
+        Duration.ofSeconds(20),
+        Set.copyOf(ALL_SCENARIOS));
+  }
+
+  /** The smoke test: every scenario, tiny sizes, finishes in well under a minute. */
+  public static BenchSettings quick() {
+    return new BenchSettings(
+        "quick",
+        2,
+        Duration.ofSeconds(2),
+        1_000,
+        5_000,
+        Duration.ofSeconds(1),
+        500,
+        5_000,
+        2,
+        256,
+        List.of(200, 1_000),
+        Duration.ofSeconds(2),
+        Duration.ofMillis(500),
+        Duration.ofSeconds(1),
+        8,
+        Duration.ofSeconds(2),
+        Set.copyOf(ALL_SCENARIOS));
+  }
+
+  /** A copy with other rates, durations, sizes or scenarios (null keeps the current value). */
+  BenchSettings with(
+      Integer clients,
+      Integer backlog,
+      Integer applyEvents,
+      List<Integer> rates,
+      Duration rateDuration,
+      Integer latencyWriters,
+      Set<String> scenarios) {
+    return new BenchSettings(
+        mode,
+        clients == null ? this.clients : clients,
+        writeDuration,
+        accounts,
+        backlog == null ? this.backlog : backlog,
+        insertBaselineDuration,
+        relayBatchSize,
+        applyEvents == null ? this.applyEvents : applyEvents,
+        workerThreads,
+        workerBatchSize,
+        rates == null ? this.rates : rates,
+        rateDuration == null ? this.rateDuration : rateDuration,
+        rateWarmup,
+        baselineRateDuration,
+        latencyWriters == null ? this.latencyWriters : latencyWriters,
+        fillDuration,
+        scenarios == null ? this.scenarios : scenarios);
+  }
+
+  boolean runs(String scenario) {
+    return scenarios.contains(scenario);
+  }
+
+  boolean quickMode() {
+    return mode.equals("quick");
+  }
+
+  private static boolean positive(Duration d) {
+    return d != null && !d.isNegative() && !d.isZero();
+  }
+
+  private static void require(boolean ok, String message) {
+    if (!ok) {
+      throw new IllegalArgumentException(message);
+    }
+  }
+}

@@ -1,0 +1,170 @@
+package dev.invalidator.bench;
+
+import dev.invalidator.core.InvalidationEvent;
+import dev.invalidator.core.KeyScheme;
+import dev.invalidator.outbox.OutboxStats;
+import dev.invalidator.outbox.OutboxTable;
+import dev.invalidator.outbox.OutboxWriter;
+import dev.invalidator.outbox.PollingRelay;
+import dev.invalidator.outbox.RelayListener;
+import dev.invalidator.redis.RedisStreamPublisher;
+import java.io.PrintStream;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Scenario 2, relay drain: a backlog of committed outbox rows drained to the Redis stream by one
+ * {@link PollingRelay} (the daemon's one relay thread, {@code relay.batchSize} rows per
+ * transaction), against the database's single-row insert rate measured just before on the same
+ * table.
+ */
+final class RelayDrainScenario {
+  private static final int FILL_CHUNK = 100_000;
+
+  private RelayDrainScenario() {}
+
+  static ScenarioResult run(BenchEnvironment env, BenchSettings s, PrintStream out)
+      throws Exception {
+    OutboxTable outbox = env.outbox("drain_outbox");
+    KeyScheme keys = env.keys("drain");
+    // Baseline: single-row inserts, each its own transaction (one commit, one WAL flush per row),
+    // into a plain table shaped like the outbox (no wake-up trigger): the database's raw rate.
+    OutboxWriter writer = OutboxWriter.create(env.likeWithoutTrigger(outbox, "drain_raw"));
+    out.printf(
+        "  baseline: raw single-row inserts of outbox rows, auto-commit, %d clients, %d s...%n",
+        s.clients(), s.insertBaselineDuration().toSeconds());
+    List<Connection> connections = new ArrayList<>();
+    AtomicLong version = new AtomicLong();
+    ClosedLoop.Result inserts = new ClosedLoop.Result();
+    try {
+      for (int i = 0; i < s.clients(); i++) {
+        Connection c = env.connect();
+        c.setAutoCommit(true);
+        connections.add(c);
+      }
+      ClosedLoop.run(
+          s.clients(),
+          WritePathScenario.min(Duration.ofSeconds(1), s.insertBaselineDuration().dividedBy(4)),
+          s.insertBaselineDuration(),
+          client -> {
+            long v = version.incrementAndGet();
+            writer.append(
+                connections.get(client),
+                InvalidationEvent.builder()
+                    .tenant("t" + (v % 8))
+                    .aggregate("account", "a" + (v % 100_000))
+                    .version(v)
+                    .build());
+          },
+          inserts);
+    } finally {
+      for (Connection c : connections) {
+        c.close();
+      }
+    }
+
+    // The backlog: bulk inserts (not measured).
+    long missing = s.backlog();
+    out.printf("  building a backlog of %,d rows...%n", missing);
+    try (Connection c = env.dataSource().getConnection();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "INSERT INTO "
+                    + outbox.qualified()
+                    + " (event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version,"
+                    + " event_type) SELECT gen_random_uuid(), 't' || (g % 8), 'account',"
+                    + " 'a' || (g % 100000), g, 'changed' FROM generate_series(?::bigint, ?) g")) {
+      long first = 1;
+      for (long done = 0; done < missing; done += FILL_CHUNK) {
+        long n = Math.min(FILL_CHUNK, missing - done);
+        ps.setLong(1, first + done);
+        ps.setLong(2, first + done + n - 1);
+        ps.executeUpdate();
+        if (!c.getAutoCommit()) {
+          c.commit();
+        }
+        if (missing > FILL_CHUNK) {
+          out.printf("  ... backlog %,d of %,d%n", done + n, missing);
+        }
+      }
+      try (Statement st = c.createStatement()) {
+        st.execute("VACUUM ANALYZE " + outbox.qualified());
+      }
+    }
+    long backlog = OutboxStats.read(env.dataSource(), outbox).pending();
+
+    // The drain.
+    LongAdder relayed = new LongAdder();
+    PollingRelay relay =
+        PollingRelay.builder(
+                env.dataSource(),
+                outbox,
+                new RedisStreamPublisher(env.connection(), keys, Clock.systemUTC()))
+            .batchSize(s.relayBatchSize())
+            .listener(
+                new RelayListener() {
+                  @Override
+                  public void published(int count, Duration oldestAgeInBatch) {
+                    relayed.add(count);
+                  }
+                })
+            .build();
+    out.printf("  draining %,d rows with one relay (batch %d)...%n", backlog, s.relayBatchSize());
+    long start = System.nanoTime();
+    Progress progress = Progress.every(out, 5000, "relayed", backlog, relayed::sum);
+    try {
+      while (relayed.sum() < backlog) {
+        if (relay.drain() == 0) {
+          break;
+        }
+      }
+    } finally {
+      progress.close();
+    }
+    long elapsed = System.nanoTime() - start;
+    long streamLength = env.connection().sync().xlen(keys.stream());
+    double drainRate = relayed.sum() * 1e9 / elapsed;
+    env.deleteKeys(keys);
+
+    Map<String, Object> details = new LinkedHashMap<>();
+    details.put("backlogRows", backlog);
+    details.put("relayed", relayed.sum());
+    details.put("streamLengthAfterDrain", streamLength);
+    details.put("drainSeconds", elapsed / 1e9);
+    details.put("relayBatchSize", s.relayBatchSize());
+    details.put("insertBaselineClients", s.clients());
+    details.put("insertBaselineRows", inserts.count);
+    details.put("insertBaselineP50Ms", inserts.p50Ms());
+    details.put("insertBaselineP99Ms", inserts.p99Ms());
+    return new ScenarioResult(
+        "relay-drain",
+        "2. relay drain",
+        "rows/s one PollingRelay moves from a committed backlog of "
+            + backlog
+            + " rows to the stream: claim "
+            + s.relayBatchSize()
+            + " rows FOR UPDATE SKIP LOCKED, pipelined XADD, mark relayed, commit; wall time from"
+            + " the first claim to the last commit",
+        "raw single-row INSERTs of one outbox row (OutboxWriter.append on an auto-commit"
+            + " connection: one INSERT and one commit, one WAL flush, per row) from "
+            + s.clients()
+            + " clients in a closed loop, into a plain table shaped like the outbox (same columns,"
+            + " defaults and indexes, no wake-up trigger), just before the drain",
+        List.of(
+            Figure.rate(
+                "drain (events/s) vs single-row inserts/s",
+                "events/s",
+                drainRate,
+                inserts.perSecond())),
+        details);
+  }
+}
