@@ -90,6 +90,13 @@ public final class PollingRelay implements Runnable {
 
   static final int WAIT_SLICE_MILLIS = 250;
 
+  /**
+   * How long after a notification-driven drain the relay looks once more. The wake-up trigger lets
+   * only one committing outbox transaction notify at a time (so commits are not serialised); one
+   * that committed alongside it sent nothing and is picked up by this second look.
+   */
+  static final Duration SETTLE = Duration.ofMillis(20);
+
   private static final Logger log = LoggerFactory.getLogger(PollingRelay.class);
 
   private final DataSource dataSource;
@@ -275,6 +282,7 @@ public final class PollingRelay implements Runnable {
         pollInterval,
         table.notifyChannel());
     int failures = 0;
+    boolean settle = false;
     try {
       while (running && !Thread.currentThread().isInterrupted()) {
         try {
@@ -286,7 +294,8 @@ public final class PollingRelay implements Runnable {
           }
           lastLoop = clock.instant();
           failures = 0;
-          awaitWakeup();
+          settle =
+              awaitWakeup(settle && SETTLE.compareTo(pollInterval) < 0 ? SETTLE : pollInterval);
         } catch (SQLException | RuntimeException ex) {
           closeListen();
           notifyListener(l -> l.loopError(ex));
@@ -458,22 +467,26 @@ public final class PollingRelay implements Runnable {
     }
   }
 
-  /** Waits for a notification, at most {@code pollInterval}; returns early on stop or interrupt. */
-  private void awaitWakeup() throws SQLException {
-    long deadline = System.nanoTime() + pollInterval.toNanos();
+  /**
+   * Waits for a notification, at most {@code max}; returns early on stop or interrupt. Returns true
+   * when a notification arrived, so that the next wait is the short {@link #SETTLE}.
+   */
+  private boolean awaitWakeup(Duration max) throws SQLException {
+    long deadline = System.nanoTime() + max.toNanos();
     while (running && !Thread.currentThread().isInterrupted()) {
       long remaining = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
       if (remaining <= 0) {
-        return;
+        return false;
       }
       // getNotifications(0) would block without limit: always pass at least 1 ms.
       int slice = (int) Math.max(1, Math.min(remaining, WAIT_SLICE_MILLIS));
       PGNotification[] notifications = listenPg.getNotifications(slice);
       if (notifications != null && notifications.length > 0) {
         log.trace("relay for {} woken by {} notifications", table, notifications.length);
-        return;
+        return true;
       }
     }
+    return false;
   }
 
   private void closeListen() {

@@ -39,7 +39,8 @@ class OutboxSchemaTest {
   void migrationCreatesTheDesignTable() throws SQLException {
     OutboxTable t = track(OutboxTable.of("public", Postgres.randomName("outbox_")));
 
-    assertThat(OutboxSchema.migrate(ds, t)).containsExactly("1 outbox", "2 relay error");
+    assertThat(OutboxSchema.migrate(ds, t))
+        .containsExactly("1 outbox", "2 relay error", "3 wakeup without serialising commits");
 
     assertThat(columns(t))
         .containsExactly(
@@ -89,13 +90,13 @@ class OutboxSchemaTest {
             "SELECT action_timing || ' ' || event_manipulation || ' ' || action_orientation"
                 + " FROM information_schema.triggers"
                 + " WHERE event_object_schema = ? AND event_object_table = ?");
-    assertThat(triggers).containsExactly("AFTER INSERT STATEMENT");
+    assertThat(triggers).containsExactly("AFTER INSERT ROW");
   }
 
   @Test
   void migratingTwiceAppliesNothingTheSecondTime() {
     OutboxTable t = track(OutboxTable.of("public", Postgres.randomName("outbox_")));
-    assertThat(OutboxSchema.migrate(ds, t)).hasSize(2);
+    assertThat(OutboxSchema.migrate(ds, t)).hasSize(3);
     assertThat(OutboxSchema.migrate(ds, t)).isEmpty();
   }
 
@@ -140,7 +141,9 @@ class OutboxSchemaTest {
         for (Future<List<String>> f : futures) {
           applied.addAll(f.get(60, TimeUnit.SECONDS));
         }
-        assertThat(applied).containsExactlyInAnyOrder("1 outbox", "2 relay error");
+        assertThat(applied)
+            .containsExactlyInAnyOrder(
+                "1 outbox", "2 relay error", "3 wakeup without serialising commits");
       }
     } finally {
       pool.shutdownNow();

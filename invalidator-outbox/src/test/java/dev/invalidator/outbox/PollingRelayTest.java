@@ -104,6 +104,64 @@ class PollingRelayTest {
   }
 
   @Test
+  void writerThatSkipsItsNotificationIsRelayedWithTheOneThatNotifies() throws Exception {
+    PollingRelay relay = relay(b -> b.pollInterval(Duration.ofSeconds(30)));
+    Instant built = relay.lastLoop();
+    start(relay);
+    await().atMost(5, SECONDS).until(() -> relay.lastLoop().isAfter(built));
+    try (Connection a = ds.getConnection()) {
+      a.setAutoCommit(false);
+      InvalidationEvent first = Events.event("acme", "order", "a", 1);
+      writer.append(a, first);
+      // A is committing: it holds the wake-up lock, as its deferred trigger would.
+      try (java.sql.PreparedStatement ps =
+          a.prepareStatement("SELECT pg_advisory_xact_lock(1229870679, hashtext(?))")) {
+        ps.setString(1, table.notifyChannel());
+        ps.execute();
+      }
+      UUID skipped = write(1).get(0); // commits while A holds the lock: sends no notification
+      a.commit(); // notifies
+      await()
+          .atMost(5, SECONDS)
+          .until(() -> publisher.eventIds().containsAll(List.of(first.eventId(), skipped)));
+    }
+  }
+
+  @Test
+  void writersCommittingTogetherAreAllRelayedWithoutWaitingForThePollInterval() throws Exception {
+    PollingRelay relay = relay(b -> b.pollInterval(Duration.ofSeconds(30)));
+    Instant built = relay.lastLoop();
+    start(relay);
+    await().atMost(5, SECONDS).until(() -> relay.lastLoop().isAfter(built));
+    int writers = 8;
+    java.util.concurrent.CyclicBarrier barrier = new java.util.concurrent.CyclicBarrier(writers);
+    List<UUID> written = java.util.Collections.synchronizedList(new ArrayList<>());
+    java.util.concurrent.ExecutorService pool =
+        java.util.concurrent.Executors.newFixedThreadPool(writers);
+    try {
+      List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+      for (int w = 0; w < writers; w++) {
+        done.add(
+            pool.submit(
+                () -> {
+                  for (int round = 0; round < 20; round++) {
+                    barrier.await(10, SECONDS);
+                    written.addAll(write(1));
+                  }
+                  return null;
+                }));
+      }
+      for (java.util.concurrent.Future<?> f : done) {
+        f.get(60, SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    // Many commits overlapped, so many sent no notification; none may wait for the 30 s poll.
+    await().atMost(5, SECONDS).until(() -> publisher.eventIds().containsAll(written));
+  }
+
+  @Test
   void plainSqlProducerRowIsRelayed() {
     PollingRelay relay = relay(b -> {});
     UUID eventId = UUID.randomUUID();
