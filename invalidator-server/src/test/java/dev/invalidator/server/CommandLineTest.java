@@ -52,7 +52,7 @@ class CommandLineTest {
             + TestServers.redisUrl()
             + "\n  prefix: "
             + prefix
-            + "\nworker:\n  block: 100ms\n");
+            + "\nworker:\n  block: 100ms\nadmin:\n  port: 0\n");
   }
 
   @AfterEach
@@ -85,7 +85,8 @@ class CommandLineTest {
 
   @Test
   void everyCommandHasHelp() {
-    for (String cmd : new String[] {"migrate", "run", "status", "demo"}) {
+    for (String cmd :
+        new String[] {"migrate", "run", "status", "demo", "flush", "dlq", "replay", "bench"}) {
       Result r = cli(cmd, "--help");
       assertThat(r.exit()).as(cmd).isZero();
       assertThat(r.out()).as(cmd).contains("Usage: invalidator " + cmd);
@@ -119,6 +120,109 @@ class CommandLineTest {
 
     Result table = cli("status", "--config", config.toString());
     assertThat(table.out()).contains("outbox_pending").contains("CONSUMER");
+  }
+
+  private static java.util.Map<String, String> entryOf(String tenant, String id) {
+    InvalidationEvent e =
+        InvalidationEvent.builder().tenant(tenant).aggregate("account", id).version(5).build();
+    return dev.invalidator.core.StreamEntry.fields(
+        1, e, java.time.Instant.now(), java.time.Instant.now());
+  }
+
+  @Test
+  void dlqListsRedrivesAndDropsWithDryRunsThatChangeNothing() throws Exception {
+    dev.invalidator.core.KeyScheme keys = new dev.invalidator.core.KeyScheme(prefix);
+    try (io.lettuce.core.RedisClient client =
+            io.lettuce.core.RedisClient.create(TestServers.redisUrl());
+        var conn = client.connect()) {
+      dev.invalidator.redis.RedisDeadLetters dlq =
+          new dev.invalidator.redis.RedisDeadLetters(conn, keys);
+      java.time.Instant t = java.time.Instant.now();
+      dlq.add(
+          new dev.invalidator.core.DeadLetter(
+              "1-0", entryOf("acme", "1"), "redis", "retries_exhausted", 16, t, t, "down"));
+      dlq.add(
+          new dev.invalidator.core.DeadLetter(
+              "2-0", entryOf("beta", "2"), "redis", "retries_exhausted", 16, t, t, "down"));
+      String cfg = config.toString();
+
+      JsonNode all = new ObjectMapper().readTree(cli("dlq", "list", "-c", cfg, "--json").out());
+      assertThat(all).hasSize(2);
+      JsonNode acme =
+          new ObjectMapper()
+              .readTree(cli("dlq", "list", "-c", cfg, "--tenant", "acme", "--json").out());
+      assertThat(acme).hasSize(1);
+
+      Result dry = cli("dlq", "redrive", "-c", cfg, "--tenant", "acme", "--dry-run");
+      assertThat(dry.out()).contains("would redrive 1 dead letter(s)");
+      assertThat(dlq.depth()).isEqualTo(2);
+      assertThat(conn.sync().exists(keys.stream())).isZero();
+
+      Result redrive = cli("dlq", "redrive", "-c", cfg, "--tenant", "acme");
+      assertThat(redrive.exit()).as(redrive.err()).isZero();
+      assertThat(redrive.out()).contains("redrove 1 dead letter(s)");
+      assertThat(dlq.depth()).isEqualTo(1);
+      var back = conn.sync().xrange(keys.stream(), io.lettuce.core.Range.create("-", "+"));
+      assertThat(back).hasSize(1);
+      assertThat(dev.invalidator.core.StreamEntry.event(back.get(0).getBody()).tenantId())
+          .isEqualTo("acme");
+
+      assertThat(cli("dlq", "drop", "-c", cfg, "--dry-run").out())
+          .contains("would drop 1 dead letter(s)");
+      assertThat(dlq.depth()).isEqualTo(1);
+      assertThat(cli("dlq", "drop", "-c", cfg).out()).contains("dropped 1 dead letter(s)");
+      assertThat(dlq.depth()).isZero();
+    }
+  }
+
+  @Test
+  void replayRepublishesRelayedRowsOfTheWindowAndTenant() throws Exception {
+    assertThat(cli("migrate", "--config", config.toString()).exit()).isZero();
+    OutboxTable t = OutboxTable.of("public", table);
+    try (Connection c = DriverManager.getConnection(TestServers.postgresUrl())) {
+      c.setAutoCommit(false);
+      OutboxWriter w = OutboxWriter.create(t);
+      w.append(
+          c,
+          InvalidationEvent.builder().tenant("acme").aggregate("account", "1").version(2).build());
+      w.append(
+          c,
+          InvalidationEvent.builder().tenant("acme").aggregate("account", "2").version(2).build());
+      w.append(
+          c,
+          InvalidationEvent.builder().tenant("beta").aggregate("account", "3").version(2).build());
+      c.commit();
+    }
+    dev.invalidator.core.KeyScheme keys = new dev.invalidator.core.KeyScheme(prefix);
+    try (io.lettuce.core.RedisClient client =
+            io.lettuce.core.RedisClient.create(TestServers.redisUrl());
+        var conn = client.connect()) {
+      org.postgresql.ds.PGSimpleDataSource ds = new org.postgresql.ds.PGSimpleDataSource();
+      ds.setURL(TestServers.postgresUrl());
+      dev.invalidator.outbox.PollingRelay.builder(
+              ds,
+              t,
+              new dev.invalidator.redis.RedisStreamPublisher(
+                  conn, keys, java.time.Clock.systemUTC()))
+          .build()
+          .drain();
+      assertThat(conn.sync().xlen(keys.stream())).isEqualTo(3);
+      String cfg = config.toString();
+
+      Result dry = cli("replay", "-c", cfg, "--since", "1h", "--dry-run");
+      assertThat(dry.exit()).as(dry.err()).isZero();
+      assertThat(dry.out()).contains("would re-publish 3 row(s)");
+      assertThat(conn.sync().xlen(keys.stream())).isEqualTo(3);
+
+      Result acme = cli("replay", "-c", cfg, "--since", "1h", "--tenant", "acme");
+      assertThat(acme.exit()).as(acme.err()).isZero();
+      assertThat(acme.out()).contains("re-published 2 row(s)");
+      assertThat(conn.sync().xlen(keys.stream())).isEqualTo(5);
+
+      Result future = cli("replay", "-c", cfg, "--since", "1m", "--until", "2h");
+      assertThat(future.exit()).isEqualTo(2);
+      assertThat(future.err()).contains("--since");
+    }
   }
 
   @Test

@@ -115,6 +115,8 @@ class FaultInjectionTest {
     env.put("INVALIDATOR_REDIS_URL", redis.url());
     env.put("INVALIDATOR_REDIS_PREFIX", keys.prefix());
     env.put("INVALIDATOR_POSTGRES_POOL_SIZE", "4");
+    // Several daemons run at once on this host: each takes a free admin port.
+    env.put("INVALIDATOR_ADMIN_PORT", "0");
     env.put("INVALIDATOR_RELAY_POLL_INTERVAL", "200ms");
     env.put("INVALIDATOR_RELAY_BATCH_SIZE", "200");
     env.put("INVALIDATOR_WORKER_THREADS", "2");
