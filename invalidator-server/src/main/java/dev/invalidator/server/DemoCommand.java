@@ -141,6 +141,12 @@ final class DemoCommand implements Callable<Integer> {
       overrides.put("observability.sampleInterval", "1s");
       overrides.put("worker.claimMinIdle", "5s");
       overrides.put("worker.claimInterval", "1s");
+      if (base.admin().port() != 0 && !portFree(base.admin().bind(), base.admin().port())) {
+        out.printf(
+            "Port %d is taken (admin.port): the status page takes a free port instead.%n",
+            base.admin().port());
+        overrides.put("admin.port", "0");
+      }
       InvalidatorConfig cfg = connection.load(withBase(base, overrides));
       return run(cfg, runFor, drainFor);
     } finally {
@@ -374,6 +380,15 @@ final class DemoCommand implements Callable<Integer> {
     out.printf(
         "  drained                   %s in %d ms%n", drained ? "yes" : "NO (timed out)", drainMs);
     out.printf("stale after drain: %d%n", stale);
+  }
+
+  private static boolean portFree(String bind, int port) {
+    try (java.net.ServerSocket s = new java.net.ServerSocket()) {
+      s.bind(new java.net.InetSocketAddress(bind, port));
+      return true;
+    } catch (java.io.IOException e) {
+      return false;
+    }
   }
 
   private static Duration parseDuration(String option, String text) {
