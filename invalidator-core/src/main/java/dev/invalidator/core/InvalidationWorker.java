@@ -418,6 +418,14 @@ public final class InvalidationWorker implements Runnable {
     return n + fresh.size();
   }
 
+  /** Types in {@code worker.eventTypes}, or any when it is empty; flush events always pass. */
+  private boolean allowedType(String type) {
+    return options.eventTypes().isEmpty()
+        || options.eventTypes().contains(type)
+        || type.equals(FlushEvents.TAG_INVALIDATE)
+        || type.equals(FlushEvents.TENANT_FLUSH);
+  }
+
   private boolean paused() {
     for (Target t : targets) {
       if (!breakers.admits(t.name())) {
@@ -443,7 +451,7 @@ public final class InvalidationWorker implements Runnable {
       }
       try {
         InvalidationEvent e = StreamEntry.event(d.fields());
-        if (!options.eventTypes().isEmpty() && !options.eventTypes().contains(e.eventType())) {
+        if (!allowedType(e.eventType())) {
           throw new InvalidEventException(
               "event_type",
               "'"

@@ -112,6 +112,58 @@ class WorkerObservabilityTest {
   }
 
   @Test
+  void eventTypeAllowlistDeadLettersOthersButNeverFlushEvents() {
+    List<String> applied = new ArrayList<>();
+    List<DeadLetter> stored = new ArrayList<>();
+    Target recording =
+        new Target() {
+          @Override
+          public String name() {
+            return "rec";
+          }
+
+          @Override
+          public List<ApplyResult> apply(List<InvalidationEvent> events) {
+            events.forEach(e -> applied.add(e.eventType()));
+            return events.stream().map(e -> ApplyResult.APPLIED).toList();
+          }
+        };
+    InvalidationWorker w =
+        new InvalidationWorker(
+            NO_SOURCE,
+            List.of(recording),
+            stored::add,
+            InvalidationWorker.Options.defaults()
+                .withEventTypes(java.util.Set.of("account.changed")),
+            WorkerListener.NONE,
+            Clock.systemUTC());
+    List<Delivery> batch = new ArrayList<>();
+    int n = 0;
+    for (String type :
+        List.of(
+            "account.changed",
+            "account.deleted",
+            FlushEvents.TENANT_FLUSH,
+            FlushEvents.TAG_INVALIDATE)) {
+      InvalidationEvent e =
+          InvalidationEvent.builder()
+              .tenant("acme")
+              .aggregate("account", "42")
+              .version(3)
+              .eventType(type)
+              .build();
+      batch.add(
+          new Delivery(n + "-0", StreamEntry.fields(n++, e, Instant.now(), Instant.now()), 1));
+    }
+    w.process(batch);
+    assertThat(applied)
+        .containsExactly("account.changed", FlushEvents.TENANT_FLUSH, FlushEvents.TAG_INVALIDATE);
+    assertThat(stored)
+        .singleElement()
+        .satisfies(d -> assertThat(d.reason()).isEqualTo("unknown_event_type"));
+  }
+
+  @Test
   void processSpanIsAChildOfTheCarriedContextAndRecordsTheFailure() {
     InMemorySpanExporter exporter = InMemorySpanExporter.create();
     try (OpenTelemetrySdk sdk =

@@ -53,7 +53,7 @@ public record Setting(String name, String defaultValue, String description) {
           new Setting(
               "worker.eventTypes",
               "",
-              "comma-separated allowed event types; other types are dead-lettered as unknown_event_type (empty: any well-formed type)"),
+              "comma-separated allowed event types; other types are dead-lettered as unknown_event_type (empty: any well-formed type; tag.invalidate and tenant.flush always pass)"),
           new Setting(
               "worker.breakerOpenWait",
               "5s",
