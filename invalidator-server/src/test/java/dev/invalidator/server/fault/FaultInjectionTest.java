@@ -391,7 +391,23 @@ class FaultInjectionTest {
   private void write(
       HikariDataSource ds, OutboxWriter writer, AtomicLong committed, AtomicBoolean writing) {
     ThreadLocalRandom r = ThreadLocalRandom.current();
+    // The long run is paced (invalidator.fault.soakRate writes/s over the 4 writers, default 600)
+    // so that its million writes last long enough for hundreds of kills: each relay kill waits
+    // for the new JVM to start, which takes seconds.
+    long interval =
+        java.util.concurrent.TimeUnit.SECONDS.toNanos(4)
+            / Integer.getInteger("invalidator.fault.soakRate", 600);
+    long next = System.nanoTime();
     while (writing.get() && committed.get() < writes) {
+      if (SOAK) {
+        next += interval;
+        long wait = next - System.nanoTime();
+        if (wait > 0) {
+          java.util.concurrent.locks.LockSupport.parkNanos(wait);
+        } else if (wait < -java.util.concurrent.TimeUnit.SECONDS.toNanos(1)) {
+          next = System.nanoTime(); // fell behind (a restart): do not burst to catch up
+        }
+      }
       int t = r.nextInt(TENANTS);
       int n = r.nextInt(aggregatesPerTenant);
       String id = "a" + (afterLoss ? n - n % 2 : n);
