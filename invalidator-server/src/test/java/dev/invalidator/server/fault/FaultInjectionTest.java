@@ -131,7 +131,10 @@ class FaultInjectionTest {
     // after the Redis loss, and the checker must then report lost events.
     env.put(
         "INVALIDATOR_RECOVERY_REPLAY_WINDOW",
-        System.getProperty("invalidator.fault.replayWindow", "5m"));
+        // The long run loses Redis five times over about half an hour, and the checker wants every
+        // fence back, also of aggregates last written before the first loss: the window must
+        // reach back over the whole run there (the short run loses Redis once, minutes in).
+        System.getProperty("invalidator.fault.replayWindow", SOAK ? "2h" : "5m"));
     if (role.equals("worker")) {
       Path stats = base.resolve("stats-" + n + ".txt");
       statsFiles.add(stats);
