@@ -5,8 +5,6 @@ import dev.invalidator.core.InvalidEventException;
 import dev.invalidator.core.InvalidationWorker;
 import dev.invalidator.core.KeyScheme;
 import java.net.URI;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
 
@@ -273,10 +271,6 @@ public record InvalidatorConfig(
     return masked
         .replaceAll("(://[^:/@]*:)[^@/]*@", "$1****@")
         .replaceAll("(://)[^:/@]+@", "$1****@");
-  }
-
-  static String decode(String s) {
-    return URLDecoder.decode(s, StandardCharsets.UTF_8);
   }
 
   private static final class Reader {
