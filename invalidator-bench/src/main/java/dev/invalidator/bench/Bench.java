@@ -56,13 +56,25 @@ public final class Bench {
     }
     List<ScenarioResult> results = new ArrayList<>();
     List<CommitToApplyScenario.Curves> curves = new ArrayList<>();
+    List<CommitToApplyScenario.Curves> sustainedCurves = new ArrayList<>();
+    Path daemonLog = siblingWithSuffix(json, ".daemon.log");
     Map<String, Object> header = new LinkedHashMap<>();
     try (BenchEnvironment env = BenchEnvironment.open(postgresUrl, redisUrl, 4, out)) {
       // Ctrl-C or SIGTERM still drops the run's tables and keys.
       Thread cleanup = new Thread(env::close, "bench-cleanup");
       Runtime.getRuntime().addShutdownHook(cleanup);
       try {
-        runScenarios(env, settings, command, started, header, results, curves, out);
+        runScenarios(
+            env,
+            settings,
+            command,
+            started,
+            header,
+            results,
+            curves,
+            sustainedCurves,
+            daemonLog,
+            out);
       } finally {
         try {
           Runtime.getRuntime().removeShutdownHook(cleanup);
@@ -75,8 +87,23 @@ public final class Bench {
     Report.writeJson(json, report);
     Path writtenChart = null;
     if (!curves.isEmpty()) {
-      writeChart(chart, curves.get(0), header);
+      writeChart(
+          chart,
+          curves.get(0),
+          header,
+          "commit-to-apply latency vs offered rate",
+          "coordinated-omission corrected; entry gone from Redis");
       writtenChart = chart;
+    }
+    if (!sustainedCurves.isEmpty() && !sustainedCurves.get(0).pipeline().isEmpty()) {
+      Path sustainedChart = siblingWithSuffix(chart, "-sustained.svg");
+      writeChart(
+          sustainedChart,
+          sustainedCurves.get(0),
+          header,
+          "commit-to-evict latency through invalidator run vs offered rate",
+          "from commit return to Redis's deletion notification; daemon in its own process");
+      out.printf("bench: wrote %s%n", sustainedChart);
     }
     Report.printTable(out, header, results, curves);
     out.printf("%nbench: wrote %s%s%n", json, writtenChart == null ? "" : " and " + writtenChart);
@@ -91,6 +118,8 @@ public final class Bench {
       Map<String, Object> header,
       List<ScenarioResult> results,
       List<CommitToApplyScenario.Curves> curves,
+      List<CommitToApplyScenario.Curves> sustainedCurves,
+      Path daemonLog,
       PrintStream out)
       throws Exception {
     header.put("tool", "invalidator bench");
@@ -119,6 +148,8 @@ public final class Bench {
             case "apply" -> ApplyScenario.run(env, settings, out);
             case "latency" -> CommitToApplyScenario.run(env, settings, out, curves);
             case "fill-path" -> FillPathScenario.run(env, settings, out);
+            case "sustained" ->
+                SustainedScenario.run(env, settings, out, daemonLog, sustainedCurves);
             default -> throw new IllegalStateException("unknown scenario " + id);
           };
       r.details().put("scenarioSeconds", Math.round((System.nanoTime() - s0) / 1e8) / 10.0);
@@ -132,21 +163,32 @@ public final class Bench {
     header.put("loadAverageAtEnd", MachineInfo.loadAverage());
   }
 
+  /** {@code path} with its extension replaced by {@code suffix}. */
+  private static Path siblingWithSuffix(Path path, String suffix) {
+    String name = path.getFileName().toString();
+    int dot = name.lastIndexOf('.');
+    return path.resolveSibling((dot > 0 ? name.substring(0, dot) : name) + suffix);
+  }
+
   private static void writeChart(
-      Path chart, CommitToApplyScenario.Curves curves, Map<String, Object> header)
+      Path chart,
+      CommitToApplyScenario.Curves curves,
+      Map<String, Object> header,
+      String title,
+      String note)
       throws IOException {
     @SuppressWarnings("unchecked")
     Map<String, Object> machine = (Map<String, Object>) header.get("machine");
     String subtitle =
         String.format(
-            "%s run %s, %s cores, %s; coordinated-omission corrected; entry gone from Redis",
-            header.get("mode"), header.get("startedAt"), machine.get("cores"), machine.get("cpu"));
+            "%s run %s, %s cores, %s; %s",
+            header.get("mode"),
+            header.get("startedAt"),
+            machine.get("cores"),
+            machine.get("cpu"),
+            note);
     String svg =
-        LatencyChart.svg(
-            curves.pipeline(),
-            curves.baseline(),
-            "Invalidator commit-to-apply latency vs offered rate",
-            subtitle);
+        LatencyChart.svg(curves.pipeline(), curves.baseline(), "Invalidator " + title, subtitle);
     Path parent = chart.toAbsolutePath().getParent();
     if (parent != null) {
       Files.createDirectories(parent);

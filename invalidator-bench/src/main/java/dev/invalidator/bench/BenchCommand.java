@@ -101,6 +101,21 @@ public final class BenchCommand implements Callable<Integer> {
       description = "Writer connections of the latency scenario's open-loop schedule (full: 40).")
   Integer writers;
 
+  @Option(
+      names = "--sustained-rates",
+      split = ",",
+      paramLabel = "N",
+      description =
+          "Offered rates of the sustained-load scenario, events/s (full: 500,1000,2000,4000,8000;"
+              + " rates above the measured bare write path are skipped).")
+  List<Integer> sustainedRates;
+
+  @Option(
+      names = "--sustained-duration",
+      paramLabel = "SECONDS",
+      description = "How long each sustained rate is measured through the daemon (full: 60).")
+  Integer sustainedSeconds;
+
   /** The scenario ids, for the help text. */
   static final class ScenarioIds implements Iterable<String> {
     @Override
@@ -122,7 +137,10 @@ public final class BenchCommand implements Callable<Integer> {
                   rates,
                   rateSeconds == null ? null : Duration.ofSeconds(rateSeconds),
                   writers,
-                  scenarios == null ? null : Set.copyOf(new LinkedHashSet<>(scenarios)));
+                  scenarios == null ? null : Set.copyOf(new LinkedHashSet<>(scenarios)))
+              .withSustained(
+                  sustainedRates,
+                  sustainedSeconds == null ? null : Duration.ofSeconds(sustainedSeconds));
     } catch (IllegalArgumentException ex) {
       spec.commandLine().getErr().println("invalidator bench: " + ex.getMessage());
       return 2;

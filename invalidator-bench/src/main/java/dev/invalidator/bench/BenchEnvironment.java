@@ -117,6 +117,16 @@ final class BenchEnvironment implements AutoCloseable {
     return DriverManager.getConnection(jdbcUrl);
   }
 
+  /** The JDBC URL of the run's PostgreSQL (with its credentials: never print it). */
+  String jdbcUrl() {
+    return jdbcUrl;
+  }
+
+  /** The URL of the run's Redis. */
+  String redisUrl() {
+    return redisUrl;
+  }
+
   HikariDataSource dataSource() {
     return dataSource;
   }

@@ -26,6 +26,7 @@ import java.util.Set;
  * @param baselineRateDuration how long the latency baseline holds each rate
  * @param latencyWriters writer threads (connections) of the latency scenario's open-loop schedule
  * @param fillDuration how long each fill-path variant is measured (two halves, A-B-A-B)
+ * @param sustained the sustained-load scenario's rates and durations
  * @param scenarios which scenarios to run
  */
 public record BenchSettings(
@@ -45,11 +46,41 @@ public record BenchSettings(
     Duration baselineRateDuration,
     int latencyWriters,
     Duration fillDuration,
+    Sustained sustained,
     Set<String> scenarios) {
 
   /** Scenario ids in run order. */
   public static final List<String> ALL_SCENARIOS =
-      List.of("write-path", "relay-drain", "apply", "latency", "fill-path");
+      List.of("write-path", "relay-drain", "apply", "latency", "fill-path", "sustained");
+
+  /**
+   * Settings of the sustained-load scenario (through a daemon process).
+   *
+   * @param rates offered rates, events per second, ascending; those above the measured bare write
+   *     capacity are skipped
+   * @param duration how long each rate is measured through the daemon
+   * @param warmup how long each rate runs before measuring (reported separately)
+   * @param baselineDuration how long the naive baseline holds each rate
+   * @param writers writer connections
+   * @param capacityDuration how long the bare write capacity is measured
+   */
+  public record Sustained(
+      List<Integer> rates,
+      Duration duration,
+      Duration warmup,
+      Duration baselineDuration,
+      int writers,
+      Duration capacityDuration) {
+    public Sustained {
+      rates = List.copyOf(rates);
+      require(!rates.isEmpty(), "--sustained-rates must name at least one rate");
+      for (int r : rates) {
+        require(r >= 1 && r <= 100_000, "--sustained-rates must be 1..100000 each, got " + r);
+      }
+      require(positive(duration), "--sustained-duration must be positive, got " + duration);
+      require(writers >= 1 && writers <= 64, "sustained writers must be 1..64, got " + writers);
+    }
+  }
 
   public BenchSettings {
     rates = List.copyOf(rates);
@@ -90,6 +121,13 @@ public record BenchSettings(
         Duration.ofSeconds(20),
         40,
         Duration.ofSeconds(20),
+        new Sustained(
+            List.of(500, 1_000, 2_000, 4_000, 8_000),
+            Duration.ofSeconds(60),
+            Duration.ofSeconds(5),
+            Duration.ofSeconds(20),
+            8,
+            Duration.ofSeconds(10)),
         Set.copyOf(ALL_SCENARIOS));
   }
 
@@ -112,6 +150,13 @@ public record BenchSettings(
         Duration.ofSeconds(1),
         8,
         Duration.ofSeconds(2),
+        new Sustained(
+            List.of(200),
+            Duration.ofSeconds(3),
+            Duration.ofSeconds(1),
+            Duration.ofSeconds(2),
+            4,
+            Duration.ofSeconds(1)),
         Set.copyOf(ALL_SCENARIOS));
   }
 
@@ -141,7 +186,39 @@ public record BenchSettings(
         baselineRateDuration,
         latencyWriters == null ? this.latencyWriters : latencyWriters,
         fillDuration,
+        sustained,
         scenarios == null ? this.scenarios : scenarios);
+  }
+
+  /** A copy with other sustained-load rates or duration (null keeps the current value). */
+  BenchSettings withSustained(List<Integer> rates, Duration duration) {
+    Sustained s =
+        new Sustained(
+            rates == null ? sustained.rates() : rates,
+            duration == null ? sustained.duration() : duration,
+            sustained.warmup(),
+            sustained.baselineDuration(),
+            sustained.writers(),
+            sustained.capacityDuration());
+    return new BenchSettings(
+        mode,
+        clients,
+        writeDuration,
+        accounts,
+        backlog,
+        insertBaselineDuration,
+        relayBatchSize,
+        applyEvents,
+        workerThreads,
+        workerBatchSize,
+        this.rates,
+        rateDuration,
+        rateWarmup,
+        baselineRateDuration,
+        latencyWriters,
+        fillDuration,
+        s,
+        scenarios);
   }
 
   boolean runs(String scenario) {

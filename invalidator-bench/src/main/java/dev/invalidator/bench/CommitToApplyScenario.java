@@ -250,8 +250,14 @@ final class CommitToApplyScenario {
             left,
             unapplied,
             ph.notStarted);
-        figures.add(Figure.latency("commit->apply p50 @ " + rate + "/s (ms)", pp.p50(), bp.p50()));
-        figures.add(Figure.latency("commit->apply p99 @ " + rate + "/s (ms)", pp.p99(), bp.p99()));
+        if (pp.count() > 0) {
+          figures.add(
+              Figure.latency("commit->apply p50 @ " + rate + "/s (ms)", pp.p50(), bp.p50()));
+          figures.add(
+              Figure.latency("commit->apply p99 @ " + rate + "/s (ms)", pp.p99(), bp.p99()));
+        } else {
+          out.printf("  %,d/s: NO event was applied within the window: no percentiles%n", rate);
+        }
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("offeredRate", rate);
         r.put("pipeline", pp);

@@ -53,6 +53,13 @@ final class Report {
       out.printf(
           "  %s%n    measured: %s%n    baseline: %s%n", r.title(), r.subject(), r.baseline());
     }
+    for (ScenarioResult r : results) {
+      if (r.id().equals("sustained")) {
+        out.println();
+        out.println("Freshness under sustained load (invalidator run as its own process):");
+        out.println(sustainedTable(r));
+      }
+    }
     for (CommitToApplyScenario.Curves c : curves) {
       out.println();
       out.println(latencyTable(c));
@@ -97,20 +104,66 @@ final class Report {
     for (int i = 0; i < c.pipeline().size(); i++) {
       LatencyPoint p = c.pipeline().get(i);
       LatencyPoint base = i < c.baseline().size() ? c.baseline().get(i) : null;
+      // A rate at which nothing was applied in the window has no percentiles: say so, since
+      // zeros would read as a perfect result.
+      String none = "none applied";
+      boolean empty = p.count() == 0;
       b.append(
           String.format(
               Locale.ROOT,
               "| %,d | %,.0f | %s | %s | %s | %s | %s | %s | %s |%n",
               p.offeredRate(),
               p.achievedRate(),
-              number(p.p50()),
-              number(p.p90()),
-              number(p.p99()),
-              number(p.p999()),
-              number(p.max()),
+              empty ? none : number(p.p50()),
+              empty ? none : number(p.p90()),
+              empty ? none : number(p.p99()),
+              empty ? none : number(p.p999()),
+              empty ? none : number(p.max()),
               base == null ? "-" : number(base.p99()),
               base == null ? "-" : number(base.max())));
     }
+    return b.toString();
+  }
+
+  /** The sustained-load scenario per rate, in Markdown; a rate with nothing applied says so. */
+  @SuppressWarnings("unchecked")
+  static String sustainedTable(ScenarioResult r) {
+    StringBuilder b = new StringBuilder();
+    b.append(
+        "| offered (events/s) | achieved (tx/s) | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) |"
+            + " first seconds p99 (ms) | naive p99 (ms) | p99 vs naive | backlog max |"
+            + " backlog growth (/s) |\n");
+    b.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for (Map<String, Object> rate : (List<Map<String, Object>>) r.details().get("rates")) {
+      LatencyPoint p = (LatencyPoint) rate.get("pipeline");
+      LatencyPoint base = (LatencyPoint) rate.get("baseline");
+      boolean none = p.count() == 0;
+      b.append(
+          String.format(
+              Locale.ROOT,
+              "| %,d | %,.0f | %s | %s | %s | %s | %s | %s | %s | %,d | %.1f%s |%n",
+              p.offeredRate(),
+              p.achievedRate(),
+              none ? "none applied" : number(p.p50()),
+              none ? "none applied" : number(p.p99()),
+              none ? "none applied" : number(p.p999()),
+              none ? "none applied" : number(p.max()),
+              number((Double) rate.get("warmupP99Ms")),
+              base.count() == 0 ? "none" : number(base.p99()),
+              none || base.count() == 0
+                  ? "n/a"
+                  : String.format(Locale.ROOT, "%.2fx", p.p99() / base.p99()),
+              (Long) rate.get("backlogMax"),
+              (Double) rate.get("backlogGrowthPerSecond"),
+              Boolean.TRUE.equals(rate.get("backlogBounded")) ? "" : " GROWING"));
+    }
+    b.append(
+        "bare write path (closed loop, same writers): "
+            + String.format(
+                Locale.ROOT, "%,d", (Long) r.details().get("bareWriteCapacityTxPerSecond"))
+            + " tx/s; rates above it skipped: "
+            + r.details().get("skippedRatesAboveCapacity")
+            + "\n");
     return b.toString();
   }
 
