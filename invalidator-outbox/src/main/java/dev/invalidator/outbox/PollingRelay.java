@@ -23,8 +23,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import javax.sql.DataSource;
 import org.postgresql.PGConnection;
@@ -73,8 +78,14 @@ import org.slf4j.LoggerFactory;
  * fixed at {@link Builder#build()}.
  */
 public final class PollingRelay implements Runnable {
-  /** Default most rows claimed and published per transaction. */
+  /** Default rows claimed and published per transaction while the relay keeps up. */
   public static final int DEFAULT_BATCH_SIZE = 500;
+
+  /** Default largest batch the relay grows to while it is behind. */
+  public static final int DEFAULT_MAX_BATCH_SIZE = 5000;
+
+  /** Default number of batches relayed at once while the relay is behind. */
+  public static final int DEFAULT_CONCURRENCY = 2;
 
   /** Default longest wait for a notification before polling anyway. */
   public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofSeconds(1);
@@ -103,6 +114,8 @@ public final class PollingRelay implements Runnable {
   private final OutboxTable table;
   private final EventPublisher publisher;
   private final int batchSize;
+  private final int maxBatchSize;
+  private final int concurrency;
   private final Duration pollInterval;
   private final Duration retention;
   private final Duration cleanupInterval;
@@ -132,6 +145,8 @@ public final class PollingRelay implements Runnable {
     this.table = b.table;
     this.publisher = b.publisher;
     this.batchSize = b.batchSize;
+    this.maxBatchSize = Math.max(b.batchSize, b.maxBatchSize);
+    this.concurrency = b.concurrency;
     this.pollInterval = b.pollInterval;
     this.retention = b.retention;
     this.cleanupInterval = b.cleanupInterval;
@@ -184,6 +199,11 @@ public final class PollingRelay implements Runnable {
    *     the transaction was rolled back and the rows will be relayed again
    */
   public int relayOnce() {
+    return relayBatch(batchSize);
+  }
+
+  /** Relays one batch of at most {@code limit} rows; see {@link #relayOnce()}. */
+  private int relayBatch(int limit) {
     Batch batch;
     try (Connection c = dataSource.getConnection()) {
       boolean autoCommit = c.getAutoCommit();
@@ -191,7 +211,7 @@ public final class PollingRelay implements Runnable {
         c.setAutoCommit(false);
       }
       try {
-        batch = relay(c);
+        batch = relay(c, limit);
         c.commit();
       } catch (SQLException | RuntimeException ex) {
         rollbackQuietly(c, ex);
@@ -215,18 +235,68 @@ public final class PollingRelay implements Runnable {
   }
 
   /**
-   * Relays batches until one comes back smaller than {@code batchSize} (the table is drained, as
-   * far as this relay can see) or the relay is stopped.
+   * Relays batches until one comes back smaller than it asked for (the table is drained, as far as
+   * this relay can see) or the relay is stopped. The first batch asks for {@code batchSize} rows;
+   * while batches come back full the relay is behind, and each next batch asks for twice as many,
+   * up to {@code maxBatchSize}, so the fixed cost of a batch (its round trips and its commit) is
+   * spread over more rows exactly when rows pile up.
    *
    * @return the number of rows relayed
    */
   public int drain() {
     int total = 0;
+    int limit = batchSize;
     int n;
     do {
-      n = relayOnce();
+      n = relayBatch(limit);
       total += n;
-    } while (n >= batchSize && running && !Thread.currentThread().isInterrupted());
+      boolean full = n >= limit;
+      limit = full ? Math.min(maxBatchSize, limit * 2) : batchSize;
+      if (!full) {
+        break;
+      }
+    } while (running && !Thread.currentThread().isInterrupted());
+    return total;
+  }
+
+  /**
+   * {@link #drain()} on {@code concurrency} threads at once (this one and the drain pool's): while
+   * one batch waits for Redis or for its commit, another is claimed and published. {@code SKIP
+   * LOCKED} keeps their batches disjoint; a drainer that finds nothing left returns at once.
+   */
+  private int drainConcurrently(ExecutorService pool) throws InterruptedException {
+    if (pool == null) {
+      return drain();
+    }
+    List<Future<Integer>> others = new ArrayList<>(concurrency - 1);
+    for (int i = 1; i < concurrency; i++) {
+      others.add(pool.submit(this::drain));
+    }
+    int total = 0;
+    RuntimeException failure = null;
+    try {
+      total += drain();
+    } catch (RuntimeException ex) {
+      failure = ex;
+    }
+    for (Future<Integer> f : others) {
+      try {
+        total += f.get();
+      } catch (ExecutionException ex) {
+        RuntimeException cause =
+            ex.getCause() instanceof RuntimeException re
+                ? re
+                : new IllegalStateException(ex.getCause());
+        if (failure == null) {
+          failure = cause;
+        } else {
+          failure.addSuppressed(cause);
+        }
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
     return total;
   }
 
@@ -276,18 +346,34 @@ public final class PollingRelay implements Runnable {
       throw new IllegalStateException("relay for " + table + " is already running");
     }
     log.info(
-        "relay for {} started (batch {}, poll interval {}, channel {})",
+        "relay for {} started (batch {} growing to {} while behind, {} at once, poll interval {},"
+            + " channel {})",
         table,
         batchSize,
+        maxBatchSize,
+        concurrency,
         pollInterval,
         table.notifyChannel());
     int failures = 0;
     boolean settle = false;
+    ExecutorService pool = null;
+    if (concurrency > 1) {
+      AtomicInteger n = new AtomicInteger();
+      String name = Thread.currentThread().getName();
+      pool =
+          Executors.newFixedThreadPool(
+              concurrency - 1,
+              r -> {
+                Thread t = new Thread(r, name + "-drain-" + n.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+              });
+    }
     try {
       while (running && !Thread.currentThread().isInterrupted()) {
         try {
           listen();
-          drain();
+          drainConcurrently(pool);
           if (!clock.instant().isBefore(nextCleanup)) {
             nextCleanup = clock.instant().plus(cleanupInterval);
             cleanUp();
@@ -315,6 +401,17 @@ public final class PollingRelay implements Runnable {
     } catch (InterruptedException ex) {
       Thread.currentThread().interrupt();
     } finally {
+      if (pool != null) {
+        pool.shutdown();
+        try {
+          if (!pool.awaitTermination(30, TimeUnit.SECONDS)) {
+            pool.shutdownNow();
+          }
+        } catch (InterruptedException ex) {
+          pool.shutdownNow();
+          Thread.currentThread().interrupt();
+        }
+      }
       closeListen();
       looping.set(false);
       log.info("relay for {} stopped", table);
@@ -335,13 +432,13 @@ public final class PollingRelay implements Runnable {
     return lastLoop;
   }
 
-  private Batch relay(Connection c) throws SQLException {
+  private Batch relay(Connection c, int limit) throws SQLException {
     List<EventPublisher.Outgoing> out = new ArrayList<>();
     List<Long> ids = new ArrayList<>();
     List<Quarantine> bad = new ArrayList<>();
     Instant oldest = null;
     try (PreparedStatement ps = c.prepareStatement(claimSql)) {
-      ps.setInt(1, batchSize);
+      ps.setInt(1, limit);
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           long id = rs.getLong(1);
@@ -547,6 +644,8 @@ public final class PollingRelay implements Runnable {
     private final OutboxTable table;
     private final EventPublisher publisher;
     private int batchSize = DEFAULT_BATCH_SIZE;
+    private int maxBatchSize = DEFAULT_MAX_BATCH_SIZE;
+    private int concurrency = DEFAULT_CONCURRENCY;
     private Duration pollInterval = DEFAULT_POLL_INTERVAL;
     private Duration retention = DEFAULT_RETENTION;
     private Duration cleanupInterval = DEFAULT_CLEANUP_INTERVAL;
@@ -565,6 +664,25 @@ public final class PollingRelay implements Runnable {
     /** Most rows per transaction, 1 to 10000; default {@value #DEFAULT_BATCH_SIZE}. */
     public Builder batchSize(int batchSize) {
       this.batchSize = batchSize;
+      return this;
+    }
+
+    /**
+     * Largest batch while the relay is behind, {@code batchSize} to 10000; default {@value
+     * #DEFAULT_MAX_BATCH_SIZE} (or {@code batchSize} when that is larger). Full batches double the
+     * next one up to this size; the first batch that is not full resets it to {@code batchSize}.
+     */
+    public Builder maxBatchSize(int maxBatchSize) {
+      this.maxBatchSize = maxBatchSize;
+      return this;
+    }
+
+    /**
+     * Batches relayed at once by {@link #run()} while rows are waiting, 1 to 16; default {@value
+     * #DEFAULT_CONCURRENCY}. Each takes a pooled connection while it runs.
+     */
+    public Builder concurrency(int concurrency) {
+      this.concurrency = concurrency;
       return this;
     }
 
@@ -631,6 +749,12 @@ public final class PollingRelay implements Runnable {
       require(
           batchSize >= 1 && batchSize <= 10_000,
           "relay.batchSize must be 1..10000, got " + batchSize);
+      require(
+          maxBatchSize >= 1 && maxBatchSize <= 10_000,
+          "relay.maxBatchSize must be 1..10000, got " + maxBatchSize);
+      require(
+          concurrency >= 1 && concurrency <= 16,
+          "relay.concurrency must be 1..16, got " + concurrency);
       requirePositive("relay.pollInterval", pollInterval);
       requirePositive("relay.retention", retention);
       requirePositive("relay.cleanupInterval", cleanupInterval);

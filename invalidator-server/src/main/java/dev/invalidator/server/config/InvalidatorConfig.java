@@ -63,7 +63,12 @@ public record InvalidatorConfig(
 
   /** The polling relay. */
   public record Relay(
-      int batchSize, Duration pollInterval, Duration retention, Duration cleanupInterval) {}
+      int batchSize,
+      int maxBatchSize,
+      int concurrency,
+      Duration pollInterval,
+      Duration retention,
+      Duration cleanupInterval) {}
 
   /** The stream workers. */
   public record Worker(
@@ -161,6 +166,8 @@ public record InvalidatorConfig(
     Relay relay =
         new Relay(
             r.integer("relay.batchSize", 1, 10_000),
+            r.integer("relay.maxBatchSize", 1, 10_000),
+            r.integer("relay.concurrency", 1, 16),
             r.duration("relay.pollInterval"),
             r.duration("relay.retention"),
             r.duration("relay.cleanupInterval"));

@@ -24,7 +24,17 @@ public record Setting(String name, String defaultValue, String description) {
               "redis:// or rediss:// URL (required for run; the demo starts an embedded Redis when empty)"),
           new Setting("redis.prefix", "inv", "prefix of every Redis key"),
           new Setting(
-              "relay.batchSize", "500", "outbox rows claimed and published per transaction"),
+              "relay.batchSize",
+              "500",
+              "outbox rows claimed and published per transaction while the relay keeps up"),
+          new Setting(
+              "relay.maxBatchSize",
+              "5000",
+              "largest batch while the relay is behind: each full batch doubles the next, up to this"),
+          new Setting(
+              "relay.concurrency",
+              "2",
+              "batches relayed at once while rows are waiting (each holds a pooled connection)"),
           new Setting(
               "relay.pollInterval", "1s", "fallback poll when no LISTEN/NOTIFY wake-up arrives"),
           new Setting(
