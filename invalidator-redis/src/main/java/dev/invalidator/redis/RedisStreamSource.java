@@ -526,11 +526,9 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
     return (StreamOffset<String>[]) new StreamOffset<?>[] {StreamOffset.lastConsumed(stream)};
   }
 
-  /** NOGROUP, also from inside claim.lua, which Redis 6.2 reports as {@code ERR ...: NOGROUP}. */
+  /** NOGROUP, also from inside claim.lua (which Redis 6.2 wraps in an {@code ERR}). */
   private static boolean isNoGroup(Throwable error) {
-    Throwable cause = RedisErrors.unwrap(error);
-    String message = cause == null ? "" : String.valueOf(cause.getMessage());
-    return message.startsWith("NOGROUP") || message.contains(": NOGROUP ");
+    return RedisErrors.serverMessage(error).startsWith("NOGROUP");
   }
 
   private static String defaultConsumerName() {
