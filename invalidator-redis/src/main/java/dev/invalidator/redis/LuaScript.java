@@ -28,6 +28,7 @@ final class LuaScript {
   static final LuaScript PUBLISH = load("publish.lua");
   static final LuaScript HEARTBEAT = load("heartbeat.lua");
   static final LuaScript UNLOCK = load("unlock.lua");
+  static final LuaScript CLAIM = load("claim.lua");
 
   private final String name;
   private final String source;

@@ -8,6 +8,8 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The one place where Redis and Lettuce errors become {@link InvalidatorException}s, retryable or
@@ -22,6 +24,11 @@ final class RedisErrors {
   private static final String[] TRANSIENT_SERVER_ERRORS = {
     "BUSY", "LOADING", "TRYAGAIN", "MASTERDOWN", "READONLY", "CLUSTERDOWN", "NOREPLICAS", "OOM"
   };
+
+  private static final Pattern SCRIPT_ERROR_62 =
+      Pattern.compile(
+          "ERR Error running script \\(call to [^)]*\\): (?:@user_script: ?\\d+: )*-?(.*)",
+          Pattern.DOTALL);
 
   private RedisErrors() {}
 
@@ -41,7 +48,7 @@ final class RedisErrors {
       return ie.isRetryable();
     }
     if (cause instanceof RedisCommandExecutionException) {
-      String message = String.valueOf(cause.getMessage());
+      String message = serverMessage(cause);
       for (String prefix : TRANSIENT_SERVER_ERRORS) {
         if (message.startsWith(prefix)) {
           return true;
@@ -51,6 +58,19 @@ final class RedisErrors {
     }
     // Connection refused or reset, command timeouts, a closed connection: all pass.
     return true;
+  }
+
+  /**
+   * The server's error message, starting with its code ({@code NOGROUP ...}). Redis 7.0+ passes an
+   * error raised inside a Lua script on as it is; Redis 6.2 wraps it ({@code ERR Error running
+   * script (call to f_...): @user_script:1: @user_script: 1: -READONLY You can't write ...}), and
+   * this unwraps it, so a script's READONLY or OOM is as retryable as the command's.
+   */
+  static String serverMessage(Throwable error) {
+    Throwable cause = unwrap(error);
+    String message = cause == null ? "" : String.valueOf(cause.getMessage());
+    Matcher m = SCRIPT_ERROR_62.matcher(message);
+    return m.matches() ? m.group(1) : message;
   }
 
   /** True for an error reply of the server (as opposed to a connection problem). */

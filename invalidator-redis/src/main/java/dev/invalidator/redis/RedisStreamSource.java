@@ -10,8 +10,8 @@ import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisFuture;
+import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.StreamMessage;
-import io.lettuce.core.XClaimArgs;
 import io.lettuce.core.XGroupCreateArgs;
 import io.lettuce.core.XPendingArgs;
 import io.lettuce.core.XReadArgs;
@@ -57,9 +57,13 @@ import org.slf4j.LoggerFactory;
  *       {@code XAUTOCLAIM} and reads their delivery counts from Redis's pending entries list
  *       ({@code XPENDING}), which {@code XAUTOCLAIM} has just incremented. The count therefore
  *       survives crashes, which is what dead-lettering after N deliveries relies on.
- *   <li>An entry deleted from the stream while pending comes back from {@code XAUTOCLAIM} without
- *       its fields (Redis 6.2) or in its list of deleted ids (7.0+); it is acknowledged, since
- *       there is nothing left to apply.
+ *   <li>An entry deleted from the stream while pending ({@code XDEL}, a {@code MAXLEN} trim) is
+ *       acknowledged when claimed, since there is nothing left to apply. Redis 7.0+ lists such ids
+ *       in a third element of the {@code XAUTOCLAIM} reply; Redis 6.2 returns a nil without the id
+ *       and keeps the entry pending, so on 6.2 (detected once, at build, by {@link
+ *       RedisServerInfo}) the claim runs as {@code claim.lua}, which returns 7.0's reply. Likewise
+ *       {@code XCLAIM} of such an entry returns a nil on 6.2 and nothing on 7.0+, which drops it
+ *       from the pending list itself.
  *   <li>The group is created at id {@code 0} with {@code MKSTREAM}, so a new group starts with
  *       every entry still in the stream; if it disappears (the stream was deleted), {@link #poll}
  *       creates it again.
@@ -79,7 +83,9 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
   private final String stream;
   private final String group;
   private final String consumer;
+  private final RedisServerInfo server;
   private String claimCursor = "0-0";
+  private boolean claimWithScript;
 
   private RedisStreamSource(Builder b) {
     this.stream = b.shard == null ? b.keys.stream() : b.keys.stream(b.shard);
@@ -92,6 +98,13 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
       commands.close();
       throw ex;
     }
+    try {
+      this.server = RedisServerInfo.detect(commands).requireSupported();
+    } catch (RuntimeException ex) {
+      close();
+      throw ex;
+    }
+    this.claimWithScript = !server.reportsDeletedOnClaim();
   }
 
   /**
@@ -120,6 +133,11 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
   /** This consumer's name within the group. */
   public String consumer() {
     return consumer;
+  }
+
+  /** The server's version and abilities, read when the source was built. */
+  public RedisServerInfo server() {
+    return server;
   }
 
   /**
@@ -186,33 +204,47 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
   /**
    * Takes over up to {@code max} entries pending in the group for at least {@code minIdle}, with
    * their delivery counts from Redis. Successive calls walk the pending list with {@code
-   * XAUTOCLAIM}'s cursor and start again from the beginning when it wraps.
+   * XAUTOCLAIM}'s cursor and start again from the beginning when it wraps. Entries deleted from the
+   * stream while pending are acknowledged, not returned.
    */
   @Override
   public synchronized List<Delivery> claimAbandoned(Duration minIdle, int max) {
     if (max < 1) {
       throw new IllegalArgumentException("max must be >= 1, got " + max);
     }
-    CommandArgs<String, String> args =
-        new CommandArgs<>(StringCodec.UTF8)
-            .addKey(stream)
-            .add(group)
-            .add(consumer)
-            .add(Math.max(0, minIdle.toMillis()))
-            .add(claimCursor)
-            .add("COUNT")
-            .add(max);
+    long idleMs = Math.max(0, minIdle.toMillis());
+    boolean script = claimWithScript;
     List<Object> reply;
     try {
-      reply =
-          commands
-              .sync()
-              .dispatch(CommandType.XAUTOCLAIM, new NestedMultiOutput<>(StringCodec.UTF8), args);
+      if (script) {
+        reply =
+            LuaScript.CLAIM.call(
+                commands.sync(),
+                ScriptOutputType.MULTI,
+                new String[] {stream},
+                new String[] {
+                  group, consumer, Long.toString(idleMs), claimCursor, Integer.toString(max)
+                });
+      } else {
+        CommandArgs<String, String> args =
+            new CommandArgs<>(StringCodec.UTF8)
+                .addKey(stream)
+                .add(group)
+                .add(consumer)
+                .add(idleMs)
+                .add(claimCursor)
+                .add("COUNT")
+                .add(max);
+        reply =
+            commands
+                .sync()
+                .dispatch(CommandType.XAUTOCLAIM, new NestedMultiOutput<>(StringCodec.UTF8), args);
+      }
     } catch (RuntimeException ex) {
       if (isNoGroup(ex)) {
         return List.of();
       }
-      throw RedisErrors.translate("XAUTOCLAIM on " + stream, ex);
+      throw RedisErrors.translate((script ? "claim.lua" : "XAUTOCLAIM") + " on " + stream, ex);
     }
     claimCursor = String.valueOf(reply.get(0));
     Map<String, Map<String, String>> claimed = new LinkedHashMap<>();
@@ -226,6 +258,14 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
           } else {
             deleted.add(id);
           }
+        } else if (item == null && !claimWithScript) {
+          // A deleted entry without its id: the server answers like 6.2 whatever its version
+          // says. The entry stays pending; the script finds it when it is idle again.
+          log.warn(
+              "{}: XAUTOCLAIM returned a deleted entry without its id; claiming with claim.lua"
+                  + " from now on",
+              server);
+          claimWithScript = true;
         }
       }
     }
@@ -297,24 +337,34 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
       if (p.getMsSinceLastDelivery() < due) {
         continue;
       }
-      List<StreamMessage<String, String>> claimed;
+      CommandArgs<String, String> args =
+          new CommandArgs<>(StringCodec.UTF8)
+              .addKey(stream)
+              .add(group)
+              .add(consumer)
+              .add(Math.max(0, due))
+              .add(p.getId());
+      List<Object> claimed;
       try {
         claimed =
             commands
                 .sync()
-                .xclaim(stream, me, XClaimArgs.Builder.minIdleTime(Math.max(0, due)), p.getId());
+                .dispatch(CommandType.XCLAIM, new NestedMultiOutput<>(StringCodec.UTF8), args);
       } catch (RuntimeException ex) {
         throw RedisErrors.translate("XCLAIM on " + stream, ex);
       }
       if (claimed.isEmpty()) {
-        continue; // taken over by another consumer, or deleted from the stream
-      }
-      StreamMessage<String, String> m = claimed.get(0);
-      if (m.getBody() == null || m.getBody().isEmpty()) {
-        ack(List.of(m.getId())); // deleted while pending: nothing left to apply
+        // Taken over by another consumer, or (7.0+) deleted from the stream and dropped from the
+        // pending list by Redis.
         continue;
       }
-      out.add(new Delivery(m.getId(), m.getBody(), deliveries + 1));
+      if (claimed.get(0) instanceof List<?> entry
+          && entry.size() > 1
+          && entry.get(1) instanceof List<?> body) {
+        out.add(new Delivery(p.getId(), fields(body), deliveries + 1));
+      } else {
+        ack(List.of(p.getId())); // (6.2) deleted while pending: nothing left to apply
+      }
     }
     return out;
   }
@@ -377,8 +427,9 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
   static final int MAX_COUNTED_LAG = 10_000;
 
   /**
-   * The group's lag: Redis 7 reports it in XINFO GROUPS; for older servers it is counted as the
-   * entries after the group's last-delivered id (capped at {@link #MAX_COUNTED_LAG}).
+   * The group's lag: Redis 7 reports it in XINFO GROUPS (a nil after some deletions); when there is
+   * no number (Redis 6.2 has no such field) it is counted as the entries after the group's
+   * last-delivered id (capped at {@link #MAX_COUNTED_LAG}).
    */
   private long lag(Map<String, Object> info) {
     long reported = number(info.get("lag"), -1);
@@ -475,9 +526,9 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
     return (StreamOffset<String>[]) new StreamOffset<?>[] {StreamOffset.lastConsumed(stream)};
   }
 
+  /** NOGROUP, also from inside claim.lua (which Redis 6.2 wraps in an {@code ERR}). */
   private static boolean isNoGroup(Throwable error) {
-    Throwable cause = RedisErrors.unwrap(error);
-    return cause != null && String.valueOf(cause.getMessage()).startsWith("NOGROUP");
+    return RedisErrors.serverMessage(error).startsWith("NOGROUP");
   }
 
   private static String defaultConsumerName() {

@@ -15,8 +15,9 @@ import java.util.Map;
  * @param oldestPendingId the smallest pending entry id, or null when nothing is pending; the stream
  *     must never be trimmed beyond it
  * @param lastDeliveredId the last id delivered to the group, or null
- * @param lag entries not yet delivered to the group, or -1 when Redis cannot tell (before 7.0, or
- *     after deletions inside the undelivered range)
+ * @param lag entries not yet delivered to the group: {@code XINFO GROUPS}'s {@code lag} on Redis
+ *     7.0+, counted with {@code XRANGE} (at most 10,000) when Redis has no number for it (6.2, or
+ *     7.x after deletions inside the undelivered range); -1 when the group is not found
  * @param consumers consumers known to the group
  */
 public record StreamStats(

@@ -2,6 +2,7 @@ package dev.invalidator.server;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.invalidator.redis.RedisServerInfo;
 import dev.invalidator.server.config.ConfigException;
 import dev.invalidator.server.config.InvalidatorConfig;
 import io.lettuce.core.RedisClient;
@@ -52,11 +53,19 @@ final class Servers implements AutoCloseable {
         throw new IllegalStateException(
             "cannot connect to Redis at " + cfg.redis().maskedUrl() + ": " + e.getMessage(), e);
       }
-      String info = conn.sync().info("server");
+      RedisServerInfo server;
+      try {
+        server = RedisServerInfo.detect(conn).requireSupported();
+      } catch (RuntimeException e) {
+        conn.close();
+        client.shutdown();
+        throw new IllegalStateException(
+            "Redis at " + cfg.redis().maskedUrl() + ": " + e.getMessage(), e);
+      }
       log.info(
           "connected to Redis {} (version {})",
           cfg.redis().maskedUrl(),
-          field(info, "redis_version"));
+          server.version().orElse("unknown"));
       return new Servers(ds, client, conn);
     } catch (RuntimeException e) {
       ds.close();
@@ -107,15 +116,6 @@ final class Servers implements AutoCloseable {
   /** A shared, thread-safe connection for non-blocking commands. */
   StatefulRedisConnection<String, String> connection() {
     return connection;
-  }
-
-  private static String field(String info, String name) {
-    for (String line : info.split("\r?\n")) {
-      if (line.startsWith(name + ":")) {
-        return line.substring(name.length() + 1).trim();
-      }
-    }
-    return "unknown";
   }
 
   @Override

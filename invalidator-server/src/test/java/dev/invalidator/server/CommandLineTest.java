@@ -234,6 +234,22 @@ class CommandLineTest {
   }
 
   @Test
+  void wrongOptionValueIsRefusedNamingTheOptionNotAVariable() {
+    Result demo = cli("demo", "--duration", "forty");
+    assertThat(demo.exit()).isEqualTo(2);
+    assertThat(demo.err())
+        .contains("--duration: 'forty' is not a duration")
+        .doesNotContain("INVALIDATOR_--")
+        .doesNotContain("configuration:");
+
+    Result dlq = cli("dlq", "list", "--config", config.toString(), "--older-than", "a while");
+    assertThat(dlq.exit()).isEqualTo(2);
+    assertThat(dlq.err())
+        .contains("--older-than: 'a while' is not a duration")
+        .doesNotContain("INVALIDATOR_--");
+  }
+
+  @Test
   void passwordsNeverReachTheLog() throws Exception {
     Result r =
         cli(

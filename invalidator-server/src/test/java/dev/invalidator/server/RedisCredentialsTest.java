@@ -1,7 +1,6 @@
 package dev.invalidator.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
@@ -9,7 +8,6 @@ import ch.qos.logback.core.read.ListAppender;
 import dev.invalidator.embedded.TestServers;
 import dev.invalidator.server.config.ConfigLoader;
 import dev.invalidator.server.config.InvalidatorConfig;
-import java.io.File;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Files;
@@ -34,15 +32,6 @@ class RedisCredentialsTest {
   private static int tlsPort;
   private static Path dir;
 
-  static boolean onPath(String binary) {
-    for (String d : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
-      if (Files.isExecutable(Path.of(d, binary))) {
-        return true;
-      }
-    }
-    return false;
-  }
-
   static int freePort() throws Exception {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();
@@ -51,11 +40,12 @@ class RedisCredentialsTest {
 
   @BeforeAll
   static void start() throws Exception {
-    assumeTrue(onPath("redis-server") && onPath("openssl"), "needs redis-server and openssl");
+    Path redisServer = RequiredTools.require("redis-server");
+    Path openssl = RequiredTools.require("openssl");
     dir = Files.createTempDirectory("invalidator-redis-auth-");
     int rc =
         new ProcessBuilder(
-                "openssl",
+                openssl.toString(),
                 "req",
                 "-x509",
                 "-newkey",
@@ -73,7 +63,7 @@ class RedisCredentialsTest {
             .redirectOutput(dir.resolve("openssl.log").toFile())
             .start()
             .waitFor();
-    assumeTrue(rc == 0, "openssl could not make a certificate");
+    RequiredTools.require(rc == 0, "openssl could not make a certificate");
     port = freePort();
     tlsPort = freePort();
     Files.writeString(
@@ -85,7 +75,7 @@ class RedisCredentialsTest {
             + " ~* &* +@all\n");
     redis =
         new ProcessBuilder(
-                "redis-server",
+                redisServer.toString(),
                 "--port",
                 Integer.toString(port),
                 "--bind",

@@ -5,37 +5,53 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Parses the duration forms used in configuration: {@code 250ms}, {@code 5s}, {@code 2m}, {@code
- * 24h}, {@code 1d}, or ISO-8601.
+ * Parses the duration forms used in configuration files, environment variables and command-line
+ * options: {@code 250ms}, {@code 5s}, {@code 2m}, {@code 24h}, {@code 1d}, a bare number of seconds
+ * ({@code 40}), or ISO-8601 ({@code PT1M}).
  */
 public final class Durations {
-  private static final Pattern SIMPLE = Pattern.compile("(\\d+)\\s*(ms|s|m|h|d)");
+  private static final Pattern SIMPLE = Pattern.compile("(\\d{1,18})\\s*(ms|s|m|h|d)?");
 
   private Durations() {}
 
+  /**
+   * Parses {@code text}; {@code setting} is the configuration key ({@code worker.block}) or the
+   * command-line option ({@code --duration}) it came from, named by the error.
+   */
   public static Duration parse(String setting, String text) {
     String s = text.trim();
     Matcher m = SIMPLE.matcher(s);
     if (m.matches()) {
-      long n = Long.parseLong(m.group(1));
-      switch (m.group(2)) {
-        case "ms":
-          return Duration.ofMillis(n);
-        case "s":
-          return Duration.ofSeconds(n);
-        case "m":
-          return Duration.ofMinutes(n);
-        case "h":
-          return Duration.ofHours(n);
-        default:
-          return Duration.ofDays(n);
+      try {
+        return simple(Long.parseLong(m.group(1)), m.group(2));
+      } catch (ArithmeticException e) {
+        throw new ConfigException(setting, "'" + text + "' is too long");
       }
     }
     try {
       return Duration.parse(s);
     } catch (RuntimeException e) {
       throw new ConfigException(
-          setting, "'" + text + "' is not a duration (examples: 250ms, 5s, 2m, 24h, PT1M)");
+          setting,
+          "'" + text + "' is not a duration (examples: 250ms, 5s, 2m, 24h, 40 for seconds, PT1M)");
+    }
+  }
+
+  private static Duration simple(long n, String unit) {
+    if (unit == null) {
+      return Duration.ofSeconds(n);
+    }
+    switch (unit) {
+      case "ms":
+        return Duration.ofMillis(n);
+      case "s":
+        return Duration.ofSeconds(n);
+      case "m":
+        return Duration.ofMinutes(n);
+      case "h":
+        return Duration.ofHours(n);
+      default:
+        return Duration.ofDays(n);
     }
   }
 

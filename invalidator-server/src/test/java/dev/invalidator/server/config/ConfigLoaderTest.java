@@ -55,6 +55,16 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void bareNumbersAreSecondsInFilesAndVariables() throws Exception {
+    InvalidatorConfig fromFile = load("relay:\n  pollInterval: 2\n", Map.of(), Map.of());
+    assertThat(fromFile.relay().pollInterval()).isEqualTo(Duration.ofSeconds(2));
+
+    InvalidatorConfig fromEnv =
+        load(null, Map.of("INVALIDATOR_RELAY_POLL_INTERVAL", "3"), Map.of());
+    assertThat(fromEnv.relay().pollInterval()).isEqualTo(Duration.ofSeconds(3));
+  }
+
+  @Test
   void envNamesFollowTheSettingNames() {
     assertThat(ConfigLoader.envName("relay.batchSize")).isEqualTo("INVALIDATOR_RELAY_BATCH_SIZE");
     assertThat(ConfigLoader.envName("worker.claimMinIdle"))

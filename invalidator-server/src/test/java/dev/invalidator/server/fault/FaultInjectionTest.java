@@ -2,7 +2,6 @@ package dev.invalidator.server.fault;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
@@ -15,6 +14,7 @@ import dev.invalidator.outbox.OutboxSchema;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.OutboxWriter;
 import dev.invalidator.redis.CacheClient;
+import dev.invalidator.server.RequiredTools;
 import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
 import io.lettuce.core.RedisClient;
@@ -176,11 +176,10 @@ class FaultInjectionTest {
 
   @Test
   void nothingCommittedIsLostOrLeftStaleUnderKillsRestartsDuplicatesAndPoison() throws Exception {
-    assumeTrue(
-        PrivateServers.onPath("redis-server")
-            && PrivateServers.onPath("pg_ctl")
-            && PrivateServers.onPath("initdb"),
-        "needs redis-server, initdb and pg_ctl on the PATH");
+    // Skipped without them, failed under CI=true; initdb and pg_ctl also from pg_config --bindir.
+    Path redisServer = RequiredTools.require("redis-server");
+    Path initdb = RequiredTools.requirePostgres("initdb");
+    Path pgCtl = RequiredTools.requirePostgres("pg_ctl");
     base = Files.createTempDirectory("invalidator-fault-");
     // PostgreSQL runs as its own user when the tests run as root: it must reach its directory.
     Files.setPosixFilePermissions(
@@ -189,8 +188,9 @@ class FaultInjectionTest {
     Files.createDirectories(base.resolve("redis"));
     classpath = System.getProperty("java.class.path");
     long started = System.nanoTime();
-    try (PrivateServers.Postgres pg = new PrivateServers.Postgres(base.resolve("pg"));
-        PrivateServers.Redis redis = new PrivateServers.Redis(base.resolve("redis"))) {
+    try (PrivateServers.Postgres pg =
+            new PrivateServers.Postgres(base.resolve("pg"), initdb, pgCtl);
+        PrivateServers.Redis redis = new PrivateServers.Redis(base.resolve("redis"), redisServer)) {
       HikariConfig hc = new HikariConfig();
       hc.setJdbcUrl(pg.jdbcUrl());
       hc.setMaximumPoolSize(8);

@@ -1,6 +1,5 @@
 package dev.invalidator.server.fault;
 
-import java.io.File;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -22,15 +21,6 @@ final class PrivateServers {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();
     }
-  }
-
-  static boolean onPath(String binary) {
-    for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
-      if (Files.isExecutable(Path.of(dir, binary))) {
-        return true;
-      }
-    }
-    return false;
   }
 
   static void awaitPort(int port, Duration timeout) throws InterruptedException {
@@ -64,12 +54,14 @@ final class PrivateServers {
   static final class Redis implements AutoCloseable {
     final int port;
     final Path dir;
+    private final Path binary;
     private Process process;
     int restarts;
 
-    Redis(Path dir) throws IOException, InterruptedException {
+    Redis(Path dir, Path binary) throws IOException, InterruptedException {
       this.port = freePort();
       this.dir = dir;
+      this.binary = binary;
       start();
     }
 
@@ -80,7 +72,7 @@ final class PrivateServers {
     private void start() throws IOException, InterruptedException {
       process =
           new ProcessBuilder(
-                  "redis-server",
+                  binary.toString(),
                   "--port",
                   Integer.toString(port),
                   "--bind",
@@ -115,10 +107,13 @@ final class PrivateServers {
     final int port;
     final Path dir;
     private final List<String> asUser;
+    private final String pgCtl;
     int restarts;
 
-    Postgres(Path base) throws IOException, InterruptedException {
+    /** With the given binaries: Debian keeps initdb and pg_ctl off the PATH. */
+    Postgres(Path base, Path initdb, Path pgCtl) throws IOException, InterruptedException {
       this.port = freePort();
+      this.pgCtl = pgCtl.toString();
       this.dir = base.resolve("pgdata");
       boolean root = "root".equals(System.getProperty("user.name"));
       asUser = root ? List.of("runuser", "-u", "postgres", "--") : List.of();
@@ -128,7 +123,7 @@ final class PrivateServers {
       }
       int rc =
           run(
-              cmd("initdb", "-D", dir.toString(), "-U", "postgres", "-A", "trust"),
+              cmd(initdb.toString(), "-D", dir.toString(), "-U", "postgres", "-A", "trust"),
               base.resolve("initdb.log"));
       if (rc != 0) {
         throw new IllegalStateException("initdb failed, see " + base.resolve("initdb.log"));
@@ -150,7 +145,7 @@ final class PrivateServers {
       int rc =
           run(
               cmd(
-                  "pg_ctl",
+                  pgCtl,
                   "-D",
                   dir.toString(),
                   "-w",
@@ -172,7 +167,7 @@ final class PrivateServers {
     /** Immediate shutdown (no checkpoint, crash recovery on start) and start again. */
     void restart() throws IOException, InterruptedException {
       run(
-          cmd("pg_ctl", "-D", dir.toString(), "-m", "immediate", "-w", "stop"),
+          cmd(pgCtl, "-D", dir.toString(), "-m", "immediate", "-w", "stop"),
           dir.resolveSibling("pgctl.log"));
       restarts++;
       start();
@@ -182,7 +177,7 @@ final class PrivateServers {
     public void close() throws IOException {
       try {
         run(
-            cmd("pg_ctl", "-D", dir.toString(), "-m", "immediate", "-w", "stop"),
+            cmd(pgCtl, "-D", dir.toString(), "-m", "immediate", "-w", "stop"),
             dir.resolveSibling("pgctl.log"));
       } catch (InterruptedException ex) {
         Thread.currentThread().interrupt();
