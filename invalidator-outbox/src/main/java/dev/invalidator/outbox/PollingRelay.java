@@ -8,7 +8,6 @@ import dev.invalidator.core.InvalidationEvent;
 import dev.invalidator.core.MessagingSpans;
 import dev.invalidator.core.TraceContext;
 import io.opentelemetry.api.trace.Span;
-import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -42,13 +41,14 @@ import org.slf4j.LoggerFactory;
  * rows after the retention window.
  *
  * <p>Design notes. {@link #relayOnce()} claims the oldest unrelayed rows with {@code FOR UPDATE
- * SKIP LOCKED}, publishes them and marks them relayed, all in one database transaction. It never
- * scans {@code id > lastId}: ids are assigned before commit, so transactions commit out of id order
- * and such a scan would skip a row that commits late. Several relays (threads or processes) may run
- * against one table: {@code SKIP LOCKED} gives each a disjoint batch, and a relay that loses the
- * race simply sees fewer rows. If publishing fails the transaction rolls back and the rows are
- * published again later; a crash between publish and commit does the same. Both cause duplicates
- * downstream, which are harmless (G4).
+ * SKIP LOCKED} and marks them relayed in one statement ({@code UPDATE ... RETURNING}), publishes
+ * them and commits, all in one database transaction. It never scans {@code id > lastId}: ids are
+ * assigned before commit, so transactions commit out of id order and such a scan would skip a row
+ * that commits late. Several relays (threads or processes) may run against one table: {@code SKIP
+ * LOCKED} gives each a disjoint batch, and a relay that loses the race simply sees fewer rows. If
+ * publishing fails the transaction rolls back and the rows are published again later; a crash
+ * between publish and commit does the same. Both cause duplicates downstream, which are harmless
+ * (G4).
  *
  * <p>Quarantine. A row that cannot be turned into a valid event (an identifier with a forbidden
  * character, a malformed payload; only plain-SQL producers can insert such rows, the CHECK
@@ -126,7 +126,6 @@ public final class PollingRelay implements Runnable {
   private final MessagingSpans spans;
 
   private final String claimSql;
-  private final String markSql;
   private final String quarantineSql;
   private final String cleanupSql;
 
@@ -157,14 +156,19 @@ public final class PollingRelay implements Runnable {
     this.spans = b.spans;
     this.lastLoop = clock.instant();
     String t = table.qualified();
+    // Claim and mark in one statement: the rows are locked (SKIP LOCKED keeps concurrent relays
+    // apart) and marked relayed in this transaction, which commits only after the publish
+    // succeeded; a failed publish rolls the mark back. One round trip fewer than claim, publish,
+    // mark.
     this.claimSql =
-        "SELECT id, event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version,"
-            + " event_type, payload::text, traceparent, tracestate, created_at FROM "
+        "UPDATE "
             + t
-            + " WHERE relayed_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED";
-    this.markSql = "UPDATE " + t + " SET relayed_at = clock_timestamp() WHERE id = ANY(?)";
-    this.quarantineSql =
-        "UPDATE " + t + " SET relayed_at = clock_timestamp(), relay_error = ? WHERE id = ?";
+            + " SET relayed_at = clock_timestamp() WHERE id = ANY(ARRAY(SELECT id FROM "
+            + t
+            + " WHERE relayed_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED))"
+            + " RETURNING id, event_id, tenant_id, aggregate_type, aggregate_id,"
+            + " aggregate_version, event_type, payload::text, traceparent, tracestate, created_at";
+    this.quarantineSql = "UPDATE " + t + " SET relay_error = ? WHERE id = ?";
     this.cleanupSql =
         "DELETE FROM "
             + t
@@ -434,7 +438,6 @@ public final class PollingRelay implements Runnable {
 
   private Batch relay(Connection c, int limit) throws SQLException {
     List<EventPublisher.Outgoing> out = new ArrayList<>();
-    List<Long> ids = new ArrayList<>();
     List<Quarantine> bad = new ArrayList<>();
     Instant oldest = null;
     try (PreparedStatement ps = c.prepareStatement(claimSql)) {
@@ -446,7 +449,6 @@ public final class PollingRelay implements Runnable {
           try {
             InvalidationEvent event = toEvent(id, eventId, rs);
             out.add(new EventPublisher.Outgoing(id, event));
-            ids.add(id);
             if (oldest == null || event.createdAt().isBefore(oldest)) {
               oldest = event.createdAt();
             }
@@ -463,16 +465,9 @@ public final class PollingRelay implements Runnable {
       }
     }
     if (!out.isEmpty()) {
+      // RETURNING gives no order; publish in id order, as the rows were claimed.
+      out.sort(java.util.Comparator.comparingLong(EventPublisher.Outgoing::outboxId));
       publishTraced(out);
-      try (PreparedStatement ps = c.prepareStatement(markSql)) {
-        Array array = c.createArrayOf("bigint", ids.toArray());
-        try {
-          ps.setArray(1, array);
-          ps.executeUpdate();
-        } finally {
-          array.free();
-        }
-      }
     }
     if (!bad.isEmpty()) {
       try (PreparedStatement ps = c.prepareStatement(quarantineSql)) {

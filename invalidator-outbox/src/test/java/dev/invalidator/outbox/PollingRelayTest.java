@@ -77,6 +77,7 @@ class PollingRelayTest {
         relay(
             b ->
                 b.backoff(new Backoff(Duration.ofMillis(10), Duration.ofMillis(50)))
+                    .concurrency(1) // one failed batch per loop iteration
                     .pollInterval(Duration.ofMillis(200)));
     List<UUID> written = write(5);
     start(relay);
@@ -290,15 +291,37 @@ class PollingRelayTest {
   }
 
   @Test
-  void drainRelaysEveryWaitingRowInBatches() throws SQLException {
-    PollingRelay relay = relay(b -> b.batchSize(7));
-    List<UUID> written = write(30);
+  void drainRelaysEveryWaitingRowInBatchesThatGrowWhileFull() throws SQLException {
+    PollingRelay relay = relay(b -> b.batchSize(7).maxBatchSize(20));
+    List<UUID> written = write(60);
 
-    assertThat(relay.drain()).isEqualTo(30);
+    assertThat(relay.drain()).isEqualTo(60);
 
     assertThat(publisher.eventIds()).containsExactlyElementsOf(written);
-    assertThat(publisher.calls()).isEqualTo(5);
-    assertThat(listener.published.get()).isEqualTo(30);
+    // Full batches double the next one, up to maxBatchSize: 7, 14, 20, 19 (not full: done).
+    assertThat(publisher.batchSizes()).containsExactly(7, 14, 20, 19);
+    assertThat(listener.published.get()).isEqualTo(60);
+
+    // Caught up: the next drain starts small again.
+    write(3);
+    assertThat(relay.drain()).isEqualTo(3);
+    assertThat(publisher.batchSizes()).containsExactly(7, 14, 20, 19, 3);
+  }
+
+  @Test
+  void concurrentBatchesRelayEveryRowExactlyOnce() throws Exception {
+    PollingRelay relay =
+        relay(
+            b -> b.batchSize(5).maxBatchSize(5).concurrency(4).pollInterval(Duration.ofMillis(50)));
+    List<UUID> written = write(400);
+    start(relay);
+
+    await().atMost(10, SECONDS).until(() -> publisher.eventIds().size() >= 400);
+    assertThat(unrelayed()).isZero();
+    // Disjoint claims: nothing published twice, nothing missing.
+    assertThat(publisher.eventIds())
+        .doesNotHaveDuplicates()
+        .containsExactlyInAnyOrderElementsOf(written);
   }
 
   @Test

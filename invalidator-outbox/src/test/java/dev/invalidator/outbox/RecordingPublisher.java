@@ -12,10 +12,14 @@ final class RecordingPublisher implements EventPublisher {
   private final List<Outgoing> published = new ArrayList<>();
   private final AtomicInteger failuresLeft = new AtomicInteger();
   private final AtomicInteger calls = new AtomicInteger();
+  private final List<Integer> sizes = new ArrayList<>();
 
   @Override
   public void publish(List<Outgoing> batch) {
     calls.incrementAndGet();
+    synchronized (sizes) {
+      sizes.add(batch.size());
+    }
     if (failuresLeft.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
       throw new InvalidatorException("injected publish failure", true);
     }
@@ -31,6 +35,13 @@ final class RecordingPublisher implements EventPublisher {
 
   int calls() {
     return calls.get();
+  }
+
+  /** The size of every batch published or attempted, in call order. */
+  List<Integer> batchSizes() {
+    synchronized (sizes) {
+      return List.copyOf(sizes);
+    }
   }
 
   List<Outgoing> published() {
