@@ -5,9 +5,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -440,7 +438,9 @@ public final class InvalidationWorker implements Runnable {
     if (batch.isEmpty()) {
       return;
     }
-    Map<Delivery, InvalidationEvent> valid = new LinkedHashMap<>();
+    // Two lists, not a map keyed by Delivery: a Delivery's hash covers all its fields.
+    List<Delivery> deliveries = new ArrayList<>(batch.size());
+    List<InvalidationEvent> events = new ArrayList<>(batch.size());
     List<String> ack = new ArrayList<>();
     List<String> recovered = new ArrayList<>();
     Instant now = clock.instant();
@@ -460,16 +460,15 @@ public final class InvalidationWorker implements Runnable {
                   + new java.util.TreeSet<>(options.eventTypes())
                   + ")");
         }
-        valid.put(d, e);
+        deliveries.add(d);
+        events.add(e);
       } catch (InvalidEventException ex) {
         if (deadLetter(d, "*", DeadLetterReason.of(ex), ex.getMessage())) {
           ack.add(d.id());
         }
       }
     }
-    if (!valid.isEmpty()) {
-      List<Delivery> deliveries = new ArrayList<>(valid.keySet());
-      List<InvalidationEvent> events = new ArrayList<>(valid.values());
+    if (!events.isEmpty()) {
       boolean[] ok = new boolean[events.size()];
       boolean[] dead = new boolean[events.size()];
       java.util.Arrays.fill(ok, true);

@@ -23,15 +23,15 @@ import org.slf4j.LoggerFactory;
  * The Redis cache tier as a {@link Target}: applies each event to its aggregate's fence and view
  * entries with one Lua script ({@code invalidate.lua}, see its header for the protocol).
  *
- * <p>Design notes. Each event is one script call on one aggregate, so each is atomic and all keys
- * it touches share the aggregate's hash tag (one cluster slot). The scripts of a batch are sent
- * without waiting for replies (Lettuce's asynchronous API pipelines them; the shared connection's
- * auto-flush is left alone because other users share it), then all replies are awaited. A script
- * that fails fails only its event ({@link ApplyResult#failed}); when no event got any reply from
- * the server (the connection is down or timed out) the whole batch throws a retryable {@link
- * InvalidatorException}. Order inside a batch does not matter: the script is a max-register on the
- * version (G4). Tenant isolation (G5) holds because every key comes from {@link KeyScheme} with the
- * event's validated aggregate, and is checked once more before use.
+ * <p>Design notes. A batch is one {@code invalidate.lua} call on a standalone server: each event's
+ * part touches only its own aggregate's keys (one hash tag), and one command per batch instead of
+ * one per event removed the largest single cost of applying. When that call fails with a server
+ * error, the events are sent again one per call (pipelined, all sent before any reply is awaited),
+ * so an event that fails fails only itself ({@link ApplyResult#failed}); when Redis does not answer
+ * at all the whole batch throws a retryable {@link InvalidatorException}. Order inside a batch does
+ * not matter: the script is a max-register on the version (G4). Tenant isolation (G5) holds because
+ * every key comes from {@link KeyScheme} with the event's validated aggregate, and is checked once
+ * more before use.
  *
  * <p>Tags: after the batch's scripts, every event that names tags in its payload has each tag set
  * walked by {@link TagWalker} (generation raised, members unlinked in slot-grouped pipelined
@@ -168,11 +168,66 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
     if (events.isEmpty()) {
       return List.of();
     }
+    List<ApplyResult> results = applyBatch(events);
+    if (results == null) {
+      results = applyEach(events);
+    }
+    for (int i = 0; i < events.size(); i++) {
+      InvalidationEvent e = events.get(i);
+      if (!e.payload().tags().isEmpty() && results.get(i).succeeded()) {
+        results.set(i, walkTags(e));
+      }
+    }
+    return results;
+  }
+
+  /**
+   * The whole batch in one {@code invalidate.lua} call. Returns null when the call failed with a
+   * server error (a script error, out of memory): the caller then applies the events one by one, so
+   * only an event that fails on its own fails. Throws a retryable {@link InvalidatorException} when
+   * Redis did not answer.
+   */
+  private List<ApplyResult> applyBatch(List<InvalidationEvent> events) {
+    List<Object> reply;
+    try {
+      reply =
+          RedisErrors.await(
+              send(connection.async(), events),
+              connection.getTimeout(),
+              "invalidate.lua on " + events.size() + " aggregates");
+    } catch (RuntimeException ex) {
+      Throwable cause =
+          ex instanceof InvalidatorException && ex.getCause() != null
+              ? RedisErrors.unwrap(ex.getCause())
+              : RedisErrors.unwrap(ex);
+      if (cause instanceof TargetException) {
+        return null; // a key outside the tenant, refused before sending: found per event
+      }
+      if (RedisErrors.isServerError(cause)) {
+        if (events.size() == 1) {
+          return new ArrayList<>(List.of(ApplyResult.failed(failure(events.get(0), cause))));
+        }
+        log.debug("invalidate.lua failed for a batch of {}; applying one by one", events.size());
+        return null;
+      }
+      throw new InvalidatorException(
+          "redis target: no reply for a batch of " + events.size() + " events", true, ex);
+    }
+    List<ApplyResult> results = new ArrayList<>(events.size());
+    for (Object changed : reply) {
+      results.add(
+          changed instanceof Long l && l == 1L ? ApplyResult.APPLIED : ApplyResult.STALE_SKIPPED);
+    }
+    return results;
+  }
+
+  /** One call per event, all sent before any reply is awaited. */
+  private List<ApplyResult> applyEach(List<InvalidationEvent> events) {
     RedisAsyncCommands<String, String> async = connection.async();
-    List<CompletableFuture<Long>> replies = new ArrayList<>(events.size());
+    List<CompletableFuture<List<Object>>> replies = new ArrayList<>(events.size());
     for (InvalidationEvent e : events) {
       try {
-        replies.add(send(async, e));
+        replies.add(send(async, List.of(e)));
       } catch (RuntimeException ex) {
         replies.add(CompletableFuture.failedFuture(ex));
       }
@@ -192,10 +247,12 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
     int connectionErrors = 0;
     for (int i = 0; i < events.size(); i++) {
       InvalidationEvent e = events.get(i);
-      CompletableFuture<Long> reply = replies.get(i);
       try {
-        long changed = reply.join();
-        results.add(changed == 1L ? ApplyResult.APPLIED : ApplyResult.STALE_SKIPPED);
+        List<Object> changed = replies.get(i).join();
+        results.add(
+            changed.size() == 1 && changed.get(0) instanceof Long l && l == 1L
+                ? ApplyResult.APPLIED
+                : ApplyResult.STALE_SKIPPED);
       } catch (RuntimeException ex) {
         Throwable cause = RedisErrors.unwrap(ex);
         if (!RedisErrors.isServerError(cause) && !(cause instanceof InvalidatorException)) {
@@ -207,12 +264,6 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
     }
     if (connectionErrors == events.size()) {
       throw RedisErrors.translate("redis target: connection failed", connectionError);
-    }
-    for (int i = 0; i < events.size(); i++) {
-      InvalidationEvent e = events.get(i);
-      if (!e.payload().tags().isEmpty() && results.get(i).succeeded()) {
-        results.set(i, walkTags(e));
-      }
     }
     return results;
   }
@@ -250,34 +301,45 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
     return tags.prune(tenant, tag, sample);
   }
 
-  private CompletableFuture<Long> send(
-      RedisAsyncCommands<String, String> async, InvalidationEvent e) {
-    AggregateRef ref = e.aggregate();
-    String fence = keys.fence(ref);
-    String views = keys.views(ref);
-    String viewPrefix = keys.viewPrefix(ref);
-    if (!keys.belongsTo(fence, e.tenantId()) || !keys.belongsTo(viewPrefix, e.tenantId())) {
-      // Unreachable with a validated AggregateRef; kept as the last line of G5.
-      throw new TargetException(
-          NAME, e.eventId().toString(), e.tenantId(), "key outside the tenant", false, null);
+  /** Sends one {@code invalidate.lua} call for {@code events} (see the script for the layout). */
+  private CompletableFuture<List<Object>> send(
+      RedisAsyncCommands<String, String> async, List<InvalidationEvent> events) {
+    List<String> scriptKeys = new ArrayList<>(3 * events.size());
+    List<String> args = new ArrayList<>(2 + 6 * events.size());
+    args.add(Long.toString(fenceTtl.toMillis()));
+    args.add(Integer.toString(events.size()));
+    for (InvalidationEvent e : events) {
+      AggregateRef ref = e.aggregate();
+      String fence = keys.fence(ref);
+      String viewPrefix = keys.viewPrefix(ref);
+      if (!keys.belongsTo(fence, e.tenantId()) || !keys.belongsTo(viewPrefix, e.tenantId())) {
+        // Unreachable with a validated AggregateRef; kept as the last line of G5.
+        throw new TargetException(
+            NAME, e.eventId().toString(), e.tenantId(), "key outside the tenant", false, null);
+      }
+      scriptKeys.add(fence);
+      scriptKeys.add(keys.views(ref));
+      String channel = "";
+      if (options.nearCacheChannels() > 0) {
+        int shard = KeyScheme.nearShard(e.tenantId(), options.nearCacheChannels());
+        channel = keys.nearChannel(shard);
+        scriptKeys.add(keys.nearSequence(shard));
+      }
+      List<String> listed = e.payload().views();
+      args.add(Long.toString(e.aggregateVersion()));
+      args.add(viewPrefix);
+      args.add(channel);
+      args.add(e.tenantId());
+      args.add(Integer.toString(listed.size()));
+      for (String view : listed) {
+        args.add(KeyScheme.view(view));
+      }
     }
-    List<String> listed = e.payload().views();
-    String[] args = new String[5 + listed.size()];
-    args[0] = Long.toString(e.aggregateVersion());
-    args[1] = Long.toString(fenceTtl.toMillis());
-    args[2] = viewPrefix;
-    args[3] = "";
-    args[4] = e.tenantId();
-    for (int i = 0; i < listed.size(); i++) {
-      args[5 + i] = KeyScheme.view(listed.get(i));
-    }
-    String[] scriptKeys = {fence, views};
-    if (options.nearCacheChannels() > 0) {
-      int shard = KeyScheme.nearShard(e.tenantId(), options.nearCacheChannels());
-      args[3] = keys.nearChannel(shard);
-      scriptKeys = new String[] {fence, views, keys.nearSequence(shard)};
-    }
-    return LuaScript.INVALIDATE.callAsync(async, ScriptOutputType.INTEGER, scriptKeys, args);
+    return LuaScript.INVALIDATE.callAsync(
+        async,
+        ScriptOutputType.MULTI,
+        scriptKeys.toArray(String[]::new),
+        args.toArray(String[]::new));
   }
 
   private static TargetException failure(InvalidationEvent e, Throwable cause) {
