@@ -437,6 +437,14 @@ public final class PollingRelay implements Runnable {
   }
 
   private Batch relay(Connection c, int limit) throws SQLException {
+    // The claim must walk the unrelayed index in id order and stop after `limit` rows. Without
+    // fresh statistics (a new table, autovacuum off or behind) PostgreSQL picks a bitmap scan of
+    // every unrelayed row and sorts them all: the cost of a claim then grows with the backlog, and
+    // a relay that falls behind falls further behind (measured: 22 ms per claim behind 50,000
+    // rows on an idle server, seconds on a loaded one). Only for this transaction.
+    try (Statement s = c.createStatement()) {
+      s.execute("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off");
+    }
     List<EventPublisher.Outgoing> out = new ArrayList<>();
     List<Quarantine> bad = new ArrayList<>();
     Instant oldest = null;

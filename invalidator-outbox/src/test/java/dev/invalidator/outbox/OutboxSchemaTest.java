@@ -40,7 +40,20 @@ class OutboxSchemaTest {
     OutboxTable t = track(OutboxTable.of("public", Postgres.randomName("outbox_")));
 
     assertThat(OutboxSchema.migrate(ds, t))
-        .containsExactly("1 outbox", "2 relay error", "3 wakeup without serialising commits");
+        .containsExactly(
+            "1 outbox",
+            "2 relay error",
+            "3 wakeup without serialising commits",
+            "4 vacuum like a queue");
+    // A queue table: vacuumed after every 10,000 dead rows, its indexes always cleaned.
+    assertThat(
+            Postgres.queryString(
+                "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = '"
+                    + t.qualified().replace("'", "''")
+                    + "'::regclass"))
+        .contains("autovacuum_vacuum_scale_factor=0")
+        .contains("autovacuum_vacuum_threshold=10000")
+        .contains("vacuum_index_cleanup=on");
 
     assertThat(columns(t))
         .containsExactly(
@@ -96,7 +109,7 @@ class OutboxSchemaTest {
   @Test
   void migratingTwiceAppliesNothingTheSecondTime() {
     OutboxTable t = track(OutboxTable.of("public", Postgres.randomName("outbox_")));
-    assertThat(OutboxSchema.migrate(ds, t)).hasSize(3);
+    assertThat(OutboxSchema.migrate(ds, t)).hasSize(4);
     assertThat(OutboxSchema.migrate(ds, t)).isEmpty();
   }
 
@@ -143,7 +156,10 @@ class OutboxSchemaTest {
         }
         assertThat(applied)
             .containsExactlyInAnyOrder(
-                "1 outbox", "2 relay error", "3 wakeup without serialising commits");
+                "1 outbox",
+                "2 relay error",
+                "3 wakeup without serialising commits",
+                "4 vacuum like a queue");
       }
     } finally {
       pool.shutdownNow();

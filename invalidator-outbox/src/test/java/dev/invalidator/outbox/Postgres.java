@@ -76,4 +76,15 @@ final class Postgres {
       throw new IllegalStateException(ex);
     }
   }
+
+  static String queryString(String sql) {
+    try (Connection c = dataSource().getConnection();
+        Statement s = c.createStatement();
+        var rs = s.executeQuery(sql)) {
+      rs.next();
+      return rs.getString(1);
+    } catch (SQLException ex) {
+      throw new IllegalStateException(ex);
+    }
+  }
 }
