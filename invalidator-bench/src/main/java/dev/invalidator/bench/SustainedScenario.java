@@ -527,7 +527,12 @@ final class SustainedScenario {
         new ProcessBuilder(cmd)
             .redirectErrorStream(true)
             .redirectOutput(ProcessBuilder.Redirect.to(logFile.toFile()));
-    pb.environment().keySet().removeIf(k -> k.startsWith("INVALIDATOR_") || k.startsWith("OTEL_"));
+    pb.environment()
+        .keySet()
+        .removeIf(
+            k ->
+                (k.startsWith("INVALIDATOR_") && !k.equals("INVALIDATOR_LOG_LEVEL"))
+                    || k.startsWith("OTEL_"));
     pb.environment().put("INVALIDATOR_POSTGRES_TABLE", outbox.table());
     pb.environment().put("INVALIDATOR_POSTGRES_SCHEMA", outbox.schema());
     pb.environment().put("INVALIDATOR_REDIS_PREFIX", keys.prefix());

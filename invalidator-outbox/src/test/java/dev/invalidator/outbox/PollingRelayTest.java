@@ -105,6 +105,16 @@ class PollingRelayTest {
   }
 
   @Test
+  void pollsSoonWhileRowsArriveAndBacksOffToThePollIntervalWhenQuiet() {
+    PollingRelay relay = relay(b -> b.pollInterval(Duration.ofMillis(100)));
+    assertThat(relay.nextWait(0)).isEqualTo(PollingRelay.BUSY_POLL);
+    assertThat(relay.nextWait(1)).isEqualTo(PollingRelay.BUSY_POLL.multipliedBy(2));
+    assertThat(relay.nextWait(2)).isEqualTo(PollingRelay.BUSY_POLL.multipliedBy(4));
+    assertThat(relay.nextWait(5)).isEqualTo(Duration.ofMillis(100));
+    assertThat(relay.nextWait(30)).isEqualTo(Duration.ofMillis(100));
+  }
+
+  @Test
   void writerThatSkipsItsNotificationIsRelayedWithTheOneThatNotifies() throws Exception {
     PollingRelay relay = relay(b -> b.pollInterval(Duration.ofSeconds(30)));
     Instant built = relay.lastLoop();
