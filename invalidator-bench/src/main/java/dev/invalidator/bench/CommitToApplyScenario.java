@@ -25,13 +25,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.atomic.LongAccumulator;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
@@ -63,24 +60,10 @@ final class CommitToApplyScenario {
   /** The latency points measured, for the chart. */
   record Curves(List<LatencyPoint> pipeline, List<LatencyPoint> baseline) {}
 
-  private static final class Pending {
-    final long intended;
-    volatile long committed;
-
-    Pending(long intended) {
-      this.intended = intended;
-    }
-  }
-
   /** One rate phase's recorders and counters. */
-  private static final class Phase {
-    final Map<UUID, Pending> pending = new ConcurrentHashMap<>();
+  private static final class Phase extends OpenLoopPhase<UUID> {
     final Recorder corrected = new Recorder(3);
     final Recorder fromCommit = new Recorder(3);
-    final LongAdder committedMeasured = new LongAdder();
-    final LongAccumulator lastCommit = new LongAccumulator(Math::max, 0);
-    volatile long measureFrom;
-    volatile long notStarted;
   }
 
   static ScenarioResult run(
@@ -88,8 +71,11 @@ final class CommitToApplyScenario {
       throws Exception {
     long maxEvents = 0;
     for (int rate : s.rates()) {
-      maxEvents = Math.max(maxEvents, events(rate, s.rateWarmup().plus(s.rateDuration())));
-      maxEvents = Math.max(maxEvents, events(rate, s.rateWarmup().plus(s.baselineRateDuration())));
+      maxEvents =
+          Math.max(maxEvents, OpenLoopPhase.events(rate, s.rateWarmup().plus(s.rateDuration())));
+      maxEvents =
+          Math.max(
+              maxEvents, OpenLoopPhase.events(rate, s.rateWarmup().plus(s.baselineRateDuration())));
     }
     out.printf("  creating %,d account rows...%n", maxEvents);
     String accounts = env.accounts("lat_accounts", (int) maxEvents);
@@ -109,7 +95,7 @@ final class CommitToApplyScenario {
               Instant appliedAt) {
             long now = System.nanoTime();
             Phase ph = phase.get();
-            Pending p = ph.pending.remove(event.eventId());
+            OpenLoopPhase.Pending p = ph.pending.remove(event.eventId());
             if (p == null || p.intended < ph.measureFrom) {
               return;
             }
@@ -171,7 +157,7 @@ final class CommitToApplyScenario {
       RedisCommands<String, String> redis = env.connection().sync();
       for (int rate : s.rates()) {
         // Baseline: delete-after-commit in the writer.
-        long nb = events(rate, s.rateWarmup().plus(s.baselineRateDuration()));
+        long nb = OpenLoopPhase.events(rate, s.rateWarmup().plus(s.baselineRateDuration()));
         RedisFixtures.fillEntries(env.connection(), keys, 0, nb);
         out.printf(
             "  %,d/s baseline (UPDATE, COMMIT, UNLINK in the writer) for %d s...%n",
@@ -194,11 +180,11 @@ final class CommitToApplyScenario {
               }
             });
         Histogram baseHist = base.corrected.getIntervalHistogram();
-        LatencyPoint bp = LatencyPoint.of(rate, achieved(base, s.baselineRateDuration()), baseHist);
+        LatencyPoint bp = LatencyPoint.of(rate, base.achieved(s.baselineRateDuration()), baseHist);
         baselinePoints.add(bp);
 
         // The pipeline: UPDATE + outbox insert + COMMIT; relay and workers invalidate.
-        long n = events(rate, s.rateWarmup().plus(s.rateDuration()));
+        long n = OpenLoopPhase.events(rate, s.rateWarmup().plus(s.rateDuration()));
         RedisFixtures.fillEntries(env.connection(), keys, 0, n);
         out.printf(
             "  %,d/s through the pipeline for %d s (+%d ms warm-up)...%n",
@@ -235,7 +221,7 @@ final class CommitToApplyScenario {
         long left = RedisFixtures.countEntries(env.connection(), keys, 0, n - ph.notStarted);
         Histogram hist = ph.corrected.getIntervalHistogram();
         Histogram fromCommit = ph.fromCommit.getIntervalHistogram();
-        LatencyPoint pp = LatencyPoint.of(rate, achieved(ph, s.rateDuration()), hist);
+        LatencyPoint pp = LatencyPoint.of(rate, ph.achieved(s.rateDuration()), hist);
         pipelinePoints.add(pp);
         out.printf(
             "  %,d/s: achieved %,.0f/s, commit->apply p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms,"
@@ -314,7 +300,7 @@ final class CommitToApplyScenario {
 
   @FunctionalInterface
   private interface Tail {
-    void run(Connection c, int id, long version, Pending p) throws Exception;
+    void run(Connection c, int id, long version, OpenLoopPhase.Pending p) throws Exception;
   }
 
   /** Runs {@code n} transactions on the open-loop schedule; returns when all are committed. */
@@ -333,7 +319,6 @@ final class CommitToApplyScenario {
     double interval = 1e9 / rate;
     long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
     ph.measureFrom = start + warmup.toNanos();
-    long warmupEnd = ph.measureFrom;
     // The window ends at the last intended start: transactions still unstarted then (the rate was
     // beyond capacity) are counted, not run, so an overloaded phase cannot run for ever.
     long windowEnd = start + (long) (n * interval);
@@ -359,7 +344,7 @@ final class CommitToApplyScenario {
                 while ((wait = intended - System.nanoTime()) > 0) {
                   LockSupport.parkNanos(wait);
                 }
-                Pending pending = new Pending(intended);
+                OpenLoopPhase.Pending pending = new OpenLoopPhase.Pending(intended);
                 ps.setInt(1, (int) i);
                 long version;
                 try (ResultSet rs = ps.executeQuery()) {
@@ -367,10 +352,7 @@ final class CommitToApplyScenario {
                   version = rs.getLong(1);
                 }
                 tail.run(c, (int) i, version, pending);
-                if (intended >= warmupEnd) {
-                  ph.committedMeasured.increment();
-                  ph.lastCommit.accumulate(System.nanoTime());
-                }
+                ph.countCommit(intended);
               }
             }
           });
@@ -378,15 +360,5 @@ final class CommitToApplyScenario {
       progress.close();
     }
     ph.notStarted = n - issued.get();
-  }
-
-  private static double achieved(Phase ph, Duration measured) {
-    long last = ph.lastCommit.get();
-    double secs = last == 0 ? measured.toNanos() / 1e9 : (last - ph.measureFrom) / 1e9;
-    return secs <= 0 ? 0 : ph.committedMeasured.sum() / secs;
-  }
-
-  private static long events(int rate, Duration d) {
-    return (long) Math.ceil(rate * (d.toMillis() / 1000.0));
   }
 }

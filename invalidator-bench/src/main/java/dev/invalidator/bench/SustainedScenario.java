@@ -22,14 +22,12 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.atomic.LongAccumulator;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import org.HdrHistogram.Histogram;
@@ -75,24 +73,10 @@ final class SustainedScenario {
 
   private static final String GROUP = RedisStreamSource.DEFAULT_GROUP;
 
-  private static final class Pending {
-    final long intended;
-    volatile long committed;
-
-    Pending(long intended) {
-      this.intended = intended;
-    }
-  }
-
-  private static final class Phase {
-    final Map<String, Pending> pending = new ConcurrentHashMap<>();
+  private static final class Phase extends OpenLoopPhase<String> {
     final Recorder fromCommit = new Recorder(3);
     final Recorder fromIntended = new Recorder(3);
     final Recorder warmupFromCommit = new Recorder(3);
-    final LongAdder committedMeasured = new LongAdder();
-    final LongAccumulator lastCommit = new LongAccumulator(Math::max, 0);
-    volatile long measureFrom;
-    volatile long notStarted;
   }
 
   static ScenarioResult run(
@@ -132,7 +116,7 @@ final class SustainedScenario {
             public void message(String channel, String key) {
               long now = System.nanoTime();
               Phase ph = current.get();
-              Pending p = ph.pending.remove(key);
+              OpenLoopPhase.Pending p = ph.pending.remove(key);
               if (p == null) {
                 return;
               }
@@ -174,7 +158,7 @@ final class SustainedScenario {
           continue;
         }
         // Baseline: the naive writer deletes the entry itself after its commit.
-        long nb = events(rate, cfg.warmup().plus(cfg.baselineDuration()));
+        long nb = OpenLoopPhase.events(rate, cfg.warmup().plus(cfg.baselineDuration()));
         RedisFixtures.fillEntries(env.connection(), keys, base, base + nb);
         out.printf(
             "  %,d/s naive baseline (insert, commit, UNLINK in the writer) for %d s...%n",
@@ -197,10 +181,10 @@ final class SustainedScenario {
         base += nb;
         LatencyPoint bp =
             LatencyPoint.of(
-                rate, achieved(bph, cfg.baselineDuration()), bph.fromCommit.getIntervalHistogram());
+                rate, bph.achieved(cfg.baselineDuration()), bph.fromCommit.getIntervalHistogram());
 
         // The pipeline: the writer only commits; the daemon invalidates.
-        long n = events(rate, cfg.warmup().plus(cfg.duration()));
+        long n = OpenLoopPhase.events(rate, cfg.warmup().plus(cfg.duration()));
         RedisFixtures.fillEntries(env.connection(), keys, base, base + n);
         out.printf(
             "  %,d/s through the daemon for %d s (+%d s reported as warm-up)...%n",
@@ -222,7 +206,7 @@ final class SustainedScenario {
         Histogram fromCommit = ph.fromCommit.getIntervalHistogram();
         Histogram fromIntended = ph.fromIntended.getIntervalHistogram();
         Histogram warm = ph.warmupFromCommit.getIntervalHistogram();
-        LatencyPoint pp = LatencyPoint.of(rate, achieved(ph, cfg.duration()), fromCommit);
+        LatencyPoint pp = LatencyPoint.of(rate, ph.achieved(cfg.duration()), fromCommit);
         pipelinePoints.add(pp);
         baselinePoints.add(bp);
         Backlog backlog = Backlog.of(samples, cfg.warmup());
@@ -397,7 +381,7 @@ final class SustainedScenario {
                 LockSupport.parkNanos(wait);
               }
               String key = keys.entry(RedisFixtures.aggregate(from + i), RedisFixtures.VIEW);
-              Pending p = new Pending(intended);
+              OpenLoopPhase.Pending p = new OpenLoopPhase.Pending(intended);
               ph.pending.put(key, p);
               bind(ps, from + i);
               ps.executeUpdate();
@@ -405,10 +389,7 @@ final class SustainedScenario {
               if (after != null) {
                 after.run(key);
               }
-              if (intended >= ph.measureFrom) {
-                ph.committedMeasured.increment();
-                ph.lastCommit.accumulate(System.nanoTime());
-              }
+              ph.countCommit(intended);
             }
           }
         });
@@ -420,16 +401,6 @@ final class SustainedScenario {
     while (!ph.pending.isEmpty() && System.nanoTime() < until) {
       Thread.sleep(20);
     }
-  }
-
-  private static double achieved(Phase ph, Duration measured) {
-    long last = ph.lastCommit.get();
-    double secs = last == 0 ? measured.toNanos() / 1e9 : (last - ph.measureFrom) / 1e9;
-    return secs <= 0 ? 0 : ph.committedMeasured.sum() / secs;
-  }
-
-  private static long events(int rate, Duration d) {
-    return (long) Math.ceil(rate * (d.toMillis() / 1000.0));
   }
 
   /** One sample: seconds since the start, unrelayed rows, undelivered entries, pending entries. */
