@@ -23,9 +23,8 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Scenario 2, relay drain: a backlog of committed outbox rows drained to the Redis stream by one
- * {@link PollingRelay} (the daemon's one relay thread, {@code relay.batchSize} rows per
- * transaction), against the database's single-row insert rate measured just before on the same
- * table.
+ * {@link PollingRelay} loop (the daemon's relay, {@code relay.batchSize} rows per transaction),
+ * against the database's single-row insert rate measured just before on the same table.
  */
 final class RelayDrainScenario {
   private static final int FILL_CHUNK = 100_000;
@@ -118,19 +117,29 @@ final class RelayDrainScenario {
                   }
                 })
             .build();
-    out.printf("  draining %,d rows with one relay (batch %d)...%n", backlog, s.relayBatchSize());
+    out.printf(
+        "  draining %,d rows with one relay loop (batch %d growing to %d, %d in flight)...%n",
+        backlog,
+        s.relayBatchSize(),
+        PollingRelay.DEFAULT_MAX_BATCH_SIZE,
+        PollingRelay.DEFAULT_CONCURRENCY);
     long start = System.nanoTime();
     Progress progress = Progress.every(out, 5000, "relayed", backlog, relayed::sum);
+    // The daemon's loop (run()), with its default growth and concurrency; it is stopped once
+    // every row of the backlog was published.
+    Thread loop = new Thread(relay, "bench-drain-relay");
+    long elapsed;
     try {
-      while (relayed.sum() < backlog) {
-        if (relay.drain() == 0) {
-          break;
-        }
+      loop.start();
+      while (relayed.sum() < backlog && loop.isAlive()) {
+        Thread.sleep(1);
       }
+      elapsed = System.nanoTime() - start;
     } finally {
+      relay.stop();
+      loop.join(30_000);
       progress.close();
     }
-    long elapsed = System.nanoTime() - start;
     long streamLength = env.connection().sync().xlen(keys.stream());
     double drainRate = relayed.sum() * 1e9 / elapsed;
     env.deleteKeys(keys);
@@ -148,12 +157,17 @@ final class RelayDrainScenario {
     return new ScenarioResult(
         "relay-drain",
         "2. relay drain",
-        "rows/s one PollingRelay moves from a committed backlog of "
+        "rows/s one PollingRelay loop (run(), as in the daemon) moves from a committed backlog of "
             + backlog
-            + " rows to the stream: claim "
+            + " rows to the stream: claim and mark (UPDATE ... RETURNING, FOR UPDATE SKIP LOCKED)"
+            + " batches of "
             + s.relayBatchSize()
-            + " rows FOR UPDATE SKIP LOCKED, pipelined XADD, mark relayed, commit; wall time from"
-            + " the first claim to the last commit",
+            + " doubling to "
+            + PollingRelay.DEFAULT_MAX_BATCH_SIZE
+            + " while full, "
+            + PollingRelay.DEFAULT_CONCURRENCY
+            + " in flight, pipelined XADD, commit; wall time from the start to the last"
+            + " publish",
         "raw single-row INSERTs of one outbox row (OutboxWriter.append on an auto-commit"
             + " connection: one INSERT and one commit, one WAL flush, per row) from "
             + s.clients()
