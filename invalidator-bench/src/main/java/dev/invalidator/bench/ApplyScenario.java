@@ -157,8 +157,8 @@ final class ApplyScenario {
             + threads
             + " InvalidationWorker threads: XREADGROUP (batch "
             + s.workerBatchSize()
-            + "), decode and validate, invalidate.lua per event (fence, unlink the entry, prune"
-            + " the registry) pipelined, XACK; "
+            + "), decode and validate, one invalidate.lua call per batch (per event: fence, unlink"
+            + " the entry, prune the registry), XACK; "
             + n
             + " events, each aggregate holding an entry; wall time until every event is acked",
         "pipelined UNLINKs of the same number of entries in batches of "
