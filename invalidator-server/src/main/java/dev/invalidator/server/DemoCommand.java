@@ -59,7 +59,8 @@ final class DemoCommand implements Callable<Integer> {
   @Option(
       names = "--duration",
       defaultValue = "20s",
-      description = "How long the workload runs (default: ${DEFAULT-VALUE}).")
+      description =
+          "How long the workload runs: 90s, 5m, or a bare number of seconds (default: ${DEFAULT-VALUE}).")
   String duration;
 
   @Option(
@@ -95,7 +96,8 @@ final class DemoCommand implements Callable<Integer> {
   @Option(
       names = "--drain-timeout",
       defaultValue = "60s",
-      description = "How long to wait for the pipeline to drain (default: ${DEFAULT-VALUE}).")
+      description =
+          "How long to wait for the pipeline to drain: 30s, 2m, or a bare number of seconds (default: ${DEFAULT-VALUE}).")
   String drainTimeout;
 
   private final PrintStream out = System.out;

@@ -56,7 +56,8 @@ final class DlqCommand implements Runnable {
     @Option(
         names = {"--older-than", "--age"},
         paramLabel = "DURATION",
-        description = "Only dead letters whose last failure is at least this old (e.g. 30m, 2h).")
+        description =
+            "Only dead letters whose last failure is at least this old (30m, 2h, or a bare number of seconds).")
     String olderThan;
 
     @Option(

@@ -64,7 +64,8 @@ final class FlushCommand implements Callable<Integer> {
       names = "--timeout",
       defaultValue = "10m",
       paramLabel = "DURATION",
-      description = "How long --wait waits (default: ${DEFAULT-VALUE}).")
+      description =
+          "How long --wait waits: 10m, 30s, or a bare number of seconds (default: ${DEFAULT-VALUE}).")
   String timeout;
 
   @Override

@@ -32,7 +32,8 @@ final class ReplayCommand implements Callable<Integer> {
       names = "--since",
       required = true,
       paramLabel = "TIME",
-      description = "ISO-8601 instant (2026-01-02T03:04:05Z) or an age such as 30m or 2h.")
+      description =
+          "ISO-8601 instant (2026-01-02T03:04:05Z) or an age such as 30m, 2h or a bare number of seconds.")
   String since;
 
   @Option(names = "--until", paramLabel = "TIME", description = "End, exclusive (default: now).")
