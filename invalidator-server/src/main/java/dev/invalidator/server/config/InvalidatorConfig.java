@@ -44,6 +44,24 @@ public record InvalidatorConfig(
     public String maskedUrl() {
       return mask(url);
     }
+
+    /** Never prints the password, in the URL or on its own. */
+    @Override
+    public String toString() {
+      return "Postgres[url="
+          + maskedUrl()
+          + ", user="
+          + user
+          + ", password="
+          + (password == null || password.isEmpty() ? "" : "****")
+          + ", schema="
+          + schema
+          + ", table="
+          + table
+          + ", poolSize="
+          + poolSize
+          + "]";
+    }
   }
 
   /** Where the stream and the cache live. */
@@ -58,6 +76,12 @@ public record InvalidatorConfig(
 
     public KeyScheme keyScheme() {
       return new KeyScheme(prefix);
+    }
+
+    /** Never prints the password in the URL. */
+    @Override
+    public String toString() {
+      return "Redis[url=" + maskedUrl() + ", prefix=" + prefix + "]";
     }
   }
 

@@ -110,6 +110,20 @@ class ConfigLoaderTest {
     assertThat(c.postgres().jdbcUrl())
         .isEqualTo("jdbc:postgresql://db.local:5433/shop?sslmode=require&user=app&password=s3cret");
     assertThat(c.postgres().maskedUrl()).doesNotContain("s3cret");
+    // Nor does any printed form of the configuration (a log line, an exception message).
+    assertThat(c.toString()).doesNotContain("s3cret");
+    InvalidatorConfig withRedisAndPassword =
+        load(
+            null,
+            Map.of(
+                "INVALIDATOR_POSTGRES_URL", "jdbc:postgresql://db.local/shop",
+                "INVALIDATOR_POSTGRES_PASSWORD", "pgs3cret",
+                "INVALIDATOR_REDIS_URL", "redis://default:rs3cret@cache:6379"),
+            Map.of());
+    assertThat(withRedisAndPassword.toString())
+        .doesNotContain("pgs3cret")
+        .doesNotContain("rs3cret")
+        .contains("cache:6379");
     assertThat(InvalidatorConfig.mask("jdbc:postgresql://h/db?user=a&password=s3cret&x=1"))
         .isEqualTo("jdbc:postgresql://h/db?user=a&password=****&x=1");
     assertThat(InvalidatorConfig.mask("rediss://default:s3cret@cache:6380/0"))
