@@ -330,7 +330,8 @@ public final class InvalidationWorker implements Runnable {
     this.failures = Objects.requireNonNull(failures, "failures");
     this.breakers = Objects.requireNonNull(breakers, "breakers");
     this.options = Objects.requireNonNull(options, "options");
-    this.listener = Objects.requireNonNull(listener, "listener");
+    // Guarded: a listener that throws must not keep a batch from being acknowledged.
+    this.listener = GuardedWorkerListener.of(Objects.requireNonNull(listener, "listener"));
     this.clock = Objects.requireNonNull(clock, "clock");
     this.lastLoop = clock.instant();
     this.targets.forEach(t -> breakers.of(t.name()));

@@ -112,6 +112,74 @@ class WorkerObservabilityTest {
   }
 
   @Test
+  void aListenerThatThrowsNeverKeepsABatchFromBeingAcknowledged() {
+    List<String> acked = new ArrayList<>();
+    EventSource source =
+        new EventSource() {
+          @Override
+          public List<Delivery> poll(int max, Duration block) {
+            return List.of();
+          }
+
+          @Override
+          public List<Delivery> claimAbandoned(Duration minIdle, int max) {
+            return List.of();
+          }
+
+          @Override
+          public void ack(Collection<String> ids) {
+            acked.addAll(ids);
+          }
+
+          @Override
+          public String destination() {
+            return "inv:stream";
+          }
+        };
+    Target ok =
+        new Target() {
+          @Override
+          public String name() {
+            return "ok";
+          }
+
+          @Override
+          public List<ApplyResult> apply(List<InvalidationEvent> events) {
+            return events.stream().map(e -> ApplyResult.APPLIED).toList();
+          }
+        };
+    WorkerListener throwing =
+        new WorkerListener() {
+          @Override
+          public void consumed(Delivery delivery, long lagMillis) {
+            throw new IllegalStateException("broken metrics");
+          }
+
+          @Override
+          public void applied(
+              String target,
+              InvalidationEvent event,
+              ApplyResult result,
+              Instant committedAt,
+              Instant appliedAt) {
+            throw new IllegalStateException("broken metrics");
+          }
+        };
+    InvalidationWorker w =
+        new InvalidationWorker(
+            source,
+            List.of(ok),
+            dl -> {},
+            InvalidationWorker.Options.defaults(),
+            throwing,
+            Clock.systemUTC());
+
+    w.process(List.of(new Delivery("7-0", fields(TraceContext.NONE), 1)));
+
+    assertThat(acked).containsExactly("7-0");
+  }
+
+  @Test
   void eventTypeAllowlistDeadLettersOthersButNeverFlushEvents() {
     List<String> applied = new ArrayList<>();
     List<DeadLetter> stored = new ArrayList<>();
