@@ -331,7 +331,7 @@ public final class InvalidationWorker implements Runnable {
     this.breakers = Objects.requireNonNull(breakers, "breakers");
     this.options = Objects.requireNonNull(options, "options");
     // Guarded: a listener that throws must not keep a batch from being acknowledged.
-    this.listener = GuardedWorkerListener.of(Objects.requireNonNull(listener, "listener"));
+    this.listener = WorkerListeners.guarded(Objects.requireNonNull(listener, "listener"));
     this.clock = Objects.requireNonNull(clock, "clock");
     this.lastLoop = clock.instant();
     this.targets.forEach(t -> breakers.of(t.name()));

@@ -56,26 +56,32 @@ class WorkerObservabilityTest {
         }
       };
 
-  private static final EventSource NO_SOURCE =
-      new EventSource() {
-        @Override
-        public List<Delivery> poll(int max, Duration block) {
-          return List.of();
-        }
+  private static final EventSource NO_SOURCE = source(new ArrayList<>());
 
-        @Override
-        public List<Delivery> claimAbandoned(Duration minIdle, int max) {
-          return List.of();
-        }
+  /** A source that delivers nothing and records what is acknowledged in {@code acked}. */
+  private static EventSource source(List<String> acked) {
+    return new EventSource() {
+      @Override
+      public List<Delivery> poll(int max, Duration block) {
+        return List.of();
+      }
 
-        @Override
-        public void ack(Collection<String> ids) {}
+      @Override
+      public List<Delivery> claimAbandoned(Duration minIdle, int max) {
+        return List.of();
+      }
 
-        @Override
-        public String destination() {
-          return "inv:stream";
-        }
-      };
+      @Override
+      public void ack(Collection<String> ids) {
+        acked.addAll(ids);
+      }
+
+      @Override
+      public String destination() {
+        return "inv:stream";
+      }
+    };
+  }
 
   private InvalidationWorker worker(MessagingSpans spans) {
     List<DeadLetter> stored = new ArrayList<>();
@@ -114,28 +120,6 @@ class WorkerObservabilityTest {
   @Test
   void aListenerThatThrowsNeverKeepsABatchFromBeingAcknowledged() {
     List<String> acked = new ArrayList<>();
-    EventSource source =
-        new EventSource() {
-          @Override
-          public List<Delivery> poll(int max, Duration block) {
-            return List.of();
-          }
-
-          @Override
-          public List<Delivery> claimAbandoned(Duration minIdle, int max) {
-            return List.of();
-          }
-
-          @Override
-          public void ack(Collection<String> ids) {
-            acked.addAll(ids);
-          }
-
-          @Override
-          public String destination() {
-            return "inv:stream";
-          }
-        };
     Target ok =
         new Target() {
           @Override
@@ -167,7 +151,7 @@ class WorkerObservabilityTest {
         };
     InvalidationWorker w =
         new InvalidationWorker(
-            source,
+            source(acked),
             List.of(ok),
             dl -> {},
             InvalidationWorker.Options.defaults(),

@@ -8,6 +8,7 @@ import dev.invalidator.core.KeyScheme;
 import dev.invalidator.core.Target;
 import dev.invalidator.core.TargetException;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
@@ -25,13 +26,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Design notes. A batch is one {@code invalidate.lua} call on a standalone server: each event's
  * part touches only its own aggregate's keys (one hash tag), and one command per batch instead of
- * one per event removed the largest single cost of applying. When that call fails with a server
- * error, the events are sent again one per call (pipelined, all sent before any reply is awaited),
- * so an event that fails fails only itself ({@link ApplyResult#failed}); when Redis does not answer
- * at all the whole batch throws a retryable {@link InvalidatorException}. Order inside a batch does
- * not matter: the script is a max-register on the version (G4). Tenant isolation (G5) holds because
- * every key comes from {@link KeyScheme} with the event's validated aggregate, and is checked once
- * more before use.
+ * one per event removed the largest single cost of applying. The script runs each event's part in
+ * {@code pcall}, so an event that fails fails only itself ({@link ApplyResult#failed}, with its
+ * server error) and the others are applied and counted as if sent alone. When the call as a whole
+ * fails with a server error (busy, out of memory), the events are sent again one per call
+ * (pipelined), each failing or succeeding on its own; when Redis does not answer at all the whole
+ * batch throws a retryable {@link InvalidatorException}. Order inside a batch does not matter: the
+ * script is a max-register on the version (G4). Tenant isolation (G5) holds because every key comes
+ * from {@link KeyScheme} with the event's validated aggregate, and is checked once more before use.
  *
  * <p>Tags: after the batch's scripts, every event that names tags in its payload has each tag set
  * walked by {@link TagWalker} (generation raised, members unlinked in slot-grouped pipelined
@@ -214,11 +216,23 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
           "redis target: no reply for a batch of " + events.size() + " events", true, ex);
     }
     List<ApplyResult> results = new ArrayList<>(events.size());
-    for (Object changed : reply) {
-      results.add(
-          changed instanceof Long l && l == 1L ? ApplyResult.APPLIED : ApplyResult.STALE_SKIPPED);
+    for (int i = 0; i < reply.size(); i++) {
+      results.add(result(events.get(i), reply.get(i)));
     }
     return results;
+  }
+
+  /**
+   * One event's element of {@code invalidate.lua}'s reply: 1 applied, 0 stale, a string the server
+   * error that failed this event alone (classified like any server error: {@code OOM} retryable,
+   * {@code WRONGTYPE} permanent).
+   */
+  private static ApplyResult result(InvalidationEvent e, Object element) {
+    if (element instanceof Long l) {
+      return l == 1L ? ApplyResult.APPLIED : ApplyResult.STALE_SKIPPED;
+    }
+    return ApplyResult.failed(
+        failure(e, new RedisCommandExecutionException(String.valueOf(element))));
   }
 
   /** One call per event, all sent before any reply is awaited. */
@@ -248,11 +262,8 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
     for (int i = 0; i < events.size(); i++) {
       InvalidationEvent e = events.get(i);
       try {
-        List<Object> changed = replies.get(i).join();
-        results.add(
-            changed.size() == 1 && changed.get(0) instanceof Long l && l == 1L
-                ? ApplyResult.APPLIED
-                : ApplyResult.STALE_SKIPPED);
+        List<Object> reply = replies.get(i).join();
+        results.add(result(e, reply.isEmpty() ? null : reply.get(0)));
       } catch (RuntimeException ex) {
         Throwable cause = RedisErrors.unwrap(ex);
         if (!RedisErrors.isServerError(cause) && !(cause instanceof InvalidatorException)) {

@@ -16,16 +16,18 @@ KEYS, per event, in order:
   view registry  <prefix>:{<tenant>|<type>|<id>}:views
   (only with a channel) the channel's sequence <prefix>:nc:seq:<n>
 
-Returns an array of n integers, per event 1 if it raised the fence or unlinked an entry, else 0
-(the worker's "applied" / "stale_skipped").
+Returns an array of n elements, per event 1 if it raised the fence or unlinked an entry, 0 if
+not (the worker's "applied" / "stale_skipped"), or the error message (a string) if the event
+failed.
 
 Design notes.
 - Batches. One call for a worker's whole batch instead of one per event: per-command work in
   the client was the largest single cost of applying (measured with JFR at 3,000 events/s).
-  Each event's part is independent of the others (the rules below, per aggregate); the call is
-  atomic as a whole, which is more than an event needs and harmless. A version that is not a
-  decimal fails the call before anything is written; the caller then sends the events one per
-  call, so only the bad one fails.
+  Each event's part is independent of the others (the rules below, per aggregate) and runs in
+  pcall: an event that fails (a version that is not a decimal, a key of the wrong type) fails
+  alone, with its error message in its place in the reply, and the others are applied exactly
+  as if each had been sent on its own. A script is never interleaved with other commands, but
+  Redis does not roll it back on an error either, hence the pcall per event.
 - The keys of different aggregates live in different cluster slots: on Redis Cluster a call
   may only carry events whose keys share a slot (in the limit, one event per call).
 - The fence is a max-register: it is set to v, with a fresh TTL, only when it is
@@ -75,36 +77,11 @@ local function older(a, b)
   return a < b
 end
 
-local ttl = ARGV[1]
-local n = tonumber(ARGV[2])
-
--- Validate every version first: a bad one fails the call with nothing written.
-local a = 3
-for i = 1, n do
-  if decimal(ARGV[a]) == nil then
-    return redis.error_reply('ERR invalidate_batch.lua: version of event ' .. i .. ' is not a non-negative integer')
+-- One event: its own aggregate's fence, registry and entries (and its channel's sequence).
+local function apply(v, ttl, prefix, channel, tenant, fenceKey, viewsKey, seqKey, listed)
+  if v == nil then
+    error({err = 'ERR invalidate.lua: version is not a non-negative integer'})
   end
-  a = a + 5 + tonumber(ARGV[a + 4])
-end
-
-local results = {}
-a = 3
-local k = 1
-for i = 1, n do
-  local v = decimal(ARGV[a])
-  local prefix = ARGV[a + 1]
-  local channel = ARGV[a + 2]
-  local tenant = ARGV[a + 3]
-  local listed = tonumber(ARGV[a + 4])
-  local fenceKey = KEYS[k]
-  local viewsKey = KEYS[k + 1]
-  local seqKey = nil
-  k = k + 2
-  if channel ~= '' then
-    seqKey = KEYS[k]
-    k = k + 1
-  end
-
   local changed = 0
   local fence = decimal(redis.call('GET', fenceKey))
   if fence == nil or older(fence, v) then
@@ -113,8 +90,8 @@ for i = 1, n do
   end
 
   local names = redis.call('SMEMBERS', viewsKey)
-  for j = 1, listed do
-    names[#names + 1] = ARGV[a + 4 + j]
+  for _, name in ipairs(listed) do
+    names[#names + 1] = name
   end
 
   local seen = {}
@@ -143,9 +120,38 @@ for i = 1, n do
     local seq = redis.call('INCR', seqKey)
     redis.call('PUBLISH', channel, seq .. '|a|' .. tenant .. '|' .. prefix)
   end
+  return changed
+end
 
-  results[i] = changed
-  a = a + 5 + listed
+local ttl = ARGV[1]
+local n = tonumber(ARGV[2])
+local results = {}
+local a = 3
+local k = 1
+for i = 1, n do
+  local listedCount = tonumber(ARGV[a + 4])
+  local listed = {}
+  for j = 1, listedCount do
+    listed[j] = ARGV[a + 4 + j]
+  end
+  local channel = ARGV[a + 2]
+  local seqKey = nil
+  if channel ~= '' then
+    seqKey = KEYS[k + 2]
+  end
+  -- An error fails only this event: the others of the call are applied as if sent alone.
+  local ok, result = pcall(apply, decimal(ARGV[a]), ttl, ARGV[a + 1], channel, ARGV[a + 3],
+    KEYS[k], KEYS[k + 1], seqKey, listed)
+  if ok then
+    results[i] = result
+  else
+    if type(result) == 'table' and result.err then
+      result = result.err
+    end
+    results[i] = tostring(result)
+  end
+  k = k + (seqKey and 3 or 2)
+  a = a + 5 + listedCount
 end
 
 return results

@@ -81,6 +81,27 @@ class VersionGatedRedisTargetTest {
   }
 
   @Test
+  void anEventThatFailsInABatchFailsAloneAndTheOthersAreApplied() {
+    AggregateRef broken = new AggregateRef("acme", "product", "broken");
+    AggregateRef other = new AggregateRef("acme", "product", "other");
+    fill(cache, PRODUCT, "summary", 1);
+    fill(cache, other, "summary", 1);
+    // A fence that is not a string: GET fails with WRONGTYPE inside the script, which fails the
+    // batch's one call; the target then applies event by event.
+    redis.sync().hset(keys.fence(broken), Map.of("not", "a fence"));
+
+    List<ApplyResult> results =
+        target.apply(List.of(event(PRODUCT, 2), event(broken, 2), event(other, 2)));
+
+    assertThat(results.get(0)).isEqualTo(ApplyResult.APPLIED);
+    assertThat(results.get(1).succeeded()).isFalse();
+    assertThat(results.get(2)).isEqualTo(ApplyResult.APPLIED);
+    assertThat(redis.sync().exists(keys.entry(PRODUCT, "summary"))).isZero();
+    assertThat(redis.sync().exists(keys.entry(other, "summary"))).isZero();
+    assertThat(redis.sync().get(keys.fence(other))).isEqualTo("2");
+  }
+
+  @Test
   void olderEventIsStaleSkipped() {
     assertThat(target.apply(List.of(event(PRODUCT, 5)))).containsExactly(ApplyResult.APPLIED);
     fill(cache, PRODUCT, "summary", 5);

@@ -2,6 +2,7 @@ package dev.invalidator.server;
 
 import dev.invalidator.core.AggregateRef;
 import dev.invalidator.core.KeyScheme;
+import dev.invalidator.core.WorkerListeners;
 import dev.invalidator.embedded.EmbeddedPostgresServer;
 import dev.invalidator.embedded.EmbeddedRedisServer;
 import dev.invalidator.outbox.OutboxSchema;
@@ -13,7 +14,6 @@ import dev.invalidator.redis.RedisStreamSource;
 import dev.invalidator.redis.StreamStats;
 import dev.invalidator.server.config.InvalidatorConfig;
 import dev.invalidator.server.observe.AdminServer;
-import dev.invalidator.server.observe.Listeners;
 import dev.invalidator.server.observe.Tracing;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.opentelemetry.api.OpenTelemetry;
@@ -207,7 +207,7 @@ final class DemoCommand implements Callable<Integer> {
                     cfg,
                     servers,
                     Pipeline.Role.ALL,
-                    Listeners.all(metrics, observability.metrics().workerListener()),
+                    WorkerListeners.all(metrics, observability.metrics().workerListener()),
                     observability.metrics().relayListener(),
                     Clock.systemUTC(),
                     observability.spans());

@@ -6,9 +6,9 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.invalidator.core.MessagingSpans;
+import dev.invalidator.core.WorkerListeners;
 import dev.invalidator.redis.CacheClient;
 import dev.invalidator.server.observe.AdminServer;
-import dev.invalidator.server.observe.Listeners;
 import io.opentelemetry.api.OpenTelemetry;
 import java.net.URI;
 import java.net.http.HttpResponse;
@@ -66,7 +66,7 @@ class AdminHttpTest {
             env.cfg,
             env.servers,
             Pipeline.Role.ALL,
-            Listeners.all(observability.metrics().workerListener()),
+            WorkerListeners.all(observability.metrics().workerListener()),
             observability.metrics().relayListener(),
             Clock.systemUTC(),
             MessagingSpans.NOOP);
