@@ -10,6 +10,7 @@ import dev.invalidator.core.InvalidationEvent;
 import dev.invalidator.core.InvalidatorException;
 import dev.invalidator.core.Payload;
 import dev.invalidator.core.TraceContext;
+import dev.invalidator.testing.MutableClock;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;

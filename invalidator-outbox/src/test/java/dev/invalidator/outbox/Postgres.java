@@ -2,7 +2,7 @@ package dev.invalidator.outbox;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
-import dev.invalidator.embedded.TestServers;
+import dev.invalidator.testing.TestServers;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;

@@ -4,7 +4,7 @@ import dev.invalidator.core.AggregateRef;
 import dev.invalidator.core.InvalidationEvent;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.core.Payload;
-import dev.invalidator.embedded.TestServers;
+import dev.invalidator.testing.TestServers;
 import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.ScanArgs;

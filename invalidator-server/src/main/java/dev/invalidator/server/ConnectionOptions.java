@@ -8,7 +8,7 @@ import java.util.Map;
 import picocli.CommandLine.Option;
 
 /** Options every command shares: where the configuration and the servers are. */
-final class ConnectionOptions {
+public final class ConnectionOptions {
   @Option(
       names = {"-c", "--config"},
       paramLabel = "FILE",
@@ -28,7 +28,7 @@ final class ConnectionOptions {
       description = "redis://[user:pass@]host:port or rediss://... (overrides redis.url).")
   String redisUrl;
 
-  InvalidatorConfig load(Map<String, String> extra) {
+  public InvalidatorConfig load(Map<String, String> extra) {
     Map<String, String> overrides = new LinkedHashMap<>(extra);
     if (postgresUrl != null) {
       overrides.put("postgres.url", postgresUrl);
@@ -39,7 +39,7 @@ final class ConnectionOptions {
     return ConfigLoader.load(config, System.getenv(), overrides);
   }
 
-  InvalidatorConfig load() {
+  public InvalidatorConfig load() {
     return load(Map.of());
   }
 }

@@ -1,11 +1,14 @@
 package dev.invalidator.server;
 
-import dev.invalidator.bench.BenchCommand;
 import dev.invalidator.server.config.ConfigException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code invalidator} command line. */
+/**
+ * The daemon's command line: {@code migrate}, {@code run}, {@code status}, {@code flush}, {@code
+ * dlq}, {@code replay}. The distribution ({@code invalidator-cli}) adds its tooling ({@code demo},
+ * {@code bench}) to {@link #commandLine()}.
+ */
 @Command(
     name = "invalidator",
     mixinStandardHelpOptions = true,
@@ -19,10 +22,8 @@ import picocli.CommandLine.Command;
       RunCommand.class,
       StatusCommand.class,
       FlushCommand.class,
-      DemoCommand.class,
       DlqCommand.class,
       ReplayCommand.class,
-      BenchCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {
@@ -34,6 +35,14 @@ public final class Main implements Runnable {
 
   /** Runs the CLI and returns the exit code (used by tests). */
   public static int execute(String... args) {
+    return commandLine().execute(args);
+  }
+
+  /**
+   * The daemon's commands with the error handling every command shares: a configuration error exits
+   * 2 with its message, anything else exits 1 with its one-line cause.
+   */
+  public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Main());
     cl.setExecutionExceptionHandler(
         (ex, cmd, parseResult) -> {
@@ -45,7 +54,7 @@ public final class Main implements Runnable {
           org.slf4j.LoggerFactory.getLogger(Main.class).debug("command failed", ex);
           return 1;
         });
-    return cl.execute(args);
+    return cl;
   }
 
   @Override

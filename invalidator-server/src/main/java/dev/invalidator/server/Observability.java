@@ -40,7 +40,7 @@ final class Observability implements AutoCloseable {
   private AdminServer admin;
 
   private Observability(
-      InvalidatorConfig cfg, Pipeline.Role role, OpenTelemetry openTelemetry, Clock clock) {
+      InvalidatorConfig cfg, Daemon.Role role, OpenTelemetry openTelemetry, Clock clock) {
     this.cfg = cfg;
     this.clock = clock;
     this.openTelemetry = openTelemetry;
@@ -53,7 +53,7 @@ final class Observability implements AutoCloseable {
   }
 
   static Observability create(
-      InvalidatorConfig cfg, Pipeline.Role role, OpenTelemetry openTelemetry, Clock clock) {
+      InvalidatorConfig cfg, Daemon.Role role, OpenTelemetry openTelemetry, Clock clock) {
     return new Observability(cfg, role, openTelemetry, clock);
   }
 

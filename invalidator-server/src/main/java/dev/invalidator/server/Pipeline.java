@@ -21,6 +21,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.ServiceLoader;
+import java.util.function.BiFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,21 +37,6 @@ import org.slf4j.LoggerFactory;
 final class Pipeline implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Pipeline.class);
 
-  /** Which loops this process runs. */
-  enum Role {
-    RELAY,
-    WORKER,
-    ALL;
-
-    boolean relay() {
-      return this != WORKER;
-    }
-
-    boolean worker() {
-      return this != RELAY;
-    }
-  }
-
   private final List<Thread> threads = new ArrayList<>();
   private final List<Runnable> stoppers = new ArrayList<>();
   private final List<AutoCloseable> closeables = new ArrayList<>();
@@ -58,11 +45,12 @@ final class Pipeline implements AutoCloseable {
   private PollingRelay relay;
   private RedisLossRecovery recovery;
   private TargetBreakers breakers;
+  private final List<PipelineInterceptor> interceptors = loadInterceptors();
 
   Pipeline(
       InvalidatorConfig cfg,
       Servers servers,
-      Role role,
+      Daemon.Role role,
       WorkerListener workerListener,
       RelayListener relayListener,
       Clock clock) {
@@ -73,7 +61,7 @@ final class Pipeline implements AutoCloseable {
   Pipeline(
       InvalidatorConfig cfg,
       Servers servers,
-      Role role,
+      Daemon.Role role,
       WorkerListener workerListener,
       RelayListener relayListener,
       Clock clock,
@@ -90,7 +78,9 @@ final class Pipeline implements AutoCloseable {
           PollingRelay.builder(
                   servers.dataSource(),
                   table,
-                  FaultInjection.publisher(new RedisStreamPublisher(relayConnection, keys, clock)))
+                  intercept(
+                      new RedisStreamPublisher(relayConnection, keys, clock),
+                      PipelineInterceptor::publisher))
               .batchSize(cfg.relay().batchSize())
               .maxBatchSize(cfg.relay().maxBatchSize())
               .concurrency(cfg.relay().concurrency())
@@ -131,7 +121,7 @@ final class Pipeline implements AutoCloseable {
       }
       RedisDeadLetters deadLetters = new RedisDeadLetters(servers.connection(), keys);
       RedisFailureHistory failures = new RedisFailureHistory(servers.connection(), keys);
-      WorkerListener listener = FaultInjection.stats(workerListener);
+      WorkerListener listener = intercept(workerListener, PipelineInterceptor::workerListener);
       breakers = new TargetBreakers(cfg.worker().breakerOpenWait(), listener);
       String process = ManagementFactory.getRuntimeMXBean().getName();
       for (int i = 0; i < cfg.worker().threads(); i++) {
@@ -157,7 +147,7 @@ final class Pipeline implements AutoCloseable {
         closeables.add(source);
         InvalidationWorker w =
             new InvalidationWorker(
-                FaultInjection.source(source),
+                intercept(source, PipelineInterceptor::source),
                 List.of(target),
                 deadLetters,
                 failures,
@@ -230,5 +220,22 @@ final class Pipeline implements AutoCloseable {
         log.debug("close failed", e);
       }
     }
+  }
+
+  private static List<PipelineInterceptor> loadInterceptors() {
+    List<PipelineInterceptor> found = new ArrayList<>();
+    for (PipelineInterceptor i : ServiceLoader.load(PipelineInterceptor.class)) {
+      log.warn("pipeline interceptor {} is on the class path and wraps the pipeline's ports", i);
+      found.add(i);
+    }
+    return List.copyOf(found);
+  }
+
+  private <T> T intercept(T port, BiFunction<PipelineInterceptor, T, T> wrap) {
+    T wrapped = port;
+    for (PipelineInterceptor i : interceptors) {
+      wrapped = wrap.apply(i, wrapped);
+    }
+    return wrapped;
   }
 }

@@ -54,7 +54,7 @@ class AdminHttpTest {
   private URI start(Map<String, String> settings) {
     env = new TestEnv(settings);
     observability =
-        Observability.create(env.cfg, Pipeline.Role.ALL, OpenTelemetry.noop(), Clock.systemUTC());
+        Observability.create(env.cfg, Daemon.Role.ALL, OpenTelemetry.noop(), Clock.systemUTC());
     cache =
         CacheClient.builder()
             .redisClient(env.servers.redis())
@@ -65,7 +65,7 @@ class AdminHttpTest {
         new Pipeline(
             env.cfg,
             env.servers,
-            Pipeline.Role.ALL,
+            Daemon.Role.ALL,
             WorkerListeners.all(observability.metrics().workerListener()),
             observability.metrics().relayListener(),
             Clock.systemUTC(),

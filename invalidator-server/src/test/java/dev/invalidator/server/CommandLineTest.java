@@ -6,10 +6,10 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.invalidator.core.InvalidationEvent;
-import dev.invalidator.embedded.TestServers;
 import dev.invalidator.outbox.OutboxSchema;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.OutboxWriter;
+import dev.invalidator.testing.TestServers;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -85,13 +85,20 @@ class CommandLineTest {
 
   @Test
   void everyCommandHasHelp() {
-    for (String cmd :
-        new String[] {"migrate", "run", "status", "demo", "flush", "dlq", "replay", "bench"}) {
+    for (String cmd : new String[] {"migrate", "run", "status", "flush", "dlq", "replay"}) {
       Result r = cli(cmd, "--help");
       assertThat(r.exit()).as(cmd).isZero();
       assertThat(r.out()).as(cmd).contains("Usage: invalidator " + cmd);
     }
-    assertThat(cli("--help").out()).contains("migrate", "run", "status", "demo");
+    assertThat(cli("--help").out()).contains("migrate", "run", "status");
+  }
+
+  /** The deployed daemon carries no tooling: demo and bench live in the distribution. */
+  @Test
+  void theDaemonHasNoDemoOrBench() {
+    assertThat(cli("--help").out()).doesNotContain("demo").doesNotContain("bench");
+    assertThat(cli("demo").exit()).isEqualTo(2);
+    assertThat(cli("bench").exit()).isEqualTo(2);
   }
 
   @Test
@@ -235,13 +242,6 @@ class CommandLineTest {
 
   @Test
   void wrongOptionValueIsRefusedNamingTheOptionNotAVariable() {
-    Result demo = cli("demo", "--duration", "forty");
-    assertThat(demo.exit()).isEqualTo(2);
-    assertThat(demo.err())
-        .contains("--duration: 'forty' is not a duration")
-        .doesNotContain("INVALIDATOR_--")
-        .doesNotContain("configuration:");
-
     Result dlq = cli("dlq", "list", "--config", config.toString(), "--older-than", "a while");
     assertThat(dlq.exit()).isEqualTo(2);
     assertThat(dlq.err())

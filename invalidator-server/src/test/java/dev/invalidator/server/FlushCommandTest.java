@@ -5,13 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.invalidator.core.AggregateRef;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.core.WorkerListener;
-import dev.invalidator.embedded.TestServers;
 import dev.invalidator.outbox.OutboxSchema;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.RelayListener;
 import dev.invalidator.redis.CacheClient;
 import dev.invalidator.server.config.ConfigLoader;
 import dev.invalidator.server.config.InvalidatorConfig;
+import dev.invalidator.testing.TestServers;
 import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;
@@ -123,7 +123,7 @@ class FlushCommandTest {
         new Pipeline(
             cfg,
             servers,
-            Pipeline.Role.ALL,
+            Daemon.Role.ALL,
             WorkerListener.NONE,
             RelayListener.NONE,
             Clock.systemUTC())) {

@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.invalidator.embedded.TestServers;
 import dev.invalidator.redis.CacheClient;
 import dev.invalidator.server.observe.AdminServer;
 import dev.invalidator.server.observe.InvalidatorMetrics;
+import dev.invalidator.testing.TestServers;
 import java.io.IOException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

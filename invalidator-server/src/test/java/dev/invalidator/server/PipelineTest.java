@@ -10,7 +10,6 @@ import dev.invalidator.core.KeyScheme;
 import dev.invalidator.core.Payload;
 import dev.invalidator.core.StreamEntry;
 import dev.invalidator.core.WorkerListener;
-import dev.invalidator.embedded.TestServers;
 import dev.invalidator.outbox.OutboxSchema;
 import dev.invalidator.outbox.OutboxStats;
 import dev.invalidator.outbox.OutboxTable;
@@ -21,6 +20,7 @@ import dev.invalidator.redis.RedisStreamSource;
 import dev.invalidator.redis.StreamStats;
 import dev.invalidator.server.config.ConfigLoader;
 import dev.invalidator.server.config.InvalidatorConfig;
+import dev.invalidator.testing.TestServers;
 import io.lettuce.core.StreamMessage;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.nio.charset.StandardCharsets;
@@ -106,7 +106,7 @@ class PipelineTest {
   @Test
   void rolledBackTransactionNeverReachesTheStream() throws Exception {
     seed("acme", 1);
-    try (Pipeline relayOnly = pipeline(Pipeline.Role.RELAY, WorkerListener.NONE)) {
+    try (Pipeline relayOnly = pipeline(Daemon.Role.RELAY, WorkerListener.NONE)) {
       try (Connection c = servers.dataSource().getConnection()) {
         c.setAutoCommit(false);
         write(c, "acme", "a0");
@@ -163,7 +163,7 @@ class PipelineTest {
     int aggregates = 8;
     String tenant = "t1";
     seed(tenant, aggregates);
-    try (Pipeline pipeline = pipeline(Pipeline.Role.ALL, WorkerListener.NONE);
+    try (Pipeline pipeline = pipeline(Daemon.Role.ALL, WorkerListener.NONE);
         CacheClient cache =
             CacheClient.builder().redisClient(servers.redis()).keyScheme(keys).build()) {
       pipeline.start();
@@ -294,7 +294,7 @@ class PipelineTest {
     }
   }
 
-  private Pipeline pipeline(Pipeline.Role role, WorkerListener listener) {
+  private Pipeline pipeline(Daemon.Role role, WorkerListener listener) {
     return new Pipeline(cfg, servers, role, listener, RelayListener.NONE, Clock.systemUTC());
   }
 

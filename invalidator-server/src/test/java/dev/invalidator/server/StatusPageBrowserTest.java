@@ -83,12 +83,12 @@ class StatusPageBrowserTest {
     assumeInstalled(CHROMIUM, CHROMEDRIVER);
     env = new TestEnv(Map.of("observability.tenants", "acme,globex"));
     observability =
-        Observability.create(env.cfg, Pipeline.Role.ALL, OpenTelemetry.noop(), Clock.systemUTC());
+        Observability.create(env.cfg, Daemon.Role.ALL, OpenTelemetry.noop(), Clock.systemUTC());
     pipeline =
         new Pipeline(
             env.cfg,
             env.servers,
-            Pipeline.Role.ALL,
+            Daemon.Role.ALL,
             observability.metrics().workerListener(),
             observability.metrics().relayListener(),
             Clock.systemUTC(),

@@ -65,7 +65,7 @@ class TenantStalenessTest {
         new Pipeline(
             env.cfg,
             env.servers,
-            Pipeline.Role.RELAY,
+            Daemon.Role.RELAY,
             dev.invalidator.core.WorkerListener.NONE,
             dev.invalidator.outbox.RelayListener.NONE,
             Clock.systemUTC());

@@ -2,12 +2,12 @@ package dev.invalidator.server;
 
 import dev.invalidator.core.InvalidationEvent;
 import dev.invalidator.core.KeyScheme;
-import dev.invalidator.embedded.TestServers;
 import dev.invalidator.outbox.OutboxSchema;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.OutboxWriter;
 import dev.invalidator.server.config.ConfigLoader;
 import dev.invalidator.server.config.InvalidatorConfig;
+import dev.invalidator.testing.TestServers;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

@@ -49,7 +49,7 @@ class TracingTest {
         new Pipeline(
             env.cfg,
             env.servers,
-            Pipeline.Role.ALL,
+            Daemon.Role.ALL,
             WorkerListener.NONE,
             RelayListener.NONE,
             Clock.systemUTC(),

@@ -1,5 +1,7 @@
-package dev.invalidator.embedded;
+package dev.invalidator.testing;
 
+import dev.invalidator.embedded.EmbeddedPostgresServer;
+import dev.invalidator.embedded.EmbeddedRedisServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

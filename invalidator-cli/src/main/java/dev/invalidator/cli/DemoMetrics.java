@@ -1,4 +1,4 @@
-package dev.invalidator.server;
+package dev.invalidator.cli;
 
 import dev.invalidator.core.ApplyResult;
 import dev.invalidator.core.InvalidationEvent;

@@ -1,4 +1,4 @@
-package dev.invalidator.server;
+package dev.invalidator.server.fault;
 
 import dev.invalidator.core.ApplyResult;
 import dev.invalidator.core.Backoff;
@@ -8,6 +8,7 @@ import dev.invalidator.core.EventPublisher;
 import dev.invalidator.core.EventSource;
 import dev.invalidator.core.InvalidationEvent;
 import dev.invalidator.core.WorkerListener;
+import dev.invalidator.server.PipelineInterceptor;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -24,9 +25,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Test-only fault hooks for the fault-injection suite, off unless their environment variables are
- * set. They make a process die (halt, no shutdown hooks: what SIGKILL does) at precise points that
- * an outside kill hits only by luck:
+ * The fault-injection suite's hooks, registered as a {@link PipelineInterceptor} on the test class
+ * path (so every daemon the suite launches has them, and the shipped daemon never does), off unless
+ * their environment variables are set. They make a process die (halt, no shutdown hooks: what
+ * SIGKILL does) at precise points that an outside kill hits only by luck:
  *
  * <ul>
  *   <li>{@code INVALIDATOR_FAULT_HALT_BEFORE_ACK=p}: a worker halts with probability {@code p} per
@@ -37,10 +39,8 @@ import org.slf4j.LoggerFactory;
  *       path} twice a second (the suite sums them into its report).
  * </ul>
  */
-final class FaultInjection {
+public final class FaultInjection implements PipelineInterceptor {
   private static final Logger log = LoggerFactory.getLogger(FaultInjection.class);
-
-  private FaultInjection() {}
 
   private static double probability(String env) {
     String v = System.getenv(env);
@@ -54,7 +54,8 @@ final class FaultInjection {
     return p > 0 && ThreadLocalRandom.current().nextDouble() < p;
   }
 
-  static EventSource source(EventSource s) {
+  @Override
+  public EventSource source(EventSource s) {
     double p = probability("INVALIDATOR_FAULT_HALT_BEFORE_ACK");
     if (p <= 0) {
       return s;
@@ -86,7 +87,8 @@ final class FaultInjection {
     };
   }
 
-  static EventPublisher publisher(EventPublisher pub) {
+  @Override
+  public EventPublisher publisher(EventPublisher pub) {
     double p = probability("INVALIDATOR_FAULT_HALT_AFTER_PUBLISH");
     if (p <= 0) {
       return pub;
@@ -101,7 +103,8 @@ final class FaultInjection {
   }
 
   /** Counts applies by result and writes them to the stats file; NONE when not configured. */
-  static WorkerListener stats(WorkerListener inner) {
+  @Override
+  public WorkerListener workerListener(WorkerListener inner) {
     String file = System.getenv("INVALIDATOR_FAULT_STATS_FILE");
     if (file == null || file.isBlank()) {
       return inner;

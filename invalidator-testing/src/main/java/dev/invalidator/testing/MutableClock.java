@@ -1,4 +1,4 @@
-package dev.invalidator.redis;
+package dev.invalidator.testing;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -7,15 +7,16 @@ import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.concurrent.atomic.AtomicReference;
 
-/** A clock the test moves by hand. */
-final class MutableClock extends Clock {
+/** A UTC clock a test moves by hand; safe to read from the threads of the code under test. */
+public final class MutableClock extends Clock {
   private final AtomicReference<Instant> now;
 
-  MutableClock(Instant start) {
+  public MutableClock(Instant start) {
     this.now = new AtomicReference<>(start);
   }
 
-  void advance(Duration d) {
+  /** Moves the clock forward by {@code d}. */
+  public void advance(Duration d) {
     now.updateAndGet(i -> i.plus(d));
   }
 
@@ -24,6 +25,7 @@ final class MutableClock extends Clock {
     return ZoneOffset.UTC;
   }
 
+  /** The same clock: it only ever tells UTC instants. */
   @Override
   public Clock withZone(ZoneId zone) {
     return this;

@@ -1,24 +1,22 @@
-package dev.invalidator.server;
+package dev.invalidator.cli;
 
 import dev.invalidator.core.AggregateRef;
 import dev.invalidator.core.KeyScheme;
-import dev.invalidator.core.WorkerListeners;
 import dev.invalidator.embedded.EmbeddedPostgresServer;
 import dev.invalidator.embedded.EmbeddedRedisServer;
-import dev.invalidator.outbox.OutboxSchema;
 import dev.invalidator.outbox.OutboxStats;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.OutboxWriter;
 import dev.invalidator.redis.CacheClient;
 import dev.invalidator.redis.RedisStreamSource;
 import dev.invalidator.redis.StreamStats;
+import dev.invalidator.server.ConnectionOptions;
+import dev.invalidator.server.Daemon;
 import dev.invalidator.server.config.InvalidatorConfig;
-import dev.invalidator.server.observe.AdminServer;
-import dev.invalidator.server.observe.Tracing;
+import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
-import io.opentelemetry.api.OpenTelemetry;
 import java.io.PrintStream;
-import java.time.Clock;
+import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -31,6 +29,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import javax.sql.DataSource;
 import org.HdrHistogram.Histogram;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -177,63 +176,41 @@ final class DemoCommand implements Callable<Integer> {
   private int run(InvalidatorConfig cfg, Duration runFor, Duration drainFor) throws Exception {
     OutboxTable table = OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table());
     KeyScheme keys = cfg.redis().keyScheme();
-    try (Servers servers = Servers.connect(cfg)) {
-      OutboxSchema.migrate(servers.dataSource(), table);
-      FreshnessTracker tracker = new FreshnessTracker();
-      DemoMetrics metrics = new DemoMetrics();
-      OpenTelemetry otel = Tracing.fromEnvironment();
-      try (Observability observability =
-              Observability.create(cfg, Pipeline.Role.ALL, otel, Clock.systemUTC());
-          CacheClient cache =
-              CacheClient.builder()
-                  .meterRegistry(observability.metrics().registry())
-                  .redisClient(servers.redis())
-                  .keyScheme(keys)
-                  .entryTtl(cfg.cache().entryTtl())
-                  .fenceTtl(cfg.cache().fenceTtl())
-                  .fillDeadline(cfg.cache().fillDeadline())
-                  .build()) {
-        DemoWorkload workload =
-            new DemoWorkload(
-                servers.dataSource(),
-                OutboxWriter.create(table),
-                cache,
-                tracker,
-                tenants,
-                accounts);
-        workload.setUp();
-        try (Pipeline pipeline =
-                new Pipeline(
-                    cfg,
-                    servers,
-                    Pipeline.Role.ALL,
-                    WorkerListeners.all(metrics, observability.metrics().workerListener()),
-                    observability.metrics().relayListener(),
-                    Clock.systemUTC(),
-                    observability.spans());
-            RedisStreamSource probe =
-                RedisStreamSource.builder(servers.redis(), keys)
-                    .group(cfg.worker().group())
-                    .consumer("demo-status")
-                    .build()) {
-          pipeline.start();
-          AdminServer admin = observability.start(servers, pipeline, true);
-          out.printf("status page: %s  (metrics: %smetrics)%n", admin.uri(), admin.uri());
-          out.printf(
-              "demo: %d tenants x %d accounts, %d writers at %d writes/s, %d readers, for %s (key prefix %s)%n",
-              tenants, accounts, writers, rate, readers, runFor, keys.prefix());
-          runWorkload(workload, metrics, tracker, cache, runFor);
-          out.println("workload stopped; waiting for the pipeline to drain...");
-          long drainStart = System.nanoTime();
-          boolean drained = awaitDrain(servers, table, probe, drainFor);
-          long drainMs = (System.nanoTime() - drainStart) / 1_000_000;
-          int stale = checkAfterDrain(servers, workload, keys);
-          printSummary(workload, metrics, tracker, cache, drained, drainMs, stale);
-          return drained && stale == 0 ? 0 : 1;
-        } finally {
-          Tracing.shutdown(otel);
-        }
-      }
+    FreshnessTracker tracker = new FreshnessTracker();
+    DemoMetrics metrics = new DemoMetrics();
+    try (Daemon daemon = Daemon.create(cfg, Daemon.Role.ALL, metrics, true);
+        CacheClient cache =
+            CacheClient.builder()
+                .meterRegistry(daemon.meterRegistry())
+                .redisClient(daemon.redisClient())
+                .keyScheme(keys)
+                .entryTtl(cfg.cache().entryTtl())
+                .fenceTtl(cfg.cache().fenceTtl())
+                .fillDeadline(cfg.cache().fillDeadline())
+                .build();
+        StatefulRedisConnection<String, String> redis = daemon.redisClient().connect();
+        RedisStreamSource probe =
+            RedisStreamSource.builder(daemon.redisClient(), keys)
+                .group(cfg.worker().group())
+                .consumer("demo-status")
+                .build()) {
+      DemoWorkload workload =
+          new DemoWorkload(
+              daemon.dataSource(), OutboxWriter.create(table), cache, tracker, tenants, accounts);
+      workload.setUp();
+      URI admin = daemon.start(true);
+      out.printf("status page: %s  (metrics: %smetrics)%n", admin, admin);
+      out.printf(
+          "demo: %d tenants x %d accounts, %d writers at %d writes/s, %d readers, for %s (key prefix %s)%n",
+          tenants, accounts, writers, rate, readers, runFor, keys.prefix());
+      runWorkload(workload, metrics, tracker, cache, runFor);
+      out.println("workload stopped; waiting for the pipeline to drain...");
+      long drainStart = System.nanoTime();
+      boolean drained = awaitDrain(daemon.dataSource(), table, probe, drainFor);
+      long drainMs = (System.nanoTime() - drainStart) / 1_000_000;
+      int stale = checkAfterDrain(redis.sync(), workload, keys);
+      printSummary(workload, metrics, tracker, cache, drained, drainMs, stale);
+      return drained && stale == 0 ? 0 : 1;
     }
   }
 
@@ -306,11 +283,11 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   private boolean awaitDrain(
-      Servers servers, OutboxTable table, RedisStreamSource probe, Duration timeout)
+      DataSource dataSource, OutboxTable table, RedisStreamSource probe, Duration timeout)
       throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < deadline) {
-      OutboxStats outbox = OutboxStats.read(servers.dataSource(), table);
+      OutboxStats outbox = OutboxStats.read(dataSource, table);
       StreamStats stream = probe.stats();
       if (outbox.pending() == 0 && stream.pending() == 0 && stream.lag() == 0) {
         return true;
@@ -321,10 +298,9 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   /** Counts cache entries holding a version older than the database's: must be 0. */
-  private int checkAfterDrain(Servers servers, DemoWorkload workload, KeyScheme keys)
-      throws Exception {
+  private int checkAfterDrain(
+      RedisCommands<String, String> redis, DemoWorkload workload, KeyScheme keys) throws Exception {
     Map<String, Long> db = workload.databaseVersions();
-    RedisCommands<String, String> redis = servers.connection().sync();
     int stale = 0;
     int present = 0;
     for (int t = 0; t < workload.tenants; t++) {

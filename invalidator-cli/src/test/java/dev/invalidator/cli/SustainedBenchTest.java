@@ -1,10 +1,10 @@
-package dev.invalidator.server;
+package dev.invalidator.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.invalidator.embedded.TestServers;
+import dev.invalidator.testing.TestServers;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package dev.invalidator.server;
+package dev.invalidator.cli;
 
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;

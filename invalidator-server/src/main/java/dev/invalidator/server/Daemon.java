@@ -1,0 +1,138 @@
+package dev.invalidator.server;
+
+import dev.invalidator.core.WorkerListener;
+import dev.invalidator.core.WorkerListeners;
+import dev.invalidator.outbox.OutboxSchema;
+import dev.invalidator.outbox.OutboxTable;
+import dev.invalidator.server.config.InvalidatorConfig;
+import dev.invalidator.server.observe.AdminServer;
+import dev.invalidator.server.observe.Tracing;
+import io.lettuce.core.RedisClient;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.opentelemetry.api.OpenTelemetry;
+import java.net.URI;
+import java.time.Clock;
+import java.time.Duration;
+import javax.sql.DataSource;
+
+/**
+ * The daemon in one process: its connections, its pipeline (relay, workers or both) and its
+ * observability (metrics, traces, the admin server). {@code invalidator run} is this class started
+ * until SIGTERM; the distribution's demo starts one beside its workload.
+ *
+ * <pre>{@code
+ * try (Daemon daemon = Daemon.create(cfg, Daemon.Role.ALL, WorkerListener.NONE, false)) {
+ *   URI admin = daemon.start(false);
+ *   ...
+ * }
+ * }</pre>
+ */
+public final class Daemon implements AutoCloseable {
+  /** Which loops this process runs. */
+  public enum Role {
+    RELAY,
+    WORKER,
+    ALL;
+
+    boolean relay() {
+      return this != WORKER;
+    }
+
+    boolean worker() {
+      return this != RELAY;
+    }
+  }
+
+  private final InvalidatorConfig cfg;
+  private final Servers servers;
+  private final OpenTelemetry otel;
+  private final Observability observability;
+  private final Pipeline pipeline;
+  private AdminServer admin;
+  private boolean closed;
+
+  private Daemon(InvalidatorConfig cfg, Role role, WorkerListener extra, boolean migrate) {
+    this.cfg = cfg;
+    this.servers = Servers.connect(cfg);
+    try {
+      if (migrate) {
+        OutboxSchema.migrate(servers.dataSource(), outboxTable());
+      }
+      this.otel = Tracing.fromEnvironment();
+      this.observability = Observability.create(cfg, role, otel, Clock.systemUTC());
+      this.pipeline =
+          new Pipeline(
+              cfg,
+              servers,
+              role,
+              WorkerListeners.all(extra, observability.metrics().workerListener()),
+              observability.metrics().relayListener(),
+              Clock.systemUTC(),
+              observability.spans());
+    } catch (RuntimeException e) {
+      servers.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Connects to the configured PostgreSQL and Redis and builds the pipeline without starting it.
+   *
+   * @param extra a listener told of every batch the workers apply, beside the metrics'
+   * @param migrate create or upgrade the outbox table first
+   */
+  public static Daemon create(
+      InvalidatorConfig cfg, Role role, WorkerListener extra, boolean migrate) {
+    return new Daemon(cfg, role, extra, migrate);
+  }
+
+  /**
+   * Starts the loops and the admin server; returns the admin server's address.
+   *
+   * @param anyFreePort bind the admin server to a free port instead of the configured one
+   */
+  public URI start(boolean anyFreePort) {
+    pipeline.start();
+    admin = observability.start(servers, pipeline, anyFreePort);
+    return admin.uri();
+  }
+
+  /** The outbox table of the configuration. */
+  public OutboxTable outboxTable() {
+    return OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table());
+  }
+
+  /** The daemon's PostgreSQL pool. */
+  public DataSource dataSource() {
+    return servers.dataSource();
+  }
+
+  /** The daemon's Redis client. */
+  public RedisClient redisClient() {
+    return servers.redis();
+  }
+
+  /** The registry the daemon's metrics are in (served at {@code /metrics}). */
+  public MeterRegistry meterRegistry() {
+    return observability.metrics().registry();
+  }
+
+  /** Asks every loop to stop and waits up to {@code timeout} for the batches in flight. */
+  public void stop(Duration timeout) {
+    pipeline.stop(timeout);
+  }
+
+  /** Stops the loops (20 s for the batches in flight) and closes everything, once. */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    pipeline.stop(Duration.ofSeconds(20));
+    pipeline.close();
+    observability.close();
+    Tracing.shutdown(otel);
+    servers.close();
+  }
+}
