@@ -96,9 +96,10 @@ final class ApplyScenario {
         new VersionGatedRedisTarget(env.connection(), keys, Duration.ofMinutes(15));
     RedisDeadLetters deadLetters = new RedisDeadLetters(env.connection(), keys);
     InvalidationWorker.Options options =
-        InvalidationWorker.Options.defaults()
-            .withBatchSize(s.workerBatchSize())
-            .withBlock(Duration.ofMillis(100));
+        InvalidationWorker.Options.builder()
+            .batchSize(s.workerBatchSize())
+            .block(Duration.ofMillis(100))
+            .build();
     List<RedisStreamSource> sources = new ArrayList<>();
     List<InvalidationWorker> workers = new ArrayList<>();
     long workerNanos;

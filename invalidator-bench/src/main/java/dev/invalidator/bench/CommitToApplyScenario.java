@@ -136,7 +136,7 @@ final class CommitToApplyScenario {
                 source,
                 List.of(target),
                 deadLetters,
-                InvalidationWorker.Options.defaults().withBatchSize(s.workerBatchSize()),
+                InvalidationWorker.Options.builder().batchSize(s.workerBatchSize()).build(),
                 listener,
                 Clock.systemUTC());
         workers.add(w);

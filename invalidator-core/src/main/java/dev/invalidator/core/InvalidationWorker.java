@@ -79,150 +79,116 @@ public final class InvalidationWorker implements Runnable {
       requirePositive("worker.breakerOpenWait", breakerOpenWait);
     }
 
-    /** Settings with the default retry backoff, any event type and the default breaker wait. */
-    public Options(
-        int batchSize,
-        Duration block,
-        Duration claimMinIdle,
-        Duration claimInterval,
-        int maxDeliveries,
-        Backoff loopBackoff) {
-      this(
-          batchSize,
-          block,
-          claimMinIdle,
-          claimInterval,
-          maxDeliveries,
-          loopBackoff,
-          DEFAULT_RETRY_BACKOFF,
-          DEFAULT_RETRY_INTERVAL,
-          Set.of(),
-          TargetBreakers.DEFAULT_OPEN_WAIT);
-    }
-
+    /** The defaults: every {@code DEFAULT_*} above, any event type. */
     public static Options defaults() {
-      return new Options(
-          DEFAULT_BATCH_SIZE,
-          DEFAULT_BLOCK,
-          DEFAULT_CLAIM_MIN_IDLE,
-          DEFAULT_CLAIM_INTERVAL,
-          DEFAULT_MAX_DELIVERIES,
-          Backoff.DEFAULT);
+      return builder().build();
     }
 
-    public Options withClaimMinIdle(Duration d) {
-      return new Options(
-          batchSize,
-          block,
-          d,
-          claimInterval,
-          maxDeliveries,
-          loopBackoff,
-          retryBackoff,
-          retryInterval,
-          eventTypes,
-          breakerOpenWait);
+    /** A builder starting from the defaults. */
+    public static Builder builder() {
+      return new Builder();
     }
 
-    public Options withClaimInterval(Duration d) {
-      return new Options(
-          batchSize,
-          block,
-          claimMinIdle,
-          d,
-          maxDeliveries,
-          loopBackoff,
-          retryBackoff,
-          retryInterval,
-          eventTypes,
-          breakerOpenWait);
+    /** A builder starting from these settings. */
+    public Builder mutate() {
+      Builder b = new Builder();
+      b.batchSize = batchSize;
+      b.block = block;
+      b.claimMinIdle = claimMinIdle;
+      b.claimInterval = claimInterval;
+      b.maxDeliveries = maxDeliveries;
+      b.loopBackoff = loopBackoff;
+      b.retryBackoff = retryBackoff;
+      b.retryInterval = retryInterval;
+      b.eventTypes = eventTypes;
+      b.breakerOpenWait = breakerOpenWait;
+      return b;
     }
 
-    public Options withBlock(Duration d) {
-      return new Options(
-          batchSize,
-          d,
-          claimMinIdle,
-          claimInterval,
-          maxDeliveries,
-          loopBackoff,
-          retryBackoff,
-          retryInterval,
-          eventTypes,
-          breakerOpenWait);
-    }
+    /** Builds {@link Options}; every setting starts at its default and is checked in build. */
+    public static final class Builder {
+      private int batchSize = DEFAULT_BATCH_SIZE;
+      private Duration block = DEFAULT_BLOCK;
+      private Duration claimMinIdle = DEFAULT_CLAIM_MIN_IDLE;
+      private Duration claimInterval = DEFAULT_CLAIM_INTERVAL;
+      private int maxDeliveries = DEFAULT_MAX_DELIVERIES;
+      private Backoff loopBackoff = Backoff.DEFAULT;
+      private Backoff retryBackoff = DEFAULT_RETRY_BACKOFF;
+      private Duration retryInterval = DEFAULT_RETRY_INTERVAL;
+      private Set<String> eventTypes = Set.of();
+      private Duration breakerOpenWait = TargetBreakers.DEFAULT_OPEN_WAIT;
 
-    public Options withBatchSize(int n) {
-      return new Options(
-          n,
-          block,
-          claimMinIdle,
-          claimInterval,
-          maxDeliveries,
-          loopBackoff,
-          retryBackoff,
-          retryInterval,
-          eventTypes,
-          breakerOpenWait);
-    }
+      private Builder() {}
 
-    public Options withMaxDeliveries(int n) {
-      return new Options(
-          batchSize,
-          block,
-          claimMinIdle,
-          claimInterval,
-          n,
-          loopBackoff,
-          retryBackoff,
-          retryInterval,
-          eventTypes,
-          breakerOpenWait);
-    }
+      /** Entries read per {@code XREADGROUP} (1..10000). */
+      public Builder batchSize(int n) {
+        this.batchSize = n;
+        return this;
+      }
 
-    /** Retry backoff of failed entries and how often the loop looks for due retries. */
-    public Options withRetry(Backoff backoff, Duration interval) {
-      return new Options(
-          batchSize,
-          block,
-          claimMinIdle,
-          claimInterval,
-          maxDeliveries,
-          loopBackoff,
-          backoff,
-          interval,
-          eventTypes,
-          breakerOpenWait);
-    }
+      /** How long a read blocks when the stream is idle. */
+      public Builder block(Duration d) {
+        this.block = d;
+        return this;
+      }
 
-    /** The allowed event types; empty allows every well-formed type. */
-    public Options withEventTypes(Set<String> types) {
-      return new Options(
-          batchSize,
-          block,
-          claimMinIdle,
-          claimInterval,
-          maxDeliveries,
-          loopBackoff,
-          retryBackoff,
-          retryInterval,
-          types,
-          breakerOpenWait);
-    }
+      /** Idle time after which another consumer takes over a pending entry. */
+      public Builder claimMinIdle(Duration d) {
+        this.claimMinIdle = d;
+        return this;
+      }
 
-    /** How long a target's open circuit breaker waits before a probe batch. */
-    public Options withBreakerOpenWait(Duration d) {
-      return new Options(
-          batchSize,
-          block,
-          claimMinIdle,
-          claimInterval,
-          maxDeliveries,
-          loopBackoff,
-          retryBackoff,
-          retryInterval,
-          eventTypes,
-          d);
+      /** How often the worker looks for abandoned entries. */
+      public Builder claimInterval(Duration d) {
+        this.claimInterval = d;
+        return this;
+      }
+
+      /** Deliveries after which a failing entry is dead-lettered. */
+      public Builder maxDeliveries(int n) {
+        this.maxDeliveries = n;
+        return this;
+      }
+
+      /** Backoff of the loop itself after a failed read. */
+      public Builder loopBackoff(Backoff b) {
+        this.loopBackoff = b;
+        return this;
+      }
+
+      /** Retry backoff of failed entries and how often the loop looks for due retries. */
+      public Builder retry(Backoff backoff, Duration interval) {
+        this.retryBackoff = backoff;
+        this.retryInterval = interval;
+        return this;
+      }
+
+      /** The allowed event types; empty allows every well-formed type. */
+      public Builder eventTypes(Set<String> types) {
+        this.eventTypes = types;
+        return this;
+      }
+
+      /** How long a target's open circuit breaker waits before a probe batch. */
+      public Builder breakerOpenWait(Duration d) {
+        this.breakerOpenWait = d;
+        return this;
+      }
+
+      /** Checks every setting and builds the options. */
+      public Options build() {
+        return new Options(
+            batchSize,
+            block,
+            claimMinIdle,
+            claimInterval,
+            maxDeliveries,
+            loopBackoff,
+            retryBackoff,
+            retryInterval,
+            eventTypes,
+            breakerOpenWait);
+      }
     }
 
     private static void requirePositive(String name, Duration d) {

@@ -89,7 +89,7 @@ class WorkerObservabilityTest {
         NO_SOURCE,
         List.of(FAILING),
         stored::add,
-        InvalidationWorker.Options.defaults().withMaxDeliveries(3),
+        InvalidationWorker.Options.builder().maxDeliveries(3).build(),
         recorder,
         Clock.systemUTC(),
         spans);
@@ -185,8 +185,9 @@ class WorkerObservabilityTest {
             NO_SOURCE,
             List.of(recording),
             stored::add,
-            InvalidationWorker.Options.defaults()
-                .withEventTypes(java.util.Set.of("account.changed")),
+            InvalidationWorker.Options.builder()
+                .eventTypes(java.util.Set.of("account.changed"))
+                .build(),
             WorkerListener.NONE,
             Clock.systemUTC());
     List<Delivery> batch = new ArrayList<>();

@@ -578,6 +578,25 @@ public final class CacheClient implements AutoCloseable {
   }
 
   /**
+   * The one rule between the cache's lifetimes, shared by this client and the daemon's
+   * configuration: a fence must live at least as long as an entry plus the longest fill, or a slow
+   * fill could outlive the fence that should refuse it.
+   *
+   * @throws IllegalArgumentException naming {@code cache.fenceTtl} when the rule is broken
+   */
+  public static void checkFenceTtl(Duration entryTtl, Duration fillDeadline, Duration fenceTtl) {
+    Duration minimum = entryTtl.plus(fillDeadline);
+    if (fenceTtl.compareTo(minimum) < 0) {
+      throw new IllegalArgumentException(
+          "cache.fenceTtl ("
+              + fenceTtl
+              + ") must be at least cache.entryTtl + cache.fillDeadline ("
+              + minimum
+              + "): a fence must outlive every entry and every fill that could race it");
+    }
+  }
+
+  /**
    * Settings of a {@link CacheClient}. Every setting has a default except the Redis connection;
    * {@link #build()} validates them together.
    */
@@ -696,15 +715,7 @@ public final class CacheClient implements AutoCloseable {
       requirePositive("cache.fillDeadline", fillDeadline);
       Duration fence = fenceTtl != null ? fenceTtl : entryTtl.plus(DEFAULT_FENCE_MARGIN);
       requirePositive("cache.fenceTtl", fence);
-      Duration minimum = entryTtl.plus(fillDeadline);
-      if (fence.compareTo(minimum) < 0) {
-        throw new IllegalArgumentException(
-            "cache.fenceTtl ("
-                + fence
-                + ") must be at least cache.entryTtl + cache.fillDeadline ("
-                + minimum
-                + "): a fence must outlive every entry and every fill that could race it");
-      }
+      checkFenceTtl(entryTtl, fillDeadline, fence);
       if (clock == null) {
         throw new IllegalArgumentException("cache.clock must be set");
       }

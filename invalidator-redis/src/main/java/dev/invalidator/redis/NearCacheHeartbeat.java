@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,13 +20,21 @@ import org.slf4j.LoggerFactory;
  * whose number they have not seen, and a dead connection by silence. Run it in the daemon; several
  * daemons may run it at once (heartbeats change nothing).
  *
- * <p>The loop never dies: a failed round is logged at debug and retried at the next tick. {@link
- * #stop()} ends it.
+ * <p>The loop never dies: a failed round is retried at the next tick. Failures are not quiet:
+ * subscribers that miss heartbeats drop their near caches, so the first failure of a streak is
+ * logged at WARN (then at most once a minute while it lasts), the recovery at INFO, and {@link
+ * #failures()} counts them for a metric. {@link #stop()} ends the loop.
  */
 public final class NearCacheHeartbeat implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(NearCacheHeartbeat.class);
 
+  private static final long WARN_EVERY_NANOS = TimeUnit.MINUTES.toNanos(1);
+
   private final StatefulRedisConnection<String, String> connection;
+  private final AtomicLong failures = new AtomicLong();
+  private long failingSince;
+  private long failingRounds;
+  private long lastWarning;
   private final KeyScheme keys;
   private final int channels;
   private final Duration interval;
@@ -78,13 +87,36 @@ public final class NearCacheHeartbeat implements Runnable {
       do {
         try {
           beatOnce();
+          if (failingSince != 0) {
+            log.info("near-cache heartbeats published again after {} failed rounds", failingRounds);
+            failingSince = 0;
+            failingRounds = 0;
+          }
         } catch (RuntimeException ex) {
-          log.debug("near-cache heartbeat failed, retrying next tick: {}", ex.toString());
+          failures.incrementAndGet();
+          failingRounds++;
+          long now = System.nanoTime();
+          if (failingSince == 0 || now - lastWarning >= WARN_EVERY_NANOS) {
+            log.warn(
+                "near-cache heartbeat failed ({} rounds in a row); subscribers will drop their"
+                    + " near caches until it recovers: {}",
+                failingRounds,
+                ex.toString());
+            lastWarning = now;
+          }
+          if (failingSince == 0) {
+            failingSince = now;
+          }
         }
       } while (!stopped.await(interval.toMillis(), TimeUnit.MILLISECONDS));
     } catch (InterruptedException ex) {
       Thread.currentThread().interrupt();
     }
+  }
+
+  /** Rounds that failed since this heartbeat was built. */
+  public long failures() {
+    return failures.get();
   }
 
   /** Ends {@link #run()} after the current round. */

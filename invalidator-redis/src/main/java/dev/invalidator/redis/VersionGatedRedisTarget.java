@@ -129,7 +129,7 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
     this.keys = Objects.requireNonNull(keys, "keys");
     if (fenceTtl == null || fenceTtl.toMillis() <= 0) {
       throw new IllegalArgumentException(
-          "redis.fenceTtl must be a positive duration of at least 1 ms, got " + fenceTtl);
+          "cache.fenceTtl must be a positive duration of at least 1 ms, got " + fenceTtl);
     }
     this.fenceTtl = fenceTtl;
     this.options = Objects.requireNonNull(options, "options");

@@ -40,10 +40,11 @@ class FailureHandlingTest {
   private static final Backoff FAST_RETRY =
       new Backoff(Duration.ofMillis(20), Duration.ofMillis(200));
   private static final InvalidationWorker.Options OPTIONS =
-      InvalidationWorker.Options.defaults()
-          .withBlock(Duration.ofMillis(20))
-          .withRetry(FAST_RETRY, Duration.ofMillis(10))
-          .withBreakerOpenWait(Duration.ofMillis(300));
+      InvalidationWorker.Options.builder()
+          .block(Duration.ofMillis(20))
+          .retry(FAST_RETRY, Duration.ofMillis(10))
+          .breakerOpenWait(Duration.ofMillis(300))
+          .build();
 
   private static StatefulRedisConnection<String, String> redis;
 
@@ -181,8 +182,11 @@ class FailureHandlingTest {
   void retryWaitsForTheBackoffOfTheDeliveryCount() throws Exception {
     // A backoff far longer than the test: a failed entry must not come back within it.
     InvalidationWorker.Options slow =
-        OPTIONS.withRetry(
-            new Backoff(Duration.ofMinutes(10), Duration.ofMinutes(10)), Duration.ofMillis(10));
+        OPTIONS
+            .mutate()
+            .retry(
+                new Backoff(Duration.ofMinutes(10), Duration.ofMinutes(10)), Duration.ofMillis(10))
+            .build();
     FlakyTarget target = new FlakyTarget(1);
     InvalidationWorker w = start(target, slow, WorkerListener.NONE);
     List<InvalidationEvent> events = publish(20);
@@ -199,7 +203,7 @@ class FailureHandlingTest {
   @Test
   void entryThatFailsEveryDeliveryIsDeadLetteredWithItsHistoryAfterMaxDeliveries() {
     FlakyTarget target = new FlakyTarget(Integer.MAX_VALUE);
-    start(target, OPTIONS.withMaxDeliveries(4), WorkerListener.NONE);
+    start(target, OPTIONS.mutate().maxDeliveries(4).build(), WorkerListener.NONE);
     Instant before = Instant.now();
     InvalidationEvent e = publish(1).get(0);
 
@@ -245,7 +249,7 @@ class FailureHandlingTest {
     InvalidationWorker w =
         start(
             target,
-            OPTIONS.withMaxDeliveries(2),
+            OPTIONS.mutate().maxDeliveries(2).build(),
             new WorkerListener() {
               @Override
               public void circuitStateChanged(String t, String from, String to) {
@@ -276,7 +280,7 @@ class FailureHandlingTest {
   @Test
   void badInputBecomesDeadLettersWithActionableReasonsWhileHealthyEntriesFlow() {
     FlakyTarget target = new FlakyTarget(0);
-    start(target, OPTIONS.withEventTypes(Set.of("changed")), WorkerListener.NONE);
+    start(target, OPTIONS.mutate().eventTypes(Set.of("changed")).build(), WorkerListener.NONE);
     String good =
         "{\"event_id\":\"%s\",\"tenant_id\":\"acme\",\"aggregate_type\":\"product\","
             + "\"aggregate_id\":\"1\",\"aggregate_version\":3,\"event_type\":\"%s\",\"payload\":%s}";

@@ -40,7 +40,7 @@ import org.junit.jupiter.api.Test;
 class RedisStreamTest {
   private static final AggregateRef PRODUCT = new AggregateRef("acme", "product", "42");
   private static final InvalidationWorker.Options OPTIONS =
-      InvalidationWorker.Options.defaults().withBlock(Duration.ofMillis(50));
+      InvalidationWorker.Options.builder().block(Duration.ofMillis(50)).build();
 
   private static StatefulRedisConnection<String, String> redis;
 
@@ -206,8 +206,10 @@ class RedisStreamTest {
             List.of(target),
             deadLetters,
             OPTIONS
-                .withClaimMinIdle(Duration.ofMillis(200))
-                .withClaimInterval(Duration.ofMillis(1)),
+                .mutate()
+                .claimMinIdle(Duration.ofMillis(200))
+                .claimInterval(Duration.ofMillis(1))
+                .build(),
             WorkerListener.NONE,
             Clock.systemUTC());
 

@@ -5,6 +5,7 @@ import dev.invalidator.core.KeyScheme;
 import dev.invalidator.core.MessagingSpans;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.PollingRelay;
+import dev.invalidator.redis.NearCacheHeartbeat;
 import dev.invalidator.redis.RedisDeadLetters;
 import dev.invalidator.redis.RedisStreamSource;
 import dev.invalidator.redis.VersionGatedRedisTarget;
@@ -87,6 +88,24 @@ final class Observability implements AutoCloseable {
       workerLoops.add(w::lastLoop);
     }
     metrics.bindLoops(relay == null ? null : relay::lastLoop, workerLoops);
+    RedisLossRecovery recovery = pipeline.recovery();
+    if (recovery != null) {
+      metrics.bindCount(
+          "invalidator.recovery.check.failures",
+          "Failed checks of the Redis-loss recovery loop (each retried with backoff)",
+          recovery::checkFailures);
+      metrics.bindCount(
+          "invalidator.recovery.recoveries",
+          "Redis data losses this process recovered from (stream recreated, outbox replayed)",
+          recovery::recoveries);
+    }
+    NearCacheHeartbeat heartbeat = pipeline.heartbeat();
+    if (heartbeat != null) {
+      metrics.bindCount(
+          "invalidator.near.cache.heartbeat.failures",
+          "Near-cache heartbeat rounds that failed (subscribers drop their near caches meanwhile)",
+          heartbeat::failures);
+    }
     RedisStreamSource statsSource =
         RedisStreamSource.builder(servers.redis(), keys)
             .group(cfg.worker().group())

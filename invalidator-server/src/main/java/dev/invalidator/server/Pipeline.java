@@ -44,6 +44,7 @@ final class Pipeline implements AutoCloseable {
   private final List<String> targetNames = new ArrayList<>();
   private PollingRelay relay;
   private RedisLossRecovery recovery;
+  private NearCacheHeartbeat heartbeat;
   private TargetBreakers breakers;
   private final List<PipelineInterceptor> interceptors = loadInterceptors();
 
@@ -110,7 +111,7 @@ final class Pipeline implements AutoCloseable {
     if (role.worker()) {
       targetNames.add(VersionGatedRedisTarget.NAME);
       if (cfg.nearCache().channels() > 0) {
-        NearCacheHeartbeat heartbeat =
+        heartbeat =
             new NearCacheHeartbeat(
                 servers.connection(),
                 keys,
@@ -167,6 +168,16 @@ final class Pipeline implements AutoCloseable {
     threads.forEach(Thread::start);
     log.info(
         "started {} loop(s): {}", threads.size(), threads.stream().map(Thread::getName).toList());
+  }
+
+  /** The Redis-loss recovery loop, or null in a worker-only process. */
+  RedisLossRecovery recovery() {
+    return recovery;
+  }
+
+  /** The near-cache heartbeat, or null when the process publishes none. */
+  NearCacheHeartbeat heartbeat() {
+    return heartbeat;
   }
 
   PollingRelay relay() {

@@ -52,6 +52,8 @@ final class RedisLossRecovery implements Runnable {
   private String knownEpoch;
   private Instant nextTrim;
   private volatile long recoveries;
+  private final java.util.concurrent.atomic.AtomicLong checkFailures =
+      new java.util.concurrent.atomic.AtomicLong();
 
   RedisLossRecovery(
       StatefulRedisConnection<String, String> redis,
@@ -85,6 +87,11 @@ final class RedisLossRecovery implements Runnable {
     return recoveries;
   }
 
+  /** Checks (or trims) that failed since start; each is retried with backoff. */
+  long checkFailures() {
+    return checkFailures.get();
+  }
+
   @Override
   public void run() {
     int failures = 0;
@@ -103,6 +110,7 @@ final class RedisLossRecovery implements Runnable {
         Thread.currentThread().interrupt();
         break;
       } catch (RuntimeException ex) {
+        checkFailures.incrementAndGet();
         Duration delay = Backoff.DEFAULT.delay(failures++);
         log.warn("recovery check failed, retrying in {} ms: {}", delay.toMillis(), ex.toString());
         try {

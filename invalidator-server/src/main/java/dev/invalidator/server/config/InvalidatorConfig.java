@@ -4,6 +4,7 @@ import dev.invalidator.core.Backoff;
 import dev.invalidator.core.InvalidEventException;
 import dev.invalidator.core.InvalidationWorker;
 import dev.invalidator.core.KeyScheme;
+import dev.invalidator.redis.CacheClient;
 import java.net.URI;
 import java.time.Duration;
 import java.util.Map;
@@ -108,17 +109,18 @@ public record InvalidatorConfig(
       java.util.Set<String> eventTypes,
       Duration breakerOpenWait) {
     public InvalidationWorker.Options options() {
-      return new InvalidationWorker.Options(
-          batchSize,
-          block,
-          claimMinIdle,
-          claimInterval,
-          maxDeliveries,
-          Backoff.DEFAULT,
-          new Backoff(retryInitial, retryMax),
-          InvalidationWorker.Options.DEFAULT_RETRY_INTERVAL,
-          eventTypes,
-          breakerOpenWait);
+      return InvalidationWorker.Options.builder()
+          .batchSize(batchSize)
+          .block(block)
+          .claimMinIdle(claimMinIdle)
+          .claimInterval(claimInterval)
+          .maxDeliveries(maxDeliveries)
+          .retry(
+              new Backoff(retryInitial, retryMax),
+              InvalidationWorker.Options.DEFAULT_RETRY_INTERVAL)
+          .eventTypes(eventTypes)
+          .breakerOpenWait(breakerOpenWait)
+          .build();
     }
   }
 
@@ -226,13 +228,10 @@ public record InvalidatorConfig(
             r.duration("cache.entryTtl"),
             r.duration("cache.fenceTtl"),
             r.duration("cache.fillDeadline"));
-    if (cache.fenceTtl().compareTo(cache.entryTtl().plus(cache.fillDeadline())) <= 0) {
-      throw new ConfigException(
-          "cache.fenceTtl",
-          Durations.format(cache.fenceTtl())
-              + " must exceed cache.entryTtl + cache.fillDeadline ("
-              + Durations.format(cache.entryTtl().plus(cache.fillDeadline()))
-              + "), or a slow fill could outlive the fence that should refuse it");
+    try {
+      CacheClient.checkFenceTtl(cache.entryTtl(), cache.fillDeadline(), cache.fenceTtl());
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException("cache.fenceTtl", e.getMessage());
     }
     if (worker.block().compareTo(worker.claimMinIdle()) >= 0) {
       throw new ConfigException("worker.claimMinIdle", "must be longer than worker.block");

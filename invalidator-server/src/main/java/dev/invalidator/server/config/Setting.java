@@ -1,8 +1,23 @@
 package dev.invalidator.server.config;
 
+import dev.invalidator.core.InvalidationWorker;
+import dev.invalidator.core.KeyScheme;
+import dev.invalidator.core.TargetBreakers;
+import dev.invalidator.outbox.OutboxTable;
+import dev.invalidator.outbox.PollingRelay;
+import dev.invalidator.redis.CacheClient;
+import dev.invalidator.redis.NearCacheOptions;
+import dev.invalidator.redis.RedisStreamSource;
+import dev.invalidator.redis.VersionGatedRedisTarget;
+import java.time.Duration;
 import java.util.List;
 
-/** One configuration setting: its dotted name, default and meaning. The single list of them all. */
+/**
+ * One configuration setting: its dotted name, default and meaning. The single list of them all. A
+ * setting of a library component takes its default from that component's {@code DEFAULT_*}
+ * constant, so the daemon and the library cannot disagree; only the daemon's own settings (pool,
+ * admin server, observability, loop intervals) have their defaults here.
+ */
 public record Setting(String name, String defaultValue, String description) {
 
   /** Every setting, in the order the reference documentation lists them. */
@@ -15,58 +30,76 @@ public record Setting(String name, String defaultValue, String description) {
           new Setting("postgres.user", "", "database user, when not in the URL"),
           new Setting(
               "postgres.password", "", "database password, when not in the URL (never logged)"),
-          new Setting("postgres.schema", "public", "schema of the outbox table"),
-          new Setting("postgres.table", "invalidation_outbox", "name of the outbox table"),
+          new Setting("postgres.schema", OutboxTable.DEFAULT_SCHEMA, "schema of the outbox table"),
+          new Setting("postgres.table", OutboxTable.DEFAULT_TABLE, "name of the outbox table"),
           new Setting("postgres.poolSize", "8", "HikariCP pool size"),
           new Setting(
               "redis.url",
               "",
               "redis:// or rediss:// URL (required for run; the demo starts an embedded Redis when empty)"),
-          new Setting("redis.prefix", "inv", "prefix of every Redis key"),
+          new Setting("redis.prefix", KeyScheme.DEFAULT_PREFIX, "prefix of every Redis key"),
           new Setting(
               "relay.batchSize",
-              "500",
+              n(PollingRelay.DEFAULT_BATCH_SIZE),
               "outbox rows claimed and published per transaction while the relay keeps up"),
           new Setting(
               "relay.maxBatchSize",
-              "5000",
+              n(PollingRelay.DEFAULT_MAX_BATCH_SIZE),
               "largest batch while the relay is behind: each full batch doubles the next, up to this"),
           new Setting(
               "relay.concurrency",
-              "2",
+              n(PollingRelay.DEFAULT_CONCURRENCY),
               "batches relayed at once while rows are waiting (each holds a pooled connection)"),
           new Setting(
-              "relay.pollInterval", "1s", "fallback poll when no LISTEN/NOTIFY wake-up arrives"),
+              "relay.pollInterval",
+              d(PollingRelay.DEFAULT_POLL_INTERVAL),
+              "fallback poll when no LISTEN/NOTIFY wake-up arrives"),
           new Setting(
-              "relay.retention", "24h", "how long relayed rows are kept (the replay window)"),
-          new Setting("relay.cleanupInterval", "1m", "how often rows past retention are deleted"),
+              "relay.retention",
+              d(PollingRelay.DEFAULT_RETENTION),
+              "how long relayed rows are kept (the replay window)"),
+          new Setting(
+              "relay.cleanupInterval",
+              d(PollingRelay.DEFAULT_CLEANUP_INTERVAL),
+              "how often rows past retention are deleted"),
           new Setting("worker.threads", "2", "worker threads (consumers) per process"),
-          new Setting("worker.group", "invalidator", "Redis Streams consumer group"),
-          new Setting("worker.batchSize", "256", "entries read per XREADGROUP"),
-          new Setting("worker.block", "500ms", "how long XREADGROUP blocks when idle"),
+          new Setting(
+              "worker.group", RedisStreamSource.DEFAULT_GROUP, "Redis Streams consumer group"),
+          new Setting(
+              "worker.batchSize",
+              n(InvalidationWorker.Options.DEFAULT_BATCH_SIZE),
+              "entries read per XREADGROUP"),
+          new Setting(
+              "worker.block",
+              d(InvalidationWorker.Options.DEFAULT_BLOCK),
+              "how long XREADGROUP blocks when idle"),
           new Setting(
               "worker.claimMinIdle",
-              "30s",
+              d(InvalidationWorker.Options.DEFAULT_CLAIM_MIN_IDLE),
               "idle time after which another consumer takes over a pending entry (longer than the slowest apply)"),
           new Setting(
-              "worker.claimInterval", "5s", "how often each worker looks for abandoned entries"),
+              "worker.claimInterval",
+              d(InvalidationWorker.Options.DEFAULT_CLAIM_INTERVAL),
+              "how often each worker looks for abandoned entries"),
           new Setting(
               "worker.maxDeliveries",
-              "16",
+              n(InvalidationWorker.Options.DEFAULT_MAX_DELIVERIES),
               "deliveries after which a failing entry goes to the dead letters"),
           new Setting(
               "worker.retryInitial",
-              "200ms",
+              d(InvalidationWorker.Options.DEFAULT_RETRY_BACKOFF.initial()),
               "backoff ceiling before the first retry of a failed entry (doubles per delivery, full jitter)"),
           new Setting(
-              "worker.retryMax", "60s", "largest backoff between retries of a failed entry"),
+              "worker.retryMax",
+              d(InvalidationWorker.Options.DEFAULT_RETRY_BACKOFF.max()),
+              "largest backoff between retries of a failed entry"),
           new Setting(
               "worker.eventTypes",
               "",
               "comma-separated allowed event types; other types are dead-lettered as unknown_event_type (empty: any well-formed type; tag.invalidate and tenant.flush always pass)"),
           new Setting(
               "worker.breakerOpenWait",
-              "5s",
+              d(TargetBreakers.DEFAULT_OPEN_WAIT),
               "how long a target's open circuit breaker waits before a probe batch"),
           new Setting(
               "stream.trimInterval",
@@ -78,20 +111,25 @@ public record Setting(String name, String defaultValue, String description) {
               "when Redis lost the stream, outbox rows relayed this long before the loss are published again"),
           new Setting(
               "recovery.checkInterval", "5s", "how often the relay checks Redis for lost data"),
-          new Setting("cache.entryTtl", "10m", "TTL of cache entries written by CacheClient fills"),
+          new Setting(
+              "cache.entryTtl",
+              d(CacheClient.DEFAULT_ENTRY_TTL),
+              "TTL of cache entries written by CacheClient fills"),
           new Setting(
               "cache.fenceTtl",
-              "15m",
+              d(VersionGatedRedisTarget.DEFAULT_FENCE_TTL),
               "TTL of aggregate fences; must exceed cache.entryTtl + cache.fillDeadline"),
           new Setting(
-              "cache.fillDeadline", "5s", "a fill whose database read took longer is dropped"),
+              "cache.fillDeadline",
+              d(CacheClient.DEFAULT_FILL_DEADLINE),
+              "a fill whose database read took longer is dropped"),
           new Setting(
               "tags.walkBatchSize",
-              "1000",
+              n(VersionGatedRedisTarget.Options.DEFAULT_TAG_BATCH_SIZE),
               "tag-set members per SSCAN page when a tag or tenant flush is applied"),
           new Setting(
               "nearCache.channels",
-              "16",
+              n(NearCacheOptions.DEFAULT_CHANNELS),
               "Pub/Sub channels near-cache invalidations are sharded over by tenant (0 = publish none); clients must use the same number"),
           new Setting(
               "nearCache.heartbeatInterval",
@@ -121,6 +159,14 @@ public record Setting(String name, String defaultValue, String description) {
               "observability.stuckAfter",
               "2m",
               "a relay or worker loop that has not completed an iteration for this long makes /health/ready fail"));
+
+  private static String n(long value) {
+    return Long.toString(value);
+  }
+
+  private static String d(Duration value) {
+    return Durations.format(value);
+  }
 
   /** The environment variable that overrides this setting. */
   public String envName() {

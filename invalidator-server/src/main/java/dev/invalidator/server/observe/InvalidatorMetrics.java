@@ -7,6 +7,7 @@ import dev.invalidator.core.InvalidationEvent;
 import dev.invalidator.core.WorkerListener;
 import dev.invalidator.outbox.RelayListener;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -159,6 +160,13 @@ public final class InvalidatorMetrics implements AutoCloseable {
   }
 
   /** Registers the loop-age gauges behind the "stuck relay or worker" alerts. */
+  /** Exposes a count kept elsewhere (a background loop's) as a Prometheus counter. */
+  public void bindCount(String name, String description, java.util.function.LongSupplier count) {
+    FunctionCounter.builder(name, count, c -> c.getAsLong())
+        .description(description)
+        .register(registry);
+  }
+
   public void bindLoops(Supplier<Instant> relayLastLoop, List<Supplier<Instant>> workerLastLoops) {
     if (relayLastLoop != null) {
       Gauge.builder("invalidator.relay.last.loop.age", () -> ageSeconds(relayLastLoop.get()))

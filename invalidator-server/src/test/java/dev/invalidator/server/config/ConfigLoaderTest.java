@@ -81,7 +81,7 @@ class ConfigLoaderTest {
   }
 
   @Test
-  void wrongValuesAreRefusedNamingTheSettingAndItsVariable() {
+  void wrongValuesAreRefusedNamingTheSettingAndItsVariable() throws Exception {
     assertThatThrownBy(() -> load(null, Map.of("INVALIDATOR_RELAY_BATCH_SIZE", "lots"), Map.of()))
         .hasMessage(
             "configuration: relay.batchSize (env INVALIDATOR_RELAY_BATCH_SIZE): 'lots' is not a whole number");
@@ -95,7 +95,17 @@ class ConfigLoaderTest {
         .hasMessageContaining("redis://");
     assertThatThrownBy(() -> load("cache:\n  entryTtl: 20m\n  fenceTtl: 20m\n", Map.of(), Map.of()))
         .hasMessageContaining("cache.fenceTtl")
-        .hasMessageContaining("must exceed");
+        .hasMessageContaining("must be at least cache.entryTtl + cache.fillDeadline");
+    // The rule is the library's, once: a fence exactly as long as an entry plus the longest
+    // fill is accepted by the configuration and by CacheClient alike.
+    assertThat(
+            load(
+                    "cache:\n  entryTtl: 20m\n  fillDeadline: 5s\n  fenceTtl: 1205s\n",
+                    Map.of(),
+                    Map.of())
+                .cache()
+                .fenceTtl())
+        .isEqualTo(java.time.Duration.ofSeconds(1205));
   }
 
   @Test
