@@ -1,21 +1,16 @@
 package dev.invalidator.outbox;
 
-import dev.invalidator.core.EventCodec;
 import dev.invalidator.core.EventPublisher;
 import dev.invalidator.core.InvalidEventException;
-import dev.invalidator.core.InvalidationEvent;
-import dev.invalidator.core.TraceContext;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Instant;
-import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.UUID;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -88,8 +83,9 @@ public final class OutboxReplay {
       Progress progress) {
     long total = count(since, until, tenant);
     String sql =
-        "SELECT id, event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version,"
-            + " event_type, payload::text, traceparent, tracestate, created_at FROM "
+        "SELECT "
+            + OutboxRows.COLUMNS
+            + " FROM "
             + table.qualified()
             + where(tenant)
             + " AND id > ? ORDER BY id LIMIT ?";
@@ -106,7 +102,7 @@ public final class OutboxReplay {
           while (rs.next()) {
             lastId = rs.getLong(1);
             try {
-              batch.add(new EventPublisher.Outgoing(lastId, toEvent(rs)));
+              batch.add(new EventPublisher.Outgoing(lastId, OutboxRows.toEvent(rs, table)));
             } catch (InvalidEventException ex) {
               log.warn("outbox {} row {} skipped in replay: {}", table, lastId, ex.getMessage());
             }
@@ -122,25 +118,5 @@ public final class OutboxReplay {
       done += batch.size();
       progress.batch(done, Math.max(total, done));
     }
-  }
-
-  private static InvalidationEvent toEvent(ResultSet rs) throws SQLException {
-    UUID eventId = rs.getObject(2, UUID.class);
-    TraceContext trace;
-    try {
-      trace = TraceContext.of(rs.getString(9), rs.getString(10));
-    } catch (InvalidEventException ex) {
-      trace = TraceContext.NONE;
-    }
-    return InvalidationEvent.builder()
-        .eventId(eventId)
-        .tenant(rs.getString(3))
-        .aggregate(rs.getString(4), rs.getString(5))
-        .version(rs.getLong(6))
-        .eventType(rs.getString(7))
-        .payload(EventCodec.decodePayload(rs.getString(8)))
-        .trace(trace)
-        .createdAt(rs.getObject(11, OffsetDateTime.class).toInstant())
-        .build();
   }
 }

@@ -8,6 +8,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Objects;
 import javax.sql.DataSource;
 
@@ -63,5 +65,30 @@ public record OutboxStats(
     } catch (SQLException ex) {
       throw SqlErrors.translate("reading statistics of " + table, ex);
     }
+  }
+
+  /**
+   * Per tenant, the creation time of its oldest row not yet relayed (the outbox half of per-tenant
+   * staleness).
+   *
+   * @throws dev.invalidator.core.InvalidatorException when the query failed
+   */
+  public static Map<String, Instant> oldestUnrelayedByTenant(
+      DataSource dataSource, OutboxTable table) {
+    String sql =
+        "SELECT tenant_id, min(created_at) FROM "
+            + table.qualified()
+            + " WHERE relayed_at IS NULL GROUP BY tenant_id";
+    Map<String, Instant> oldest = new HashMap<>();
+    try (Connection c = dataSource.getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery(sql)) {
+      while (rs.next()) {
+        oldest.put(rs.getString(1), rs.getObject(2, OffsetDateTime.class).toInstant());
+      }
+    } catch (SQLException ex) {
+      throw SqlErrors.translate("reading per-tenant backlog of " + table, ex);
+    }
+    return oldest;
   }
 }

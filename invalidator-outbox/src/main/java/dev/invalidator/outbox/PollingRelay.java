@@ -1,12 +1,10 @@
 package dev.invalidator.outbox;
 
 import dev.invalidator.core.Backoff;
-import dev.invalidator.core.EventCodec;
 import dev.invalidator.core.EventPublisher;
 import dev.invalidator.core.InvalidEventException;
 import dev.invalidator.core.InvalidationEvent;
 import dev.invalidator.core.MessagingSpans;
-import dev.invalidator.core.TraceContext;
 import io.opentelemetry.api.trace.Span;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -171,8 +169,8 @@ public final class PollingRelay implements Runnable {
             + " SET relayed_at = clock_timestamp() WHERE id = ANY(ARRAY(SELECT id FROM "
             + t
             + " WHERE relayed_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED))"
-            + " RETURNING id, event_id, tenant_id, aggregate_type, aggregate_id,"
-            + " aggregate_version, event_type, payload::text, traceparent, tracestate, created_at";
+            + " RETURNING "
+            + OutboxRows.COLUMNS;
     this.quarantineSql = "UPDATE " + t + " SET relay_error = ? WHERE id = ?";
     this.cleanupSql =
         "DELETE FROM "
@@ -478,7 +476,7 @@ public final class PollingRelay implements Runnable {
           long id = rs.getLong(1);
           UUID eventId = rs.getObject(2, UUID.class);
           try {
-            InvalidationEvent event = toEvent(id, eventId, rs);
+            InvalidationEvent event = OutboxRows.toEvent(rs, table);
             out.add(new EventPublisher.Outgoing(id, event));
             if (oldest == null || event.createdAt().isBefore(oldest)) {
               oldest = event.createdAt();
@@ -538,36 +536,6 @@ public final class PollingRelay implements Runnable {
       throw ex;
     } finally {
       started.forEach(Span::end);
-    }
-  }
-
-  private InvalidationEvent toEvent(long id, UUID eventId, ResultSet rs) throws SQLException {
-    if (eventId == null) {
-      throw new InvalidEventException("event_id", "is missing");
-    }
-    return InvalidationEvent.builder()
-        .eventId(eventId)
-        .tenant(rs.getString(3))
-        .aggregate(rs.getString(4), rs.getString(5))
-        .version(rs.getLong(6))
-        .eventType(rs.getString(7))
-        .payload(EventCodec.decodePayload(rs.getString(8)))
-        .trace(trace(id, eventId, rs.getString(9), rs.getString(10)))
-        .createdAt(rs.getObject(11, OffsetDateTime.class).toInstant())
-        .build();
-  }
-
-  private TraceContext trace(long id, UUID eventId, String traceparent, String tracestate) {
-    try {
-      return TraceContext.of(traceparent, tracestate);
-    } catch (InvalidEventException ex) {
-      log.warn(
-          "outbox {} row {} (event {}): trace context dropped, {}",
-          table,
-          id,
-          eventId,
-          ex.getMessage());
-      return TraceContext.NONE;
     }
   }
 

@@ -60,6 +60,16 @@ final class RedisErrors {
     return true;
   }
 
+  /** {@code NOGROUP}, also from inside a script (which Redis 6.2 wraps in an {@code ERR}). */
+  static boolean isNoGroup(Throwable error) {
+    return serverMessage(error).startsWith("NOGROUP");
+  }
+
+  /** {@code BUSYGROUP}: the consumer group being created exists already. */
+  static boolean isBusyGroup(Throwable error) {
+    return serverMessage(error).startsWith("BUSYGROUP");
+  }
+
   /**
    * The server's error message, starting with its code ({@code NOGROUP ...}). Redis 7.0+ passes an
    * error raised inside a Lua script on as it is; Redis 6.2 wraps it ({@code ERR Error running

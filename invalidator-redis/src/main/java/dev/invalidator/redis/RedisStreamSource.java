@@ -151,7 +151,7 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
           .xgroupCreate(StreamOffset.from(stream, "0"), group, XGroupCreateArgs.Builder.mkstream());
       log.info("created consumer group {} on {}", group, stream);
     } catch (RuntimeException ex) {
-      if (String.valueOf(ex.getMessage()).contains("BUSYGROUP")) {
+      if (RedisErrors.isBusyGroup(ex)) {
         return;
       }
       throw RedisErrors.translate("XGROUP CREATE " + stream + " " + group, ex);
@@ -182,7 +182,7 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
     try {
       messages = reply.get(blockMs + blocking.getTimeout().toMillis(), TimeUnit.MILLISECONDS);
     } catch (ExecutionException ex) {
-      if (isNoGroup(ex)) {
+      if (RedisErrors.isNoGroup(ex)) {
         log.warn("consumer group {} on {} is missing; creating it", group, stream);
         ensureGroup();
         return List.of();
@@ -241,7 +241,7 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
                 .dispatch(CommandType.XAUTOCLAIM, new NestedMultiOutput<>(StringCodec.UTF8), args);
       }
     } catch (RuntimeException ex) {
-      if (isNoGroup(ex)) {
+      if (RedisErrors.isNoGroup(ex)) {
         return List.of();
       }
       throw RedisErrors.translate((script ? "claim.lua" : "XAUTOCLAIM") + " on " + stream, ex);
@@ -322,7 +322,7 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
                   XPendingArgs.Builder.xpending(me, Range.create("-", "+"), Limit.from(max))
                       .idle(Duration.ofMillis(1)));
     } catch (RuntimeException ex) {
-      if (isNoGroup(ex)) {
+      if (RedisErrors.isNoGroup(ex)) {
         return List.of();
       }
       throw RedisErrors.translate("XPENDING on " + stream, ex);
@@ -395,7 +395,7 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
       try {
         pending = commands.sync().xpending(stream, group);
       } catch (RuntimeException ex) {
-        if (isNoGroup(ex)) {
+        if (RedisErrors.isNoGroup(ex)) {
           return new StreamStats(stream, group, length, false, 0, Map.of(), null, null, -1, 0);
         }
         throw ex;
@@ -417,7 +417,7 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
               ? null
               : String.valueOf(info.get("last-delivered-id")),
           lag(info),
-          number(info.get("consumers"), 0));
+          XInfo.number(info.get("consumers"), 0));
     } catch (RuntimeException ex) {
       throw RedisErrors.translate("stats of " + stream, ex);
     }
@@ -432,7 +432,7 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
    * last-delivered id (capped at {@link #MAX_COUNTED_LAG}).
    */
   private long lag(Map<String, Object> info) {
-    long reported = number(info.get("lag"), -1);
+    long reported = XInfo.number(info.get("lag"), -1);
     Object lastDelivered = info.get("last-delivered-id");
     if (reported >= 0 || lastDelivered == null) {
       return reported;
@@ -473,41 +473,7 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
   }
 
   private Map<String, Object> groupInfo() {
-    List<Object> groups = commands.sync().xinfoGroups(stream);
-    for (Object g : groups) {
-      Map<String, Object> info = asMap(g);
-      if (group.equals(String.valueOf(info.get("name")))) {
-        return info;
-      }
-    }
-    return Map.of();
-  }
-
-  /** XINFO replies are flat key-value arrays in RESP2 and maps in RESP3. */
-  private static Map<String, Object> asMap(Object reply) {
-    Map<String, Object> out = new HashMap<>();
-    if (reply instanceof Map<?, ?> map) {
-      map.forEach((k, v) -> out.put(String.valueOf(k), v));
-    } else if (reply instanceof List<?> list) {
-      for (int i = 0; i + 1 < list.size(); i += 2) {
-        out.put(String.valueOf(list.get(i)), list.get(i + 1));
-      }
-    }
-    return out;
-  }
-
-  private static long number(Object value, long absent) {
-    if (value instanceof Number n) {
-      return n.longValue();
-    }
-    if (value == null) {
-      return absent;
-    }
-    try {
-      return Long.parseLong(String.valueOf(value));
-    } catch (NumberFormatException ex) {
-      return absent;
-    }
+    return XInfo.group(commands.sync(), stream, group);
   }
 
   private static Map<String, String> fields(List<?> flat) {
@@ -524,11 +490,6 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
   @SuppressWarnings("unchecked") // a one-element generic array for Lettuce's varargs parameter
   private StreamOffset<String>[] newEntries() {
     return (StreamOffset<String>[]) new StreamOffset<?>[] {StreamOffset.lastConsumed(stream)};
-  }
-
-  /** NOGROUP, also from inside claim.lua (which Redis 6.2 wraps in an {@code ERR}). */
-  private static boolean isNoGroup(Throwable error) {
-    return RedisErrors.serverMessage(error).startsWith("NOGROUP");
   }
 
   private static String defaultConsumerName() {

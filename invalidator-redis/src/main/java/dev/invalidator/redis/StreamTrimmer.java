@@ -6,7 +6,6 @@ import io.lettuce.core.StreamMessage;
 import io.lettuce.core.XTrimArgs;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.models.stream.PendingMessages;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -39,13 +38,12 @@ public final class StreamTrimmer {
     if (sync.exists(stream) == 0) {
       return null;
     }
-    List<Object> groups = sync.xinfoGroups(stream);
+    List<Map<String, Object>> groups = XInfo.groups(sync, stream);
     if (groups.isEmpty()) {
       return null;
     }
     StreamId min = null;
-    for (Object g : groups) {
-      Map<String, Object> info = asMap(g);
+    for (Map<String, Object> info : groups) {
       String name = String.valueOf(info.get("name"));
       String lastDelivered = String.valueOf(info.get("last-delivered-id"));
       StreamId safe;
@@ -85,18 +83,6 @@ public final class StreamTrimmer {
     } catch (RuntimeException ex) {
       throw RedisErrors.translate("trimming " + stream, ex);
     }
-  }
-
-  private static Map<String, Object> asMap(Object reply) {
-    Map<String, Object> out = new HashMap<>();
-    if (reply instanceof Map<?, ?> map) {
-      map.forEach((k, v) -> out.put(String.valueOf(k), v));
-    } else if (reply instanceof List<?> list) {
-      for (int i = 0; i + 1 < list.size(); i += 2) {
-        out.put(String.valueOf(list.get(i)), list.get(i + 1));
-      }
-    }
-    return out;
   }
 
   /** A stream entry id {@code <ms>-<seq>}, compared numerically. */

@@ -4,15 +4,13 @@ import dev.invalidator.core.Backoff;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.outbox.OutboxReplay;
 import dev.invalidator.outbox.OutboxTable;
+import dev.invalidator.redis.RedisLossMarker;
 import dev.invalidator.redis.RedisStreamPublisher;
 import dev.invalidator.redis.StreamTrimmer;
-import io.lettuce.core.XGroupCreateArgs;
-import io.lettuce.core.XReadArgs.StreamOffset;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
@@ -38,7 +36,7 @@ import org.slf4j.LoggerFactory;
 final class RedisLossRecovery implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(RedisLossRecovery.class);
 
-  private final StatefulRedisConnection<String, String> redis;
+  private final RedisLossMarker marker;
   private final KeyScheme keys;
   private final String group;
   private final OutboxReplay replay;
@@ -65,7 +63,7 @@ final class RedisLossRecovery implements Runnable {
       Duration checkInterval,
       Duration trimInterval,
       Clock clock) {
-    this.redis = redis;
+    this.marker = new RedisLossMarker(redis, keys);
     this.keys = keys;
     this.group = group;
     this.replay = new OutboxReplay(dataSource, table);
@@ -128,8 +126,7 @@ final class RedisLossRecovery implements Runnable {
 
   /** One check; returns true if a loss was found and repaired. */
   boolean check() {
-    var sync = redis.sync();
-    String epoch = sync.get(keys.epoch());
+    String epoch = marker.read();
     Instant now = clock.instant();
     String reason = null;
     if (epoch == null) {
@@ -146,8 +143,7 @@ final class RedisLossRecovery implements Runnable {
       }
       // Written only after a complete replay: a crash during the replay leaves the marker
       // missing, and the next relay replays again.
-      sync.setnx(keys.epoch(), UUID.randomUUID().toString());
-      knownEpoch = sync.get(keys.epoch());
+      knownEpoch = marker.writeIfAbsent();
       return reason != null;
     }
     if (knownEpoch == null) {
@@ -162,16 +158,7 @@ final class RedisLossRecovery implements Runnable {
 
   private void recover(String reason, Instant now) {
     log.warn("Redis data loss detected: {}; recreating stream and group", reason);
-    try {
-      redis
-          .sync()
-          .xgroupCreate(
-              StreamOffset.from(keys.stream(), "0"), group, XGroupCreateArgs.Builder.mkstream());
-    } catch (RuntimeException ex) {
-      if (!String.valueOf(ex.getMessage()).contains("BUSYGROUP")) {
-        throw ex;
-      }
-    }
+    marker.recreateStream(group);
     Instant since = now.minus(window).minus(checkInterval);
     long n =
         replay.replay(
