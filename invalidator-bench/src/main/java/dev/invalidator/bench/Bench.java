@@ -18,7 +18,7 @@ import java.util.Map;
  * Runs the scenarios in order against one {@link BenchEnvironment} and writes the report. Every
  * scenario measures its own baseline right next to its figure, so a noisy machine moves both.
  */
-public final class Bench {
+final class Bench {
   /** What a run produced. */
   public record Outcome(
       Path json, Path chart, List<ScenarioResult> results, Map<String, Object> report) {}

@@ -29,7 +29,7 @@ import java.util.Set;
  * @param sustained the sustained-load scenario's rates and durations
  * @param scenarios which scenarios to run
  */
-public record BenchSettings(
+record BenchSettings(
     String mode,
     int clients,
     Duration writeDuration,

@@ -9,8 +9,7 @@ package dev.invalidator.bench;
  * @param baseline the same quantity on the baseline path
  * @param higherIsBetter whether a larger value is the better one (throughput) or not (latency)
  */
-public record Figure(
-    String name, String unit, double value, double baseline, boolean higherIsBetter) {
+record Figure(String name, String unit, double value, double baseline, boolean higherIsBetter) {
   /** {@code value / baseline}; NaN when the baseline is zero. */
   public double ratio() {
     return baseline == 0 ? Double.NaN : value / baseline;

@@ -13,7 +13,7 @@ package dev.invalidator.bench;
  * @param p999 99.9th percentile
  * @param max largest
  */
-public record LatencyPoint(
+record LatencyPoint(
     int offeredRate,
     double achievedRate,
     long count,

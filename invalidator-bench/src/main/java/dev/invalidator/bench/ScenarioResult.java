@@ -14,7 +14,7 @@ import java.util.Map;
  * @param figures the headline figures with their baselines
  * @param details further numbers (counts, checks, settings) for the JSON
  */
-public record ScenarioResult(
+record ScenarioResult(
     String id,
     String title,
     String subject,

@@ -52,7 +52,7 @@ public final class TargetBreakers {
   }
 
   /** The breaker of {@code target}, created closed on first use. */
-  public CircuitBreaker of(String target) {
+  CircuitBreaker of(String target) {
     return breakers.computeIfAbsent(
         target,
         t -> {
