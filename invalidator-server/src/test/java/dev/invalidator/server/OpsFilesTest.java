@@ -36,7 +36,7 @@ class OpsFilesTest {
 
   @Test
   void alertRulesPassPromtoolCheckAndTheirUnitTests() throws Exception {
-    StatusPageBrowserTest.assumeInstalled(PROMTOOL);
+    StatusPageBrowserIT.assumeInstalled(PROMTOOL);
     assertThat(run(OPS.resolve("prometheus"), PROMTOOL.toString(), "check", "rules", "alerts.yml"))
         .contains("SUCCESS");
     assertThat(

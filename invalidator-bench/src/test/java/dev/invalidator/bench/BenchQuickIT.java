@@ -30,7 +30,7 @@ import picocli.CommandLine;
  * with baselines, the JSON and the chart are written, and nothing is left behind on the servers. It
  * checks that figures exist, never how fast anything is.
  */
-class BenchQuickTest {
+class BenchQuickIT {
   @TempDir Path dir;
 
   @Test
@@ -38,7 +38,7 @@ class BenchQuickTest {
     Path json = dir.resolve("out/bench.json");
     ByteArrayOutputStream printed = new ByteArrayOutputStream();
     // Every scenario but the sustained one, which starts the daemon and needs it on the class
-    // path: SustainedBenchTest in invalidator-server runs it.
+    // path: SustainedBenchIT in invalidator-cli runs it.
     List<String> inProcess =
         BenchSettings.ALL_SCENARIOS.stream().filter(id -> !id.equals("sustained")).toList();
     BenchSettings settings =

@@ -33,7 +33,7 @@ import org.openqa.selenium.chrome.ChromeOptions;
  * in {@code target/status-page.png}. Skipped when the browser is not installed, except under {@code
  * CI=true}, where a missing browser fails.
  */
-class StatusPageBrowserTest {
+class StatusPageBrowserIT {
   static final Path CHROMIUM = Path.of("/usr/bin/chromium");
   static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
 

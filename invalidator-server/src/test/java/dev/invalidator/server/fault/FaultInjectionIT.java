@@ -62,7 +62,7 @@ import org.junit.jupiter.api.Test;
  * <p>The short configuration runs by default; {@code -Dinvalidator.soak=true} or {@code
  * INVALIDATOR_SOAK=1} runs the long one (a million writes, hundreds of kills). Both print a report.
  */
-class FaultInjectionTest {
+class FaultInjectionIT {
   private static final boolean SOAK =
       Boolean.getBoolean("invalidator.soak") || "1".equals(System.getenv("INVALIDATOR_SOAK"));
   private static final int TENANTS = 4;

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
  * unapplied), the figures and the backlog series are reported, and the daemon stops. It checks that
  * figures exist, never how fast anything is.
  */
-class SustainedBenchTest {
+class SustainedBenchIT {
   @TempDir Path dir;
 
   @Test
