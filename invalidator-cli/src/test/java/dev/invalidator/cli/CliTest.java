@@ -2,37 +2,20 @@ package dev.invalidator.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import dev.invalidator.testing.ConsoleCapture;
 import org.junit.jupiter.api.Test;
 
 /** The distribution's command line: the daemon's commands plus demo and bench. */
 class CliTest {
-  private record Result(int exit, String out, String err) {}
-
-  private static Result cli(String... args) {
-    PrintStream oldOut = System.out;
-    PrintStream oldErr = System.err;
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    try {
-      System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-      System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-      int code = Main.execute(args);
-      return new Result(
-          code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    } finally {
-      System.setOut(oldOut);
-      System.setErr(oldErr);
-    }
+  private static ConsoleCapture.Result cli(String... args) {
+    return ConsoleCapture.run(Main::execute, args);
   }
 
   @Test
   void everyCommandHasHelp() {
     for (String cmd :
         new String[] {"migrate", "run", "status", "demo", "flush", "dlq", "replay", "bench"}) {
-      Result r = cli(cmd, "--help");
+      ConsoleCapture.Result r = cli(cmd, "--help");
       assertThat(r.exit()).as(cmd).isZero();
       assertThat(r.out()).as(cmd).contains("Usage: invalidator " + cmd);
     }
@@ -41,7 +24,7 @@ class CliTest {
 
   @Test
   void wrongOptionValueIsRefusedNamingTheOptionNotAVariable() {
-    Result demo = cli("demo", "--duration", "forty");
+    ConsoleCapture.Result demo = cli("demo", "--duration", "forty");
     assertThat(demo.exit()).isEqualTo(2);
     assertThat(demo.err())
         .contains("--duration: 'forty' is not a duration")

@@ -9,10 +9,8 @@ import dev.invalidator.core.InvalidationEvent;
 import dev.invalidator.outbox.OutboxSchema;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.OutboxWriter;
+import dev.invalidator.testing.ConsoleCapture;
 import dev.invalidator.testing.TestServers;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -64,29 +62,14 @@ class CommandLineTest {
     }
   }
 
-  private record Result(int exit, String out, String err) {}
-
-  private static Result cli(String... args) {
-    PrintStream oldOut = System.out;
-    PrintStream oldErr = System.err;
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    try {
-      System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-      System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-      int code = Main.execute(args);
-      return new Result(
-          code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    } finally {
-      System.setOut(oldOut);
-      System.setErr(oldErr);
-    }
+  private static ConsoleCapture.Result cli(String... args) {
+    return ConsoleCapture.run(Main::execute, args);
   }
 
   @Test
   void everyCommandHasHelp() {
     for (String cmd : new String[] {"migrate", "run", "status", "flush", "dlq", "replay"}) {
-      Result r = cli(cmd, "--help");
+      ConsoleCapture.Result r = cli(cmd, "--help");
       assertThat(r.exit()).as(cmd).isZero();
       assertThat(r.out()).as(cmd).contains("Usage: invalidator " + cmd);
     }
@@ -117,7 +100,7 @@ class CommandLineTest {
                   .build());
       c.commit();
     }
-    Result r = cli("status", "--config", config.toString(), "--json");
+    ConsoleCapture.Result r = cli("status", "--config", config.toString(), "--json");
     assertThat(r.exit()).as(r.err()).isZero();
     JsonNode json = new ObjectMapper().readTree(r.out());
     assertThat(json.get("outbox_pending").asLong()).isEqualTo(1);
@@ -125,7 +108,7 @@ class CommandLineTest {
     assertThat(json.get("stream").asText()).isEqualTo(prefix + ":stream");
     assertThat(json.get("dlq_depth").asLong()).isZero();
 
-    Result table = cli("status", "--config", config.toString());
+    ConsoleCapture.Result table = cli("status", "--config", config.toString());
     assertThat(table.out()).contains("outbox_pending").contains("CONSUMER");
   }
 
@@ -160,12 +143,12 @@ class CommandLineTest {
               .readTree(cli("dlq", "list", "-c", cfg, "--tenant", "acme", "--json").out());
       assertThat(acme).hasSize(1);
 
-      Result dry = cli("dlq", "redrive", "-c", cfg, "--tenant", "acme", "--dry-run");
+      ConsoleCapture.Result dry = cli("dlq", "redrive", "-c", cfg, "--tenant", "acme", "--dry-run");
       assertThat(dry.out()).contains("would redrive 1 dead letter(s)");
       assertThat(dlq.depth()).isEqualTo(2);
       assertThat(conn.sync().exists(keys.stream())).isZero();
 
-      Result redrive = cli("dlq", "redrive", "-c", cfg, "--tenant", "acme");
+      ConsoleCapture.Result redrive = cli("dlq", "redrive", "-c", cfg, "--tenant", "acme");
       assertThat(redrive.exit()).as(redrive.err()).isZero();
       assertThat(redrive.out()).contains("redrove 1 dead letter(s)");
       assertThat(dlq.depth()).isEqualTo(1);
@@ -216,17 +199,17 @@ class CommandLineTest {
       assertThat(conn.sync().xlen(keys.stream())).isEqualTo(3);
       String cfg = config.toString();
 
-      Result dry = cli("replay", "-c", cfg, "--since", "1h", "--dry-run");
+      ConsoleCapture.Result dry = cli("replay", "-c", cfg, "--since", "1h", "--dry-run");
       assertThat(dry.exit()).as(dry.err()).isZero();
       assertThat(dry.out()).contains("would re-publish 3 row(s)");
       assertThat(conn.sync().xlen(keys.stream())).isEqualTo(3);
 
-      Result acme = cli("replay", "-c", cfg, "--since", "1h", "--tenant", "acme");
+      ConsoleCapture.Result acme = cli("replay", "-c", cfg, "--since", "1h", "--tenant", "acme");
       assertThat(acme.exit()).as(acme.err()).isZero();
       assertThat(acme.out()).contains("re-published 2 row(s)");
       assertThat(conn.sync().xlen(keys.stream())).isEqualTo(5);
 
-      Result future = cli("replay", "-c", cfg, "--since", "1m", "--until", "2h");
+      ConsoleCapture.Result future = cli("replay", "-c", cfg, "--since", "1m", "--until", "2h");
       assertThat(future.exit()).isEqualTo(2);
       assertThat(future.err()).contains("--since");
     }
@@ -235,14 +218,15 @@ class CommandLineTest {
   @Test
   void wrongConfigurationStopsStartUpNamingTheSetting() throws Exception {
     Files.writeString(config, "relay:\n  batchSize: -3\n", java.nio.file.StandardOpenOption.APPEND);
-    Result r = cli("run", "--config", config.toString());
+    ConsoleCapture.Result r = cli("run", "--config", config.toString());
     assertThat(r.exit()).isEqualTo(2);
     assertThat(r.err()).contains("relay.batchSize").contains("INVALIDATOR_RELAY_BATCH_SIZE");
   }
 
   @Test
   void wrongOptionValueIsRefusedNamingTheOptionNotAVariable() {
-    Result dlq = cli("dlq", "list", "--config", config.toString(), "--older-than", "a while");
+    ConsoleCapture.Result dlq =
+        cli("dlq", "list", "--config", config.toString(), "--older-than", "a while");
     assertThat(dlq.exit()).isEqualTo(2);
     assertThat(dlq.err())
         .contains("--older-than: 'a while' is not a duration")
@@ -251,7 +235,7 @@ class CommandLineTest {
 
   @Test
   void passwordsNeverReachTheLog() throws Exception {
-    Result r =
+    ConsoleCapture.Result r =
         cli(
             "status",
             "--redis-url",
