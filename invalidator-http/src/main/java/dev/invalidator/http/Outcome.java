@@ -53,9 +53,10 @@ record Outcome(Kind kind, int status, String message, Duration retryAfter, Strin
     if (body == null) {
       return "";
     }
-    StringBuilder sb = new StringBuilder(Math.min(body.length(), MAX_BODY_CHARS + 3));
+    StringBuilder sb = new StringBuilder(Math.min(body.length(), MAX_BODY_CHARS) + 3);
     boolean space = false;
-    for (int i = 0; i < body.length() && sb.length() < MAX_BODY_CHARS; i++) {
+    int i = 0;
+    for (; i < body.length() && sb.length() < MAX_BODY_CHARS; i++) {
       char c = body.charAt(i);
       if (Character.isWhitespace(c) || Character.isISOControl(c)) {
         space = sb.length() > 0;
@@ -67,7 +68,7 @@ record Outcome(Kind kind, int status, String message, Duration retryAfter, Strin
       }
       sb.append(c);
     }
-    if (sb.length() >= MAX_BODY_CHARS) {
+    if (i < body.length() && !body.substring(i).isBlank()) {
       sb.append("...");
     }
     return sb.toString();

@@ -82,9 +82,9 @@ final class TagTemplate {
                 + template
                 + "' contains '"
                 + literal.charAt(i)
-                + "', which a "
+                + "', which "
                 + provider.label()
-                + " tag cannot hold");
+                + " tags cannot hold");
       }
     }
     return t;
@@ -122,9 +122,9 @@ final class TagTemplate {
                 + rendered
                 + "', whose '"
                 + c
-                + "' a "
+                + "' "
                 + provider.label()
-                + " tag cannot hold");
+                + " tags cannot hold");
       }
     }
     return rendered;
