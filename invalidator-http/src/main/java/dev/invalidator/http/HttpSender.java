@@ -2,6 +2,7 @@ package dev.invalidator.http;
 
 import dev.invalidator.core.InvalidatorException;
 import java.io.IOException;
+import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpRequest;
@@ -50,7 +51,12 @@ final class HttpSender {
   private final Duration requestTimeout;
   private final Duration rateLimitWait;
   private final Duration defaultRetryAfter;
+  private final boolean revealPath;
 
+  /**
+   * @param revealPath whether messages may show the request path (a CDN API path names only the
+   *     service); a webhook URL's path may itself be a secret, so messages show its origin only
+   */
   HttpSender(
       String target,
       HttpClient client,
@@ -58,7 +64,8 @@ final class HttpSender {
       Clock clock,
       Duration requestTimeout,
       Duration rateLimitWait,
-      Duration defaultRetryAfter) {
+      Duration defaultRetryAfter,
+      boolean revealPath) {
     this.target = target;
     this.client = client;
     this.bucket = bucket;
@@ -66,6 +73,7 @@ final class HttpSender {
     this.requestTimeout = requestTimeout;
     this.rateLimitWait = rateLimitWait;
     this.defaultRetryAfter = defaultRetryAfter;
+    this.revealPath = revealPath;
   }
 
   Duration requestTimeout() {
@@ -167,7 +175,7 @@ final class HttpSender {
     }
     int status = response.statusCode();
     String body = Outcome.trim(response.body());
-    String line = request.method() + " " + request.uri() + ": HTTP " + status;
+    String line = request.method() + " " + describe(request.uri()) + ": HTTP " + status;
     Outcome o;
     if (status >= 200 && status < 300) {
       o = new Outcome(Outcome.Kind.SUCCESS, status, line, Duration.ZERO, body);
@@ -190,13 +198,19 @@ final class HttpSender {
   }
 
   private Outcome unreachable(HttpRequest request, String what) {
-    log.debug("target {}: {} {}: {}", target, request.method(), request.uri(), what);
-    return new Outcome(
-        Outcome.Kind.UNREACHABLE,
-        0,
-        request.method() + " " + request.uri() + ": " + what,
-        Duration.ZERO,
-        "");
+    String line = request.method() + " " + describe(request.uri()) + ": " + what;
+    log.debug("target {}: {}", target, line);
+    return new Outcome(Outcome.Kind.UNREACHABLE, 0, line, Duration.ZERO, "");
+  }
+
+  /** The request URI as messages show it: never user info or query, the path only if allowed. */
+  String describe(URI uri) {
+    String port = uri.getPort() < 0 ? "" : ":" + uri.getPort();
+    return uri.getScheme()
+        + "://"
+        + uri.getHost()
+        + port
+        + (revealPath ? String.valueOf(uri.getRawPath()) : "/...");
   }
 
   /**

@@ -74,7 +74,8 @@ final class PurgeTarget implements CdnPurgeTarget {
             b.clock,
             b.requestTimeout,
             b.rateLimitWait,
-            provider == CdnProvider.AKAMAI ? AKAMAI_RETRY_AFTER : DEFAULT_RETRY_AFTER);
+            provider == CdnProvider.AKAMAI ? AKAMAI_RETRY_AFTER : DEFAULT_RETRY_AFTER,
+            true);
   }
 
   @Override

@@ -46,7 +46,8 @@ final class StandardWebhookTarget implements WebhookTarget {
                 b.clock,
                 b.requestTimeout,
                 b.rateLimitWait,
-                Duration.ofSeconds(1));
+                Duration.ofSeconds(1),
+                false);
   }
 
   @Override
@@ -132,7 +133,9 @@ final class StandardWebhookTarget implements WebhookTarget {
   public String toString() {
     return "WebhookTarget[name="
         + name
-        + (callback != null ? ", callback" : ", url=" + url + ", secret=" + Secrets.mask("set"))
+        + (callback != null
+            ? ", callback"
+            : ", url=" + sender.describe(url) + ", secret=" + Secrets.mask("set"))
         + "]";
   }
 }

@@ -158,7 +158,7 @@ public interface WebhookTarget extends Target {
       return "WebhookTarget.Builder[name="
           + name
           + ", url="
-          + rawUrl
+          + (rawUrl == null ? null : "<set>")
           + ", secret="
           + Secrets.mask(secret)
           + ", callback="

@@ -33,6 +33,8 @@ class SecretsStayOutOfLogsTest {
   private static final String AKAMAI_CLIENT = "akab-CLIENT-TOKEN-42";
   private static final String AKAMAI_SECRET = "AKAMAI-SECRET-c2VjcmV0";
   private static final String AKAMAI_ACCESS = "akab-ACCESS-TOKEN-43";
+  private static final String URL_PATH_SECRET = "PATH-SECRET-9d8e";
+  private static final String URL_QUERY_SECRET = "QUERY-SECRET-5a6b";
   private static final String WEBHOOK_KEY = WebhookTargetTest.SECRET.substring("whsec_".length());
 
   private WireMockServer server;
@@ -81,7 +83,7 @@ class SecretsStayOutOfLogsTest {
             .build(),
         WebhookTarget.builder()
             .name("search")
-            .url(base + "/hook")
+            .url(base + "/hooks/T0/B0/" + URL_PATH_SECRET + "?sig=" + URL_QUERY_SECRET)
             .secret(WebhookTargetTest.SECRET)
             .requestTimeout(Duration.ofMillis(1_500))
             .build());
@@ -101,7 +103,12 @@ class SecretsStayOutOfLogsTest {
             .provider(CdnProvider.AKAMAI)
             .akamai(new AkamaiCredentials(AKAMAI_CLIENT, AKAMAI_SECRET, AKAMAI_ACCESS))
             .toString());
-    seen.add(WebhookTarget.builder().name("s").secret(WebhookTargetTest.SECRET).toString());
+    seen.add(
+        WebhookTarget.builder()
+            .name("s")
+            .url("https://h/" + URL_PATH_SECRET + "?q=" + URL_QUERY_SECRET)
+            .secret(WebhookTargetTest.SECRET)
+            .toString());
     List<Target> targets = targets();
     targets.forEach(t -> seen.add(t.toString()));
 
@@ -138,6 +145,10 @@ class SecretsStayOutOfLogsTest {
     }
 
     assertThat(appender.list).as("the targets did log").isNotEmpty();
+    // The secrets did travel: the provider and the receiver got them.
+    assertThat(server.getAllServeEvents())
+        .anySatisfy(e -> assertThat(e.getRequest().getHeader("Fastly-Key")).isEqualTo(FASTLY_TOKEN))
+        .anySatisfy(e -> assertThat(e.getRequest().getUrl()).contains(URL_QUERY_SECRET));
     for (String s : seen) {
       assertThat(s)
           .doesNotContain(FASTLY_TOKEN)
@@ -145,7 +156,9 @@ class SecretsStayOutOfLogsTest {
           .doesNotContain(AKAMAI_CLIENT)
           .doesNotContain(AKAMAI_SECRET)
           .doesNotContain(AKAMAI_ACCESS)
-          .doesNotContain(WEBHOOK_KEY);
+          .doesNotContain(WEBHOOK_KEY)
+          .doesNotContain(URL_PATH_SECRET)
+          .doesNotContain(URL_QUERY_SECRET);
     }
   }
 }
