@@ -29,10 +29,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Sends the requests of one batch for one target: each request waits for a token of the target's
- * {@link TokenBucket} (up to {@code rateLimitWait}), all are in flight together, and each ends
- * within {@code requestTimeout} as an {@link Outcome}. A 429 throttles the bucket for the time the
- * provider advertised ({@code Retry-After}, Cloudflare's {@code Ratelimit: ...;t=<seconds>},
- * Fastly's {@code Fastly-RateLimit-Reset}), or {@code defaultRetryAfter} when it said nothing.
+ * {@link TokenBucket} (the batch's waits add up to {@code rateLimitWait} at most; a request that
+ * gets no token in time is not sent), all are in flight together, and each ends within {@code
+ * requestTimeout} as an {@link Outcome}. A 429 throttles the bucket for the time the provider
+ * advertised ({@code Retry-After}, Cloudflare's {@code Ratelimit: ...;t=<seconds>}, Fastly's {@code
+ * Fastly-RateLimit-Reset}), or {@code defaultRetryAfter} when it said nothing.
  *
  * <p>Nothing here logs a request header: they carry the credentials.
  */
@@ -87,10 +88,15 @@ final class HttpSender {
   /** Sends every request and returns one outcome per request, in order. */
   List<Outcome> sendAll(List<HttpRequest> requests) {
     List<CompletableFuture<Outcome>> inFlight = new ArrayList<>(requests.size());
+    // One waiting budget for the whole batch, so a batch holds its worker thread for at most
+    // rateLimitWait (waiting for tokens) plus requestTimeout (all requests are in flight together).
+    long budget = rateLimitWait.toNanos();
     for (HttpRequest request : requests) {
       boolean token;
       try {
-        token = bucket.acquire(rateLimitWait);
+        long start = System.nanoTime();
+        token = bucket.acquire(Duration.ofNanos(Math.max(0, budget)));
+        budget -= System.nanoTime() - start;
       } catch (InterruptedException ex) {
         Thread.currentThread().interrupt();
         throw new InvalidatorException("target " + target + ": interrupted", true, ex);

@@ -185,7 +185,7 @@ class CdnPurgeFailureTest {
         .hasMessageContaining("unreachable")
         .hasMessageContaining("no response within 300 ms");
     // Bounded by the request timeout, not by the provider: one slow target cannot hold a worker.
-    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofMillis(2_500));
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofMillis(4_000));
   }
 
   @Test

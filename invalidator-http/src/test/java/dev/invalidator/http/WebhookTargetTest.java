@@ -191,7 +191,34 @@ class WebhookTargetTest {
         .isInstanceOfSatisfying(
             InvalidatorException.class, ex -> assertThat(ex.isRetryable()).isTrue())
         .hasMessageContaining("unreachable");
-    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofMillis(2_500));
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofMillis(4_000));
+  }
+
+  @Test
+  void aBatchWaitsForTokensAtMostRateLimitWaitInAll() {
+    server.stubFor(post(anyUrl()).willReturn(aResponse().withStatus(200)));
+    // A clock that does not move: no token is earned after the burst of two, whatever the wait.
+    MutableClock clock = new MutableClock(Instant.parse("2026-12-03T17:00:00Z"));
+    WebhookTarget target =
+        hook().rateLimit(2).rateLimitWait(Duration.ofMillis(600)).clock(clock).build();
+    List<InvalidationEvent> batch = new ArrayList<>();
+    for (int i = 0; i < 12; i++) {
+      batch.add(Events.withCdnTags("acme"));
+    }
+
+    long start = System.nanoTime();
+    List<ApplyResult> results = target.apply(batch);
+    Duration took = Duration.ofNanos(System.nanoTime() - start);
+
+    assertThat(results.subList(0, 2)).containsOnly(ApplyResult.APPLIED);
+    for (ApplyResult r : results.subList(2, 12)) {
+      assertThat(((TargetException) r.error()).isRetryable()).isTrue();
+      assertThat(r.error().getMessage()).contains("no request token within 600 ms");
+    }
+    assertThat(requests()).hasSize(2);
+    // One waiting budget for the batch (a wait of 500 ms fits once): about half a second, where
+    // a budget per request would sleep 500 ms for each of the ten refused events (5 s).
+    assertThat(took).isLessThan(Duration.ofMillis(2_500));
   }
 
   @Test
