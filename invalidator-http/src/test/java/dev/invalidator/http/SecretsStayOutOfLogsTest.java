@@ -123,8 +123,12 @@ class SecretsStayOutOfLogsTest {
                       .withHeader("Retry-After", "0")
                       .withBody("{\"detail\":\"x\"}")));
       for (Target t : targets) {
-        for (ApplyResult r : t.apply(List.of(Events.withCdnTags("acme", "t" + status)))) {
-          seen.add(String.valueOf(r.error()));
+        try {
+          for (ApplyResult r : t.apply(List.of(Events.withCdnTags("acme", "t" + status)))) {
+            seen.add(String.valueOf(r.error()));
+          }
+        } catch (RuntimeException ex) { // a loaded machine may time out: that message counts too
+          seen.add(ex.toString());
         }
       }
     }
