@@ -8,8 +8,12 @@ import io.lettuce.core.SetArgs;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -17,7 +21,9 @@ import java.util.concurrent.CompletableFuture;
  * duplicates that at-least-once delivery brings: a processed-event record per event id and target
  * ({@code <prefix>:done:<target>:<event id>}, with a TTL) is read before the side effect and
  * written after it succeeded. An event whose record exists is answered {@link
- * ApplyResult#DUPLICATE} without calling the target; those answers are the dedupe hits.
+ * ApplyResult#DUPLICATE} without calling the target, and so is a second copy of an event within one
+ * batch once the first copy succeeded; those answers are the dedupe hits (the worker reports them
+ * to its listener, which counts {@code invalidator_dedupe_hits_total{target}}).
  *
  * <p>Design note. Check and record are two steps around the side effect, not one transaction: a
  * crash after the side effect and before the record still repeats it once. That window is the apply
@@ -71,10 +77,20 @@ public final class IdempotentTarget implements Target {
     ApplyResult[] out = new ApplyResult[events.size()];
     List<InvalidationEvent> fresh = new ArrayList<>();
     List<Integer> freshIndex = new ArrayList<>();
+    // A second copy of an event in the same batch (a republished entry read together with the
+    // original) has no record yet either: it shares the first copy's apply instead of repeating it.
+    Map<UUID, Integer> firstCopy = new HashMap<>();
+    int[] copyOf = new int[events.size()];
+    Arrays.fill(copyOf, -1);
     for (int i = 0; i < events.size(); i++) {
       Long n = RedisErrors.await(exists.get(i), connection.getTimeout(), "EXISTS " + recordKeys[i]);
       if (n != null && n > 0) {
         out[i] = ApplyResult.DUPLICATE;
+        continue;
+      }
+      Integer first = firstCopy.putIfAbsent(events.get(i).eventId(), i);
+      if (first != null) {
+        copyOf[i] = first;
       } else {
         fresh.add(events.get(i));
         freshIndex.add(i);
@@ -94,6 +110,12 @@ public final class IdempotentTarget implements Target {
           CompletableFuture.allOf(writes.toArray(CompletableFuture<?>[]::new)),
           connection.getTimeout(),
           "SET processed-event records");
+    }
+    for (int i = 0; i < events.size(); i++) {
+      if (copyOf[i] >= 0) {
+        ApplyResult first = out[copyOf[i]];
+        out[i] = first.succeeded() ? ApplyResult.DUPLICATE : first;
+      }
     }
     return List.of(out);
   }

@@ -83,6 +83,43 @@ class IdempotencyAndTrimmingTest {
   }
 
   @Test
+  void twoCopiesOfAnEventInOneBatchAreAppliedOnce() {
+    // A republished entry read in the same batch as its original: neither has a record yet.
+    IdempotentTarget target = new IdempotentTarget(counter(), redis, keys, Duration.ofMinutes(5));
+    InvalidationEvent a = event(new AggregateRef("acme", "order", "1"), 1);
+    InvalidationEvent b = event(new AggregateRef("acme", "order", "2"), 1);
+
+    assertThat(target.apply(List.of(a, b, a)))
+        .containsExactly(ApplyResult.APPLIED, ApplyResult.APPLIED, ApplyResult.DUPLICATE);
+    assertThat(redis.sync().get(keys.prefix() + ":count:1")).isEqualTo("1");
+    assertThat(redis.sync().lrange(keys.prefix() + ":log", 0, -1))
+        .containsExactly(a.eventId().toString(), b.eventId().toString());
+  }
+
+  @Test
+  void aSecondCopyInTheBatchSharesTheFirstCopysFailure() {
+    RuntimeException boom = new IllegalStateException("down");
+    Target failing =
+        new Target() {
+          @Override
+          public String name() {
+            return "failing";
+          }
+
+          @Override
+          public List<ApplyResult> apply(List<InvalidationEvent> events) {
+            return events.stream().map(x -> ApplyResult.failed(boom)).toList();
+          }
+        };
+    IdempotentTarget target = new IdempotentTarget(failing, redis, keys, Duration.ofMinutes(5));
+    InvalidationEvent a = event(new AggregateRef("acme", "order", "1"), 1);
+
+    assertThat(target.apply(List.of(a, a)))
+        .containsExactly(ApplyResult.failed(boom), ApplyResult.failed(boom));
+    assertThat(redis.sync().exists(keys.processed("failing", a.eventId()))).isZero();
+  }
+
+  @Test
   void withoutTheDecoratorTheSameDuplicatesAreCountedTwice() {
     // Negative control: the counter really is not idempotent.
     Target plain = counter();
