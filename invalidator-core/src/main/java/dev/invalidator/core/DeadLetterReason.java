@@ -20,6 +20,11 @@ public enum DeadLetterReason {
    * outside the event's own tenant and aggregate.
    */
   TENANT_VIOLATION,
+  /**
+   * A target refused the event for good (a permanent {@link InvalidatorException}: a CDN's 4xx, a
+   * tag the provider cannot hold): retrying cannot help, so it is kept at once.
+   */
+  REJECTED,
   /** A target failed the event on its last allowed delivery. */
   RETRIES_EXHAUSTED;
 

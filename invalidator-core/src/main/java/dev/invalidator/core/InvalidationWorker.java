@@ -26,7 +26,9 @@ import org.slf4j.LoggerFactory;
  * takes it back ({@link EventSource#claimDueRetries}) once it has been idle for its backoff, which
  * grows with the transport's delivery count (full jitter, capped). The count lives in the
  * transport, so a crash does not reset it. An entry that a target failed on its {@code
- * maxDeliveries}-th delivery goes to the dead letters ({@code retries_exhausted}).
+ * maxDeliveries}-th delivery goes to the dead letters ({@code retries_exhausted}); an event a
+ * target refuses for good (an invalid event, a permanent {@link InvalidatorException}) goes there
+ * at once ({@code rejected}, or the invalid event's own reason).
  *
  * <p>Circuit breakers ({@link TargetBreakers}). A target that throws for a whole batch is down: the
  * failure is recorded by its breaker, never counted against the entries (they are not dead-lettered
@@ -462,12 +464,14 @@ public final class InvalidationWorker implements Runnable {
               MessagingSpans.fail(traced[i], r.error());
             }
             Instant first = firstFailure(d, appliedAt);
-            if (d.deliveryCount() >= options.maxDeliveries()) {
-              // The last delivery: keep the event with its reason instead of retrying forever.
+            DeadLetterReason permanent = permanentReason(r.error());
+            if (permanent != null || d.deliveryCount() >= options.maxDeliveries()) {
+              // A permanent refusal, or the last delivery: keep the event with its reason
+              // instead of retrying what cannot succeed, or retrying forever.
               if (deadLetter(
                   d,
                   t.name(),
-                  DeadLetterReason.RETRIES_EXHAUSTED,
+                  permanent != null ? permanent : DeadLetterReason.RETRIES_EXHAUSTED,
                   String.valueOf(r.error()),
                   first,
                   appliedAt)) {
@@ -563,6 +567,22 @@ public final class InvalidationWorker implements Runnable {
       }
       return failed;
     }
+  }
+
+  /**
+   * The dead-letter reason of a failure no retry can cure, or null when it may: an invalid event
+   * (by its own reason) or a target's permanent refusal ({@link DeadLetterReason#REJECTED}).
+   */
+  private static DeadLetterReason permanentReason(RuntimeException error) {
+    for (Throwable e = error; e != null; e = e.getCause()) {
+      if (e instanceof InvalidEventException invalid) {
+        return DeadLetterReason.of(invalid);
+      }
+    }
+    if (error instanceof InvalidatorException ie && !ie.isRetryable()) {
+      return DeadLetterReason.REJECTED;
+    }
+    return null;
   }
 
   private Instant firstFailure(Delivery d, Instant now) {

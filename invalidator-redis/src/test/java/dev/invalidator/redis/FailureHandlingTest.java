@@ -16,6 +16,7 @@ import dev.invalidator.core.KeyScheme;
 import dev.invalidator.core.StreamEntry;
 import dev.invalidator.core.Target;
 import dev.invalidator.core.TargetBreakers;
+import dev.invalidator.core.TargetException;
 import dev.invalidator.core.WorkerListener;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Clock;
@@ -223,6 +224,53 @@ class FailureHandlingTest {
     assertThat(StreamEntry.event(dl.original()).eventId()).isEqualTo(e.eventId());
     // The failure record is gone once the entry is dead-lettered.
     assertThat(redis.sync().exists(keys.failure(dl.sourceId()))).isZero();
+  }
+
+  /**
+   * A permanent refusal (a CDN's 4xx) cannot be cured by a retry: the event is kept at once as
+   * {@code rejected}, after one attempt, not after {@code maxDeliveries} of them. Negative control:
+   * the same target failing retryably is tried again (the test above dead-letters it only on the
+   * 4th delivery).
+   */
+  @Test
+  void permanentRefusalIsDeadLetteredAtOnceAsRejected() {
+    AtomicInteger calls = new AtomicInteger();
+    Target refusing =
+        new Target() {
+          @Override
+          public String name() {
+            return "cdn";
+          }
+
+          @Override
+          public List<ApplyResult> apply(List<InvalidationEvent> events) {
+            calls.incrementAndGet();
+            return events.stream()
+                .map(
+                    e ->
+                        ApplyResult.failed(
+                            new TargetException(
+                                "cdn",
+                                e.eventId().toString(),
+                                e.tenantId(),
+                                "HTTP 403: bad tag",
+                                false,
+                                null)))
+                .toList();
+          }
+        };
+    start(refusing, OPTIONS.mutate().maxDeliveries(16).build(), WorkerListener.NONE);
+    publish(1);
+
+    await().atMost(Duration.ofSeconds(10)).until(() -> deadLetters.depth() == 1);
+    await().atMost(Duration.ofSeconds(5)).until(() -> pending() == 0);
+    RedisDeadLetters.Stored dl =
+        deadLetters.list(RedisDeadLetters.Filter.ALL, Instant.now(), 10).get(0);
+    assertThat(dl.reason()).isEqualTo("rejected");
+    assertThat(dl.target()).isEqualTo("cdn");
+    assertThat(dl.attempts()).isEqualTo(1);
+    assertThat(dl.lastError()).contains("HTTP 403");
+    assertThat(calls).hasValue(1);
   }
 
   @Test
