@@ -3,11 +3,13 @@ package dev.invalidator.server;
 import dev.invalidator.core.InvalidationWorker;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.core.MessagingSpans;
+import dev.invalidator.core.Target;
 import dev.invalidator.core.TargetBreakers;
 import dev.invalidator.core.WorkerListener;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.PollingRelay;
 import dev.invalidator.outbox.RelayListener;
+import dev.invalidator.redis.IdempotentTarget;
 import dev.invalidator.redis.NearCacheHeartbeat;
 import dev.invalidator.redis.RedisDeadLetters;
 import dev.invalidator.redis.RedisFailureHistory;
@@ -15,6 +17,7 @@ import dev.invalidator.redis.RedisStreamPublisher;
 import dev.invalidator.redis.RedisStreamSource;
 import dev.invalidator.redis.VersionGatedRedisTarget;
 import dev.invalidator.server.config.InvalidatorConfig;
+import dev.invalidator.server.config.TargetsConfig;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.lang.management.ManagementFactory;
 import java.time.Clock;
@@ -161,7 +164,82 @@ final class Pipeline implements AutoCloseable {
         stoppers.add(w::stop);
         threads.add(new Thread(w, "worker-" + i));
       }
+      TargetsConfig extra = cfg.targets();
+      if (extra.cdn().configured()) {
+        startTargetWorker(
+            cfg,
+            servers,
+            extra.cdn().builder().build(),
+            deadLetters,
+            failures,
+            listener,
+            clock,
+            spans,
+            process);
+      }
+      if (extra.webhook().configured()) {
+        startTargetWorker(
+            cfg,
+            servers,
+            extra.webhook().builder().build(),
+            deadLetters,
+            failures,
+            listener,
+            clock,
+            spans,
+            process);
+      }
     }
+  }
+
+  /**
+   * One worker for a target beyond Redis, in a consumer group of its own ({@code <worker.group>-
+   * <target>}) on the same stream: its retries, rate limits and open breaker never delay Redis
+   * invalidation, and trimming already keeps every entry some group still needs. The target is
+   * wrapped in {@link IdempotentTarget}, so an event redelivered after a crash is not sent twice.
+   */
+  private void startTargetWorker(
+      InvalidatorConfig cfg,
+      Servers servers,
+      Target target,
+      RedisDeadLetters deadLetters,
+      RedisFailureHistory failures,
+      WorkerListener listener,
+      Clock clock,
+      MessagingSpans spans,
+      String process) {
+    KeyScheme keys = cfg.redis().keyScheme();
+    StatefulRedisConnection<String, String> connection = servers.redis().connect();
+    closeables.add(connection);
+    if (target instanceof AutoCloseable c) {
+      closeables.add(c);
+    }
+    Target idempotent =
+        new IdempotentTarget(target, connection, keys, cfg.targets().idempotencyTtl());
+    String group = cfg.worker().group() + "-" + target.name();
+    RedisStreamSource source =
+        RedisStreamSource.builder(servers.redis(), keys)
+            .group(group)
+            .consumer(process + "-" + target.name())
+            .build();
+    source.ensureGroup();
+    closeables.add(source);
+    InvalidationWorker w =
+        new InvalidationWorker(
+            intercept(source, PipelineInterceptor::source),
+            List.of(idempotent),
+            deadLetters,
+            failures,
+            new TargetBreakers(cfg.worker().breakerOpenWait(), listener),
+            cfg.worker().options(),
+            listener,
+            clock,
+            spans);
+    workers.add(w);
+    targetNames.add(target.name());
+    stoppers.add(w::stop);
+    threads.add(new Thread(w, "worker-" + target.name()));
+    log.info("target {} applies the stream in consumer group {}: {}", target.name(), group, target);
   }
 
   void start() {

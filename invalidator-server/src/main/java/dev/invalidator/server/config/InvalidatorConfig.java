@@ -4,6 +4,7 @@ import dev.invalidator.core.Backoff;
 import dev.invalidator.core.InvalidEventException;
 import dev.invalidator.core.InvalidationWorker;
 import dev.invalidator.core.KeyScheme;
+import dev.invalidator.http.CdnProvider;
 import dev.invalidator.redis.CacheClient;
 import java.net.URI;
 import java.time.Duration;
@@ -23,7 +24,8 @@ public record InvalidatorConfig(
     NearCache nearCache,
     Admin admin,
     Observability observability,
-    Recovery recovery) {
+    Recovery recovery,
+    TargetsConfig targets) {
 
   /** Stream trimming and Redis data-loss recovery, run by the relay. */
   public record Recovery(Duration trimInterval, Duration replayWindow, Duration checkInterval) {}
@@ -256,8 +258,46 @@ public record InvalidatorConfig(
             r.tenants("observability.tenants"),
             r.duration("observability.sampleInterval"),
             r.duration("observability.stuckAfter"));
+    TargetsConfig targets =
+        new TargetsConfig(
+            new TargetsConfig.Cdn(
+                r.str("targets.cdn.provider"),
+                r.str("targets.cdn.endpoint"),
+                r.str("targets.cdn.service"),
+                r.str("targets.cdn.network"),
+                r.str("targets.cdn.token"),
+                r.str("targets.cdn.akamai.clientToken"),
+                r.str("targets.cdn.akamai.clientSecret"),
+                r.str("targets.cdn.akamai.accessToken"),
+                r.str("targets.cdn.tagTemplate"),
+                r.bool("targets.cdn.softPurge"),
+                r.decimal("targets.cdn.rateLimit")),
+            new TargetsConfig.Webhook(
+                r.str("targets.webhook.url"),
+                r.str("targets.webhook.secret"),
+                r.decimal("targets.webhook.rateLimit")),
+            r.duration("targets.idempotencyTtl"));
+    if (targets.cdn().configured()) {
+      r.check("targets.cdn.provider", () -> CdnProvider.fromLabel(targets.cdn().provider()));
+      validate("targets.cdn", "targets.cdn.provider", () -> targets.cdn().builder().build());
+    }
+    if (targets.webhook().configured()) {
+      validate("targets.webhook", "targets.webhook.url", () -> targets.webhook().builder().build());
+    }
     return new InvalidatorConfig(
-        pg, redis, relay, worker, cache, tags, near, admin, observability, recovery);
+        pg, redis, relay, worker, cache, tags, near, admin, observability, recovery, targets);
+  }
+
+  /** Builds a target once to check its settings with the library's own rules, then drops it. */
+  private static void validate(
+      String prefix, String fallback, java.util.function.Supplier<? extends Object> build) {
+    try {
+      build.get();
+    } catch (IllegalArgumentException | NullPointerException e) {
+      throw new ConfigException(
+          TargetsConfig.settingOf(prefix, e.getMessage(), fallback),
+          String.valueOf(e.getMessage()));
+    }
   }
 
   /**
@@ -327,6 +367,29 @@ public record InvalidatorConfig(
         throw new ConfigException(key, n + " is out of range " + min + ".." + max);
       }
       return n;
+    }
+
+    boolean bool(String key) {
+      String s = str(key).toLowerCase(java.util.Locale.ROOT);
+      return switch (s) {
+        case "true", "yes", "on", "1" -> true;
+        case "false", "no", "off", "0", "" -> false;
+        default -> throw new ConfigException(key, "'" + s + "' is not true or false");
+      };
+    }
+
+    double decimal(String key) {
+      String s = str(key);
+      double d;
+      try {
+        d = Double.parseDouble(s);
+      } catch (NumberFormatException e) {
+        throw new ConfigException(key, "'" + s + "' is not a number");
+      }
+      if (!(d > 0) || Double.isInfinite(d)) {
+        throw new ConfigException(key, "must be a positive number, got " + s);
+      }
+      return d;
     }
 
     Duration duration(String key) {

@@ -3,9 +3,12 @@ package dev.invalidator.server.config;
 import dev.invalidator.core.InvalidationWorker;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.core.TargetBreakers;
+import dev.invalidator.http.CdnPurgeTarget;
+import dev.invalidator.http.WebhookTarget;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.PollingRelay;
 import dev.invalidator.redis.CacheClient;
+import dev.invalidator.redis.IdempotentTarget;
 import dev.invalidator.redis.NearCacheOptions;
 import dev.invalidator.redis.RedisStreamSource;
 import dev.invalidator.redis.VersionGatedRedisTarget;
@@ -136,6 +139,52 @@ public record Setting(String name, String defaultValue, String description) {
               "1s",
               "how often the workers publish near-cache heartbeats; clients' heartbeat timeout must be longer"),
           new Setting(
+              "targets.cdn.provider",
+              "",
+              "CDN purged by the events' cdn_tags: fastly, cloudflare or akamai (empty: no CDN target)"),
+          new Setting(
+              "targets.cdn.endpoint",
+              "",
+              "CDN API base URL (empty: the provider's public API; Akamai: https://<host> of the credentials)"),
+          new Setting("targets.cdn.service", "", "Fastly service id or Cloudflare zone id"),
+          new Setting(
+              "targets.cdn.network",
+              CdnPurgeTarget.Builder.DEFAULT_NETWORK,
+              "Akamai network: production or staging"),
+          new Setting("targets.cdn.token", "", "Fastly or Cloudflare API token (never logged)"),
+          new Setting("targets.cdn.akamai.clientToken", "", "Akamai EdgeGrid client token"),
+          new Setting(
+              "targets.cdn.akamai.clientSecret",
+              "",
+              "Akamai EdgeGrid client secret (never logged)"),
+          new Setting("targets.cdn.akamai.accessToken", "", "Akamai EdgeGrid access token"),
+          new Setting(
+              "targets.cdn.tagTemplate",
+              "",
+              "purged tag built from an event's tenant and each cdn_tag; must contain {tenant} (empty: {tenant}:{tag}, Akamai {tenant}|{tag})"),
+          new Setting(
+              "targets.cdn.softPurge", "false", "Fastly soft purge (mark stale instead of delete)"),
+          new Setting(
+              "targets.cdn.rateLimit",
+              n(CdnPurgeTarget.Builder.DEFAULT_RATE_LIMIT),
+              "purge requests per second at most (a 429 slows it further)"),
+          new Setting(
+              "targets.webhook.url",
+              "",
+              "URL every event is POSTed to with Standard Webhooks headers (empty: no webhook target; path and query never logged)"),
+          new Setting(
+              "targets.webhook.secret",
+              "",
+              "webhook signing secret, whsec_<base64> (never logged)"),
+          new Setting(
+              "targets.webhook.rateLimit",
+              n(WebhookTarget.Builder.DEFAULT_RATE_LIMIT),
+              "webhook POSTs per second at most"),
+          new Setting(
+              "targets.idempotencyTtl",
+              d(IdempotentTarget.DEFAULT_TTL),
+              "how long a CDN or webhook target remembers an event it sent, so a redelivery is not sent again"),
+          new Setting(
               "admin.port",
               "9464",
               "port of the admin HTTP server (status page, /metrics, health, /api); 0 picks a free port"),
@@ -162,6 +211,10 @@ public record Setting(String name, String defaultValue, String description) {
 
   private static String n(long value) {
     return Long.toString(value);
+  }
+
+  private static String n(double value) {
+    return value == Math.rint(value) ? Long.toString((long) value) : Double.toString(value);
   }
 
   private static String d(Duration value) {
