@@ -465,7 +465,16 @@ public final class InvalidationWorker implements Runnable {
             }
             Instant first = firstFailure(d, appliedAt);
             DeadLetterReason permanent = permanentReason(r.error());
-            if (permanent != null || d.deliveryCount() >= options.maxDeliveries()) {
+            if (busy(r.error())) {
+              // Another worker holds what this event needs and is making progress: wait for it,
+              // whatever the delivery count says.
+              log.debug(
+                  "event {} waits on {} (delivery {}): {}",
+                  events.get(i).eventId(),
+                  t.name(),
+                  d.deliveryCount(),
+                  String.valueOf(r.error()));
+            } else if (permanent != null || d.deliveryCount() >= options.maxDeliveries()) {
               // A permanent refusal, or the last delivery: keep the event with its reason
               // instead of retrying what cannot succeed, or retrying forever.
               if (deadLetter(
@@ -573,6 +582,15 @@ public final class InvalidationWorker implements Runnable {
    * The dead-letter reason of a failure no retry can cure, or null when it may: an invalid event
    * (by its own reason) or a target's permanent refusal ({@link DeadLetterReason#REJECTED}).
    */
+  private static boolean busy(RuntimeException error) {
+    for (Throwable e = error; e != null; e = e.getCause()) {
+      if (e instanceof BusyException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private static DeadLetterReason permanentReason(RuntimeException error) {
     for (Throwable e = error; e != null; e = e.getCause()) {
       if (e instanceof InvalidEventException invalid) {

@@ -1,6 +1,7 @@
 package dev.invalidator.redis;
 
 import dev.invalidator.core.Backoff;
+import dev.invalidator.core.BusyException;
 import dev.invalidator.core.InvalidatorException;
 import dev.invalidator.core.KeyScheme;
 import io.lettuce.core.RedisFuture;
@@ -36,9 +37,10 @@ import org.slf4j.LoggerFactory;
  * this ordering an existing entry is never left outside its sets once both sides finished. What the
  * ordering cannot prevent is a second walk of the same set scanning while a member is briefly out
  * of it, so walks and prunes of one set are serialised by a lease ({@code taglock}); a walk that
- * cannot get it waits with backoff and, if the holder does not finish in time, fails retryably (the
- * event stays pending and is redelivered). Members whose entry is gone (expired) are pruned as a
- * side effect of every walk, and opportunistically by {@link #prune}.
+ * cannot get it waits with backoff and, if the holder does not finish in time, fails with a {@link
+ * BusyException} (the event stays pending and is redelivered, and its delivery count never
+ * dead-letters it while the holder keeps its lease). Members whose entry is gone (expired) are
+ * pruned as a side effect of every walk, and opportunistically by {@link #prune}.
  *
  * <p>Tenant isolation (G5): set, generation and lease keys come from {@link KeyScheme} with the
  * event's tenant; a member that does not belong to that tenant (only possible if someone wrote the
@@ -303,8 +305,8 @@ final class TagWalker implements AutoCloseable {
         return owner;
       }
       if (System.nanoTime() > deadline) {
-        throw new InvalidatorException(
-            "tag set " + set + " is being walked by another worker; retrying later", true, null);
+        throw new BusyException(
+            "tag set " + set + " is being walked by another worker; retrying later");
       }
       try {
         Thread.sleep(Math.max(1, LOCK_BACKOFF.delay(attempt).toMillis()));

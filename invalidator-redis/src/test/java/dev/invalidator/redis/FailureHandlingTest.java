@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import dev.invalidator.core.AggregateRef;
 import dev.invalidator.core.ApplyResult;
 import dev.invalidator.core.Backoff;
+import dev.invalidator.core.BusyException;
 import dev.invalidator.core.Delivery;
 import dev.invalidator.core.EventPublisher.Outgoing;
 import dev.invalidator.core.InvalidationEvent;
@@ -271,6 +272,51 @@ class FailureHandlingTest {
     assertThat(dl.attempts()).isEqualTo(1);
     assertThat(dl.lastError()).contains("HTTP 403");
     assertThat(calls).hasValue(1);
+  }
+
+  /**
+   * Waiting for another worker's tag walk is not a failure: an event refused with {@link
+   * BusyException} stays pending past {@code maxDeliveries} and is applied once the holder is done.
+   * Negative control: the same refusals as a plain retryable error dead-letter it as {@code
+   * retries_exhausted} on the 2nd delivery.
+   */
+  @Test
+  void busyEventOutlivesMaxDeliveriesAndIsAppliedOnceFree() {
+    assertThat(refusedThreeTimes(new BusyException("tag set busy"))).isEqualTo("applied");
+  }
+
+  @Test
+  void negativeControlRetryableRefusalsAreDeadLetteredAtMaxDeliveries() {
+    assertThat(refusedThreeTimes(new InvalidatorException("tag set busy", true)))
+        .isEqualTo("retries_exhausted");
+  }
+
+  private String refusedThreeTimes(RuntimeException refusal) {
+    AtomicInteger calls = new AtomicInteger();
+    Target target =
+        new Target() {
+          @Override
+          public String name() {
+            return "tags";
+          }
+
+          @Override
+          public List<ApplyResult> apply(List<InvalidationEvent> events) {
+            boolean refuse = calls.incrementAndGet() <= 3;
+            return events.stream()
+                .map(e -> refuse ? ApplyResult.failed(refusal) : ApplyResult.APPLIED)
+                .toList();
+          }
+        };
+    start(target, OPTIONS.mutate().maxDeliveries(2).build(), WorkerListener.NONE);
+    publish(1);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> pending() == 0 && (calls.get() > 3 || deadLetters.depth() > 0));
+    if (deadLetters.depth() > 0) {
+      return deadLetters.list(RedisDeadLetters.Filter.ALL, Instant.now(), 10).get(0).reason();
+    }
+    return "applied";
   }
 
   @Test

@@ -8,6 +8,9 @@ import dev.invalidator.server.config.InvalidatorConfig;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.metrics.CommandLatencyRecorder;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.DefaultClientResources;
 import java.sql.Connection;
 import java.sql.DatabaseMetaData;
 import java.sql.SQLException;
@@ -44,12 +47,19 @@ final class Servers implements AutoCloseable {
     }
     HikariDataSource ds = dataSource(cfg);
     try {
-      RedisClient client = RedisClient.create(RedisURI.create(cfg.redis().url()));
+      // Lettuce records every command's latency by default (LatencyUtils is on the class path);
+      // the daemon exports its own figures, so that per-command bookkeeping is pure overhead.
+      ClientResources resources =
+          DefaultClientResources.builder()
+              .commandLatencyRecorder(CommandLatencyRecorder.disabled())
+              .build();
+      RedisClient client = RedisClient.create(resources, RedisURI.create(cfg.redis().url()));
       StatefulRedisConnection<String, String> conn;
       try {
         conn = client.connect();
       } catch (RuntimeException e) {
         client.shutdown();
+        resources.shutdown();
         throw new IllegalStateException(
             "cannot connect to Redis at " + cfg.redis().maskedUrl() + ": " + e.getMessage(), e);
       }
@@ -59,6 +69,7 @@ final class Servers implements AutoCloseable {
       } catch (RuntimeException e) {
         conn.close();
         client.shutdown();
+        resources.shutdown();
         throw new IllegalStateException(
             "Redis at " + cfg.redis().maskedUrl() + ": " + e.getMessage(), e);
       }
@@ -122,6 +133,7 @@ final class Servers implements AutoCloseable {
   public void close() {
     connection.close();
     redis.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    redis.getResources().shutdown(0, 2, java.util.concurrent.TimeUnit.SECONDS);
     dataSource.close();
   }
 }
