@@ -243,6 +243,16 @@ final class Pipeline implements AutoCloseable {
   }
 
   void start() {
+    if (recovery != null) {
+      // The first loss check runs before the relay publishes anything: a marker written only
+      // after the relay's first batch made that batch look like data Redis had lost (a spurious
+      // replay at every start on a fresh Redis).
+      try {
+        recovery.check();
+      } catch (RuntimeException e) {
+        log.warn("first Redis-loss check failed, the recovery loop retries it: {}", e.toString());
+      }
+    }
     threads.forEach(Thread::start);
     log.info(
         "started {} loop(s): {}", threads.size(), threads.stream().map(Thread::getName).toList());
