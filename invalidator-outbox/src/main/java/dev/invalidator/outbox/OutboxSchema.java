@@ -40,6 +40,56 @@ public final class OutboxSchema {
   private OutboxSchema() {}
 
   /**
+   * Removes everything {@link #migrate} created for {@code table}: the table with its rows, indexes
+   * and wake-up trigger, the trigger function {@code <table>_wakeup()} and the history table {@code
+   * <table>_schema_history}. Idempotent; other outboxes in the schema are untouched.
+   *
+   * @return the objects that existed and were dropped
+   * @throws InvalidatorException (permanent) when a statement failed
+   */
+  public static List<String> drop(DataSource dataSource, OutboxTable table) {
+    Objects.requireNonNull(dataSource, "dataSource");
+    Objects.requireNonNull(table, "table");
+    String schema = OutboxTable.quote(table.schema());
+    java.util.List<String> dropped = new java.util.ArrayList<>();
+    try (Connection c = dataSource.getConnection()) {
+      advisoryLock(c, "SELECT pg_advisory_lock(?, hashtext(?))", table);
+      try (java.sql.Statement s = c.createStatement()) {
+        if (exists(c, "to_regclass(?)", table.schema() + "." + table.table())) {
+          s.execute("DROP TABLE " + table.qualified() + " CASCADE");
+          dropped.add("table " + table.qualified());
+        }
+        String history = schema + "." + OutboxTable.quote(table.historyTable());
+        if (exists(c, "to_regclass(?)", table.schema() + "." + table.historyTable())) {
+          s.execute("DROP TABLE " + history);
+          dropped.add("table " + history);
+        }
+        String fn = schema + "." + OutboxTable.quote(table.table() + "_wakeup") + "()";
+        if (exists(c, "to_regprocedure(?)", table.schema() + "." + table.table() + "_wakeup()")) {
+          s.execute("DROP FUNCTION " + fn);
+          dropped.add("function " + fn);
+        }
+      } finally {
+        advisoryLock(c, "SELECT pg_advisory_unlock(?, hashtext(?))", table);
+      }
+    } catch (SQLException ex) {
+      throw new InvalidatorException(
+          "dropping outbox " + table + " failed: " + ex.getMessage(), false, ex);
+    }
+    return dropped;
+  }
+
+  private static boolean exists(Connection c, String lookup, String name) throws SQLException {
+    try (java.sql.PreparedStatement ps = c.prepareStatement("SELECT " + lookup + " IS NOT NULL")) {
+      ps.setString(1, name);
+      try (java.sql.ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getBoolean(1);
+      }
+    }
+  }
+
+  /**
    * Brings {@code table} to the newest schema version, creating the schema if missing. Idempotent.
    *
    * @return the migrations applied by this call, such as {@code "1 outbox"}; empty when the table

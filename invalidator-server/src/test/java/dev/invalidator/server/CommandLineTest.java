@@ -85,6 +85,56 @@ class CommandLineTest {
   }
 
   @Test
+  void migrateDropRemovesEverythingMigrateCreatedAndRefusesWhileRowsWait() throws Exception {
+    assertThat(cli("migrate", "--config", config.toString()).exit()).isZero();
+    OutboxTable t = OutboxTable.of("public", table);
+    try (Connection c = DriverManager.getConnection(TestServers.postgresUrl())) {
+      c.setAutoCommit(false);
+      OutboxWriter.create(t)
+          .append(
+              c,
+              InvalidationEvent.builder()
+                  .tenant("acme")
+                  .aggregate("account", "1")
+                  .version(1)
+                  .build());
+      c.commit();
+    }
+    ConsoleCapture.Result refused = cli("migrate", "--drop", "--config", config.toString());
+    assertThat(refused.exit()).isEqualTo(1);
+    assertThat(refused.err()).contains("1 rows wait to be relayed").contains("--force");
+    assertThat(objects())
+        .containsExactlyInAnyOrder(table, table + "_schema_history", table + "_wakeup");
+
+    ConsoleCapture.Result dropped =
+        cli("migrate", "--drop", "--force", "--config", config.toString());
+    assertThat(dropped.exit()).as(dropped.err()).isZero();
+    assertThat(dropped.out()).contains("dropped table").contains("function");
+    assertThat(objects()).isEmpty();
+    assertThat(cli("migrate", "--drop", "--config", config.toString()).out())
+        .contains("nothing to drop");
+  }
+
+  /** The outbox's table, history table and wake-up function that exist in the database. */
+  private List<String> objects() throws Exception {
+    List<String> out = new ArrayList<>();
+    try (Connection c = DriverManager.getConnection(TestServers.postgresUrl());
+        Statement s = c.createStatement();
+        java.sql.ResultSet rs =
+            s.executeQuery(
+                "SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE '"
+                    + table
+                    + "%' UNION ALL SELECT proname FROM pg_proc WHERE proname LIKE '"
+                    + table
+                    + "%'")) {
+      while (rs.next()) {
+        out.add(rs.getString(1));
+      }
+    }
+    return out;
+  }
+
+  @Test
   void statusReportsOutboxBacklogAndStreamAsJson() throws Exception {
     assertThat(cli("migrate", "--config", config.toString()).exit()).isZero();
     OutboxTable t = OutboxTable.of("public", table);
