@@ -27,6 +27,17 @@ final class StatusCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print JSON instead of a table.")
   boolean json;
 
+  @Option(
+      names = "--wait-drained",
+      paramLabel = "TIMEOUT",
+      arity = "0..1",
+      fallbackValue = "60s",
+      description =
+          "Wait until nothing is left to apply (no unrelayed outbox row, no pending or undelivered"
+              + " stream entry), at most TIMEOUT (default 60s), printing progress; exit 0 when"
+              + " drained, 3 when the timeout passed.")
+  String waitDrained;
+
   @Override
   public Integer call() throws Exception {
     InvalidatorConfig cfg = connection.load();
@@ -36,10 +47,15 @@ final class StatusCommand implements Callable<Integer> {
                 .group(cfg.worker().group())
                 .consumer("status")
                 .build()) {
-      OutboxStats outbox =
-          OutboxStats.read(
-              servers.dataSource(),
-              OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table()));
+      OutboxTable table = OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table());
+      if (waitDrained != null) {
+        java.time.Duration timeout =
+            dev.invalidator.server.config.Durations.parse("--wait-drained", waitDrained);
+        if (!awaitDrained(servers, table, source, timeout)) {
+          return 3;
+        }
+      }
+      OutboxStats outbox = OutboxStats.read(servers.dataSource(), table);
       StreamStats stream = source.stats();
       long dlq = new RedisDeadLetters(servers.connection(), cfg.redis().keyScheme()).depth();
       Map<String, Object> status =
@@ -75,5 +91,43 @@ final class StatusCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /**
+   * Polls until the outbox has no unrelayed row and the group has nothing pending or undelivered;
+   * prints what is left once a second on stderr. The same check {@code invalidator demo} makes
+   * before it compares the cache with the database.
+   */
+  private static boolean awaitDrained(
+      Servers servers, OutboxTable table, RedisStreamSource source, java.time.Duration timeout)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    long nextReport = 0;
+    while (true) {
+      OutboxStats outbox = OutboxStats.read(servers.dataSource(), table);
+      StreamStats stream = source.stats();
+      long left = outbox.pending() + stream.pending() + Math.max(0, stream.lag());
+      if (left == 0) {
+        System.err.println("drained");
+        return true;
+      }
+      long now = System.nanoTime();
+      if (now >= deadline) {
+        System.err.printf(
+            "not drained after %s: outbox %d, stream pending %d, undelivered %d%n",
+            dev.invalidator.server.config.Durations.format(timeout),
+            outbox.pending(),
+            stream.pending(),
+            stream.lag());
+        return false;
+      }
+      if (now >= nextReport) {
+        System.err.printf(
+            "waiting: outbox %d, stream pending %d, undelivered %d%n",
+            outbox.pending(), stream.pending(), stream.lag());
+        nextReport = now + 1_000_000_000L;
+      }
+      Thread.sleep(100);
+    }
   }
 }

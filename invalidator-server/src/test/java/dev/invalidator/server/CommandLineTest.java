@@ -135,6 +135,32 @@ class CommandLineTest {
   }
 
   @Test
+  void statusWaitDrainedExitsZeroWhenNothingIsLeftAndThreeOnTimeout() throws Exception {
+    assertThat(cli("migrate", "--config", config.toString()).exit()).isZero();
+    ConsoleCapture.Result empty =
+        cli("status", "--wait-drained", "5s", "--config", config.toString(), "--json");
+    assertThat(empty.exit()).as(empty.err()).isZero();
+    assertThat(empty.err()).contains("drained");
+    try (Connection c = DriverManager.getConnection(TestServers.postgresUrl())) {
+      c.setAutoCommit(false);
+      OutboxWriter.create(OutboxTable.of("public", table))
+          .append(
+              c,
+              InvalidationEvent.builder()
+                  .tenant("acme")
+                  .aggregate("account", "1")
+                  .version(1)
+                  .build());
+      c.commit();
+    }
+    // No relay runs: the row waits, so the wait must time out and say what is left.
+    ConsoleCapture.Result waiting =
+        cli("status", "--wait-drained", "1500ms", "--config", config.toString());
+    assertThat(waiting.exit()).isEqualTo(3);
+    assertThat(waiting.err()).contains("not drained after").contains("outbox 1");
+  }
+
+  @Test
   void statusReportsOutboxBacklogAndStreamAsJson() throws Exception {
     assertThat(cli("migrate", "--config", config.toString()).exit()).isZero();
     OutboxTable t = OutboxTable.of("public", table);
