@@ -618,10 +618,7 @@ public final class CdcRelay implements AutoCloseable {
           }
         }
       }
-      for (RecordChangeEvent<SourceRecord> r : records) {
-        committer.markProcessed(r);
-      }
-      committer.markBatchFinished();
+      // Counted when published and marked, before the offsets move.
       if (!out.isEmpty()) {
         published.addAndGet(out.size());
         Duration age = Duration.ZERO;
@@ -638,6 +635,10 @@ public final class CdcRelay implements AutoCloseable {
         int n = bad.size();
         notifyListener(l -> l.quarantined(n));
       }
+      for (RecordChangeEvent<SourceRecord> r : records) {
+        committer.markProcessed(r);
+      }
+      committer.markBatchFinished();
     }
   }
 

@@ -56,6 +56,7 @@ class CdcRelayCrashTest {
     child =
         new ProcessBuilder(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Ddebezium.level=" + System.getProperty("crashChild.debeziumLevel", "WARN"),
                 "-cp",
                 System.getProperty("java.class.path"),
                 CrashChild.class.getName(),
@@ -77,7 +78,26 @@ class CdcRelayCrashTest {
     }
     // The child published blockAfter events, committed offsets for some, and hangs in the
     // publish of the next batch, which it never acknowledged.
-    await().atMost(WAIT).until(() -> log(out).contains("BLOCKED"));
+    try {
+      await().atMost(WAIT).until(() -> log(out).contains("BLOCKED"));
+    } catch (org.awaitility.core.ConditionTimeoutException ex) {
+      throw new AssertionError(
+          "the child never blocked; sessions:\n"
+              + String.join(
+                  "\n",
+                  Db.queryStrings(
+                      "SELECT concat_ws(' | ', pid, backend_type, state, wait_event_type,"
+                          + " wait_event, backend_xid, left(query, 120)) FROM pg_stat_activity"))
+              + "\nslots:\n"
+              + String.join(
+                  "\n",
+                  Db.queryStrings(
+                      "SELECT concat_ws(' | ', slot_name, active, active_pid, restart_lsn,"
+                          + " confirmed_flush_lsn) FROM pg_replication_slots"))
+              + "\nchild log:\n"
+              + log(out),
+          ex);
+    }
     long before = Db.queryLong("SELECT count(*) FROM " + sink);
     assertThat(before).isGreaterThanOrEqualTo(blockAfter).isLessThan(committed.size());
     await()

@@ -55,6 +55,8 @@ public final class CrashChild {
               throw new IllegalStateException(ex);
             }
             published += batch.size();
+            System.out.println("PUBLISHED " + published);
+            System.out.flush();
           }
         };
     CdcRelay relay =
