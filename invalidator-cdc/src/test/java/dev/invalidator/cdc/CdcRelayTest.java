@@ -236,6 +236,7 @@ class CdcRelayTest {
     assertThat(result.events()).isEqualTo(n);
     assertThat(publisher.eventIds()).doesNotHaveDuplicates().hasSize(n);
     assertThat(result.eventsPerSecond()).isPositive();
+    assertThat(result.untilFirstEvent()).isPositive().isLessThanOrEqualTo(result.elapsed());
     assertThat(relayedRows()).isZero();
     assertThat(
             Db.queryLong(
