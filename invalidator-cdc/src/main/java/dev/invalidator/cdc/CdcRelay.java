@@ -431,7 +431,10 @@ public final class CdcRelay implements AutoCloseable {
     if (urlProps == null) {
       throw new IllegalArgumentException("relay.jdbcUrl is not a PostgreSQL JDBC URL: " + jdbcUrl);
     }
-    String user = credentials.getProperty("user", urlProps.getProperty("user", "postgres"));
+    // pgjdbc's own default when neither the URL nor the builder names a user.
+    String user =
+        credentials.getProperty(
+            "user", urlProps.getProperty("user", System.getProperty("user.name")));
     String password = credentials.getProperty("password", urlProps.getProperty("password"));
     Map<String, String> p = new LinkedHashMap<>();
     p.put("name", slotName);
