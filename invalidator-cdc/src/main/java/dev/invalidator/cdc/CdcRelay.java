@@ -78,7 +78,7 @@ public final class CdcRelay implements AutoCloseable {
   /** Default longest wait of Debezium's poll for new records. */
   public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofMillis(50);
 
-  /** Default longest wait of {@link #start()} for the engine to start streaming. */
+  /** Default longest wait of {@link #start()} for the engine to start polling. */
   public static final Duration DEFAULT_START_TIMEOUT = Duration.ofSeconds(60);
 
   private static final Logger log = LoggerFactory.getLogger(CdcRelay.class);
@@ -205,8 +205,37 @@ public final class CdcRelay implements AutoCloseable {
   }
 
   /**
+   * The state of this relay's replication slot, read from the server now; for health checks (a slot
+   * that is not {@code active} while the relay should run, or whose retained WAL keeps growing) and
+   * metrics. May be called whether or not the relay runs.
+   *
+   * @throws InvalidatorException (retryable) when the server cannot be asked
+   */
+  public SlotHealth slotHealth() {
+    try (Connection c = connect();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "SELECT active,"
+                    + " coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint,"
+                    + " coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn),"
+                    + " 0)::bigint FROM pg_replication_slots WHERE slot_name = ?")) {
+      ps.setString(1, slotName);
+      try (ResultSet rs = ps.executeQuery()) {
+        if (!rs.next()) {
+          return new SlotHealth(slotName, false, false, 0, 0);
+        }
+        return new SlotHealth(slotName, true, rs.getBoolean(1), rs.getLong(2), rs.getLong(3));
+      }
+    } catch (SQLException ex) {
+      throw new InvalidatorException(
+          "reading replication slot " + slotName + ": " + ex.getMessage(), true, ex);
+    }
+  }
+
+  /**
    * Checks the prerequisites, creates the publication if missing and starts the engine; returns
-   * once the engine streams (the slot exists, so every later commit will be relayed).
+   * once the engine polls. The slot exists by then, so every commit from then on will be relayed;
+   * the first start's snapshot and the replication stream may still be starting.
    *
    * @throws InvalidatorException (permanent) when {@code wal_level} is not {@code logical}, when
    *     the publication exists but does not cover the table, or when the engine did not start
@@ -249,7 +278,7 @@ public final class CdcRelay implements AutoCloseable {
           failure);
     }
     log.info(
-        "CDC relay for {} streaming (slot {}, publication {}, offsets {}.{})",
+        "CDC relay for {} started (slot {}, publication {}, offsets {}.{})",
         table,
         slotName,
         publicationName,
@@ -834,7 +863,7 @@ public final class CdcRelay implements AutoCloseable {
       return this;
     }
 
-    /** Longest wait of {@link CdcRelay#start()} for the engine to stream; default 60 s. */
+    /** Longest wait of {@link CdcRelay#start()} for the engine to poll; default 60 s. */
     public Builder startTimeout(Duration startTimeout) {
       this.startTimeout = startTimeout;
       return this;

@@ -267,6 +267,31 @@ class CdcRelayTest {
   }
 
   @Test
+  void slotHealthShowsTheSlotActiveWhileRunningAndGoneAfterDecommission() {
+    CdcRelay relay =
+        CdcRelay.builder(Db.url(), table, publisher)
+            .offsetFlushInterval(Duration.ofMillis(200))
+            .build();
+    relays.add(relay);
+    assertThat(relay.slotHealth().exists()).isFalse();
+    relay.start();
+    // start() returns once the slot exists; streaming begins after the first start's snapshot.
+    assertThat(relay.slotHealth().exists()).isTrue();
+    await().atMost(WAIT).until(() -> relay.slotHealth().active());
+    SlotHealth running = relay.slotHealth();
+    assertThat(running.slotName()).isEqualTo(relay.slotName());
+    assertThat(running.retainedWalBytes()).isNotNegative();
+    assertThat(running.unconfirmedBytes()).isNotNegative();
+
+    relay.close();
+    // The walsender exits shortly after the relay disconnects.
+    await().atMost(WAIT).until(() -> !relay.slotHealth().active());
+    assertThat(relay.slotHealth().exists()).isTrue();
+    relay.decommission();
+    assertThat(relay.slotHealth().exists()).isFalse();
+  }
+
+  @Test
   void builderRejectsBadNamesNamingTheSetting() {
     assertThatThrownBy(
             () -> CdcRelay.builder(Db.url(), table, publisher).slotName("Bad-Slot").build())
