@@ -13,9 +13,9 @@ import java.util.concurrent.CountDownLatch;
 /**
  * The relay process that {@link CdcRelayCrashTest} kills with SIGKILL. Its publisher is durable (a
  * row per event in a sink table, committed before {@code publish} returns), so the test knows
- * exactly what this process published before it died. After {@code blockAfter} events the next
- * publish blocks forever without writing: the batch in flight is never acknowledged, as in a relay
- * killed between receiving a batch and finishing its publish.
+ * exactly what this process published before it died. Once it has published {@code blockAfter}
+ * events, its next publish call blocks forever without writing: that batch is never acknowledged,
+ * as in a relay killed between receiving a batch and finishing its publish.
  *
  * <p>Arguments: jdbcUrl schema table sinkTable blockAfter.
  */
@@ -59,8 +59,10 @@ public final class CrashChild {
             System.out.flush();
           }
         };
+    // Offsets committed after every batch: a relay that committed a batch's offsets before its
+    // publish returned would lose the batch this process is killed in.
     CdcRelay relay =
-        CdcRelay.builder(url, table, publisher).offsetFlushInterval(Duration.ofMillis(100)).build();
+        CdcRelay.builder(url, table, publisher).offsetFlushInterval(Duration.ofMillis(1)).build();
     relay.start();
     System.out.println("STARTED");
     System.out.flush();
