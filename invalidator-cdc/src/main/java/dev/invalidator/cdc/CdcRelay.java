@@ -6,12 +6,14 @@ import dev.invalidator.core.EventPublisher;
 import dev.invalidator.core.InvalidEventException;
 import dev.invalidator.core.InvalidationEvent;
 import dev.invalidator.core.InvalidatorException;
+import dev.invalidator.core.MessagingSpans;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.RelayListener;
 import io.debezium.embedded.Connect;
 import io.debezium.engine.DebeziumEngine;
 import io.debezium.engine.RecordChangeEvent;
 import io.debezium.engine.format.ChangeEventFormat;
+import io.opentelemetry.api.trace.Span;
 import java.io.IOException;
 import java.sql.Array;
 import java.sql.Connection;
@@ -100,6 +102,7 @@ public final class CdcRelay implements AutoCloseable {
   private final Clock clock;
   private final RelayListener listener;
   private final Backoff backoff;
+  private final MessagingSpans spans;
 
   private final String markSql;
   private final String quarantineSql;
@@ -143,6 +146,7 @@ public final class CdcRelay implements AutoCloseable {
     this.clock = b.clock;
     this.listener = b.listener;
     this.backoff = b.backoff;
+    this.spans = b.spans;
     String t = b.table.qualified();
     this.markSql =
         "UPDATE "
@@ -626,7 +630,7 @@ public final class CdcRelay implements AutoCloseable {
       while (true) {
         try {
           if (!out.isEmpty()) {
-            publisher.publish(List.copyOf(out));
+            publishTraced(out);
           }
           mark(out, bad);
           break;
@@ -671,6 +675,27 @@ public final class CdcRelay implements AutoCloseable {
         committer.markProcessed(r);
       }
       committer.markBatchFinished();
+    }
+  }
+
+  /** Publishes, with a {@code publish} span per traced event when spans are on. */
+  private void publishTraced(List<EventPublisher.Outgoing> out) {
+    if (!spans.enabled()) {
+      publisher.publish(List.copyOf(out));
+      return;
+    }
+    String destination = publisher.destination();
+    List<Span> started = new ArrayList<>(out.size());
+    for (EventPublisher.Outgoing o : out) {
+      started.add(spans.startPublish(destination, o.event()));
+    }
+    try {
+      publisher.publish(List.copyOf(out));
+    } catch (RuntimeException ex) {
+      started.forEach(sp -> MessagingSpans.fail(sp, ex));
+      throw ex;
+    } finally {
+      started.forEach(Span::end);
     }
   }
 
@@ -795,6 +820,7 @@ public final class CdcRelay implements AutoCloseable {
     private Clock clock = Clock.systemUTC();
     private RelayListener listener = RelayListener.NONE;
     private Backoff backoff = Backoff.DEFAULT;
+    private MessagingSpans spans = MessagingSpans.NOOP;
 
     private Builder(String jdbcUrl, OutboxTable table, EventPublisher publisher) {
       this.jdbcUrl = jdbcUrl;
@@ -898,6 +924,15 @@ public final class CdcRelay implements AutoCloseable {
     }
 
     /**
+     * A {@code publish} span per relayed event that carries trace context, child of the writer's
+     * span, as the polling relay makes; default none.
+     */
+    public Builder spans(MessagingSpans spans) {
+      this.spans = spans;
+      return this;
+    }
+
+    /**
      * Validates the settings and builds the relay.
      *
      * @throws IllegalArgumentException naming the first invalid setting
@@ -921,6 +956,7 @@ public final class CdcRelay implements AutoCloseable {
       require(clock != null, "cdc.clock is missing");
       require(listener != null, "cdc.listener is missing");
       require(backoff != null, "cdc.backoff is missing");
+      require(spans != null, "cdc.spans is missing");
       return new CdcRelay(this);
     }
 

@@ -7,9 +7,16 @@ import static org.awaitility.Awaitility.await;
 import dev.invalidator.core.Backoff;
 import dev.invalidator.core.InvalidationEvent;
 import dev.invalidator.core.InvalidatorException;
+import dev.invalidator.core.MessagingSpans;
 import dev.invalidator.core.Payload;
 import dev.invalidator.core.TraceContext;
 import dev.invalidator.outbox.OutboxTable;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.sdk.OpenTelemetrySdk;
+import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
+import io.opentelemetry.sdk.trace.SdkTracerProvider;
+import io.opentelemetry.sdk.trace.data.SpanData;
+import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -98,6 +105,39 @@ class CdcRelayTest {
     assertThat(relayedRows()).isEqualTo(3);
     assertThat(relay.published()).isEqualTo(3);
     assertThat(relay.quarantined()).isZero();
+  }
+
+  @Test
+  void tracedEventGetsAPublishSpanChildOfTheWritersSpanAndAnUntracedOneNone() {
+    InMemorySpanExporter exporter = InMemorySpanExporter.create();
+    OpenTelemetrySdk otel =
+        OpenTelemetrySdk.builder()
+            .setTracerProvider(
+                SdkTracerProvider.builder()
+                    .addSpanProcessor(SimpleSpanProcessor.create(exporter))
+                    .build())
+            .build();
+    start(b -> b.spans(MessagingSpans.create(otel, "redis")));
+    InvalidationEvent traced =
+        InvalidationEvent.builder()
+            .tenant("acme")
+            .aggregate("order", "1")
+            .version(1)
+            .trace(TraceContext.of("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", null))
+            .build();
+    Db.writeInOneTransaction(table, List.of(traced, Db.event("2", 1)));
+
+    await().atMost(WAIT).until(() -> publisher.published().size() >= 2);
+    await().atMost(WAIT).until(() -> !exporter.getFinishedSpanItems().isEmpty());
+    List<SpanData> spans = exporter.getFinishedSpanItems();
+    assertThat(spans).hasSize(1);
+    SpanData span = spans.get(0);
+    assertThat(span.getKind()).isEqualTo(SpanKind.PRODUCER);
+    assertThat(span.getTraceId()).isEqualTo("0af7651916cd43dd8448eb211c80319c");
+    assertThat(span.getParentSpanId()).isEqualTo("b7ad6b7169203331");
+    assertThat(span.getAttributes().get(MessagingSpans.EVENT_ID))
+        .isEqualTo(traced.eventId().toString());
+    otel.close();
   }
 
   @Test
