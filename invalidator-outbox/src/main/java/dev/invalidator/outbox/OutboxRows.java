@@ -1,23 +1,19 @@
 package dev.invalidator.outbox;
 
-import dev.invalidator.core.EventCodec;
 import dev.invalidator.core.InvalidEventException;
 import dev.invalidator.core.InvalidationEvent;
-import dev.invalidator.core.TraceContext;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.OffsetDateTime;
 import java.util.UUID;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * An outbox row as an event: the one mapping the relay and the replay share. A query selects {@link
- * #COLUMNS} in that order; {@link #toEvent} reads them.
+ * An outbox row read by a query as an event: the relay and the replay select {@link #COLUMNS} in
+ * that order; {@link #toEvent} reads them into an {@link OutboxRow}, whose {@link
+ * OutboxRow#toEvent} is the one mapping every relay shares (the CDC relay builds {@link OutboxRow}s
+ * from change records).
  */
 final class OutboxRows {
-  private static final Logger log = LoggerFactory.getLogger(OutboxRows.class);
-
   /** The columns {@link #toEvent} reads, in order (the payload as text). */
   static final String COLUMNS =
       "id, event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version, event_type,"
@@ -33,35 +29,18 @@ final class OutboxRows {
    *     warning instead, since the event itself is sound
    */
   static InvalidationEvent toEvent(ResultSet rs, OutboxTable table) throws SQLException {
-    long id = rs.getLong(1);
-    UUID eventId = rs.getObject(2, UUID.class);
-    if (eventId == null) {
-      throw new InvalidEventException("event_id", "is missing");
-    }
-    return InvalidationEvent.builder()
-        .eventId(eventId)
-        .tenant(rs.getString(3))
-        .aggregate(rs.getString(4), rs.getString(5))
-        .version(rs.getLong(6))
-        .eventType(rs.getString(7))
-        .payload(EventCodec.decodePayload(rs.getString(8)))
-        .trace(trace(table, id, eventId, rs.getString(9), rs.getString(10)))
-        .createdAt(rs.getObject(11, OffsetDateTime.class).toInstant())
-        .build();
-  }
-
-  private static TraceContext trace(
-      OutboxTable table, long id, UUID eventId, String traceparent, String tracestate) {
-    try {
-      return TraceContext.of(traceparent, tracestate);
-    } catch (InvalidEventException ex) {
-      log.warn(
-          "outbox {} row {} (event {}): trace context dropped, {}",
-          table,
-          id,
-          eventId,
-          ex.getMessage());
-      return TraceContext.NONE;
-    }
+    return new OutboxRow(
+            rs.getLong(1),
+            rs.getObject(2, UUID.class),
+            rs.getString(3),
+            rs.getString(4),
+            rs.getString(5),
+            rs.getLong(6),
+            rs.getString(7),
+            rs.getString(8),
+            rs.getString(9),
+            rs.getString(10),
+            rs.getObject(11, OffsetDateTime.class).toInstant())
+        .toEvent(table);
   }
 }

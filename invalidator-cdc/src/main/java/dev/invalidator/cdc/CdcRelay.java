@@ -1,0 +1,975 @@
+package dev.invalidator.cdc;
+
+import dev.invalidator.cdc.internal.PostgresOffsetBackingStore;
+import dev.invalidator.core.Backoff;
+import dev.invalidator.core.EventPublisher;
+import dev.invalidator.core.InvalidEventException;
+import dev.invalidator.core.InvalidationEvent;
+import dev.invalidator.core.InvalidatorException;
+import dev.invalidator.core.MessagingSpans;
+import dev.invalidator.outbox.OutboxTable;
+import dev.invalidator.outbox.RelayListener;
+import io.debezium.embedded.Connect;
+import io.debezium.engine.DebeziumEngine;
+import io.debezium.engine.RecordChangeEvent;
+import io.debezium.engine.format.ChangeEventFormat;
+import io.opentelemetry.api.trace.Span;
+import java.io.IOException;
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.regex.Pattern;
+import org.apache.kafka.connect.source.SourceRecord;
+import org.postgresql.Driver;
+import org.postgresql.PGProperty;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Relays committed outbox rows to an {@link EventPublisher} by change data capture: Debezium's
+ * embedded engine reads the outbox table's inserts from PostgreSQL logical replication ({@code
+ * pgoutput}), in commit order, and this relay publishes them in the engine's batches.
+ *
+ * <p>Design notes. The relay uses a publication limited to the outbox table and to inserts ({@code
+ * WITH (publish = 'insert')}, created at {@link #start()} if missing), so the WAL sender decodes
+ * nothing else, and the relay's own marks (updates) never come back to it. Each batch is mapped row
+ * by row with {@link dev.invalidator.outbox.OutboxRow#toEvent}, exactly as the polling relay maps
+ * its claim; valid events are published in commit order through the {@link EventPublisher}; then,
+ * in one transaction, the published rows get {@code relayed_at} (so {@code
+ * invalidator_outbox_pending}, retention cleanup and replay work as with the polling relay) and
+ * rows that cannot become a valid event get {@code relay_error} and {@code relayed_at}: the polling
+ * relay's quarantine. Only after that are the records marked processed, so the engine commits their
+ * offsets (and confirms their LSN to the replication slot) only after the publisher returned. A
+ * crash before that delivers them again: at-least-once, duplicates harmless by G4. A failing
+ * publish or mark is retried in place with backoff, never skipped: skipping would let a later
+ * offset commit pass over the batch.
+ *
+ * <p>Offsets live in the same PostgreSQL ({@code <table>_cdc_offsets}, see {@link
+ * PostgresOffsetBackingStore}). On the first start, without offsets, the connector creates the slot
+ * and takes a snapshot consistent with it; the snapshot is limited to rows with {@code relayed_at
+ * IS NULL}, so switching from the polling relay to this one relays exactly the backlog the polling
+ * relay left, and a backlog of committed rows can be drained for a benchmark (see {@link
+ * CdcBacklogDrain}).
+ *
+ * <p>Threads: {@link #start()} starts one supervisor thread that runs the engine; when the engine
+ * stops on an error after a successful start, the supervisor logs it, tells the listener, backs off
+ * and starts it again. Batches are handled on the engine's threads, one at a time. Configuration is
+ * fixed at {@link Builder#build()}.
+ */
+public final class CdcRelay implements AutoCloseable {
+  /** Default time between offset commits (each also confirms the slot's LSN). */
+  public static final Duration DEFAULT_OFFSET_FLUSH_INTERVAL = Duration.ofSeconds(5);
+
+  /** Default longest wait of Debezium's poll for new records. */
+  public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofMillis(50);
+
+  /** Default longest wait of {@link #start()} for the engine to start polling. */
+  public static final Duration DEFAULT_START_TIMEOUT = Duration.ofSeconds(60);
+
+  private static final Logger log = LoggerFactory.getLogger(CdcRelay.class);
+  private static final Pattern NAME = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
+
+  private final String jdbcUrl;
+  private final Properties credentials;
+  private final OutboxTable table;
+  private final EventPublisher publisher;
+  private final String slotName;
+  private final String publicationName;
+  private final String offsetsTable;
+  private final boolean snapshotUnrelayed;
+  private final boolean markRelayed;
+  private final Duration offsetFlushInterval;
+  private final Duration pollInterval;
+  private final Duration startTimeout;
+  private final Map<String, String> debeziumProperties;
+  private final Clock clock;
+  private final RelayListener listener;
+  private final Backoff backoff;
+  private final MessagingSpans spans;
+
+  private final String markSql;
+  private final String quarantineSql;
+
+  private final AtomicLong published = new AtomicLong();
+  private final AtomicLong quarantined = new AtomicLong();
+  private final AtomicLong errors = new AtomicLong();
+  private final CountDownLatch stopSignal = new CountDownLatch(1);
+  private final CountDownLatch streaming = new CountDownLatch(1);
+
+  private volatile boolean running;
+  private volatile boolean started;
+  private volatile Throwable lastEngineError;
+  private volatile DebeziumEngine<RecordChangeEvent<SourceRecord>> engine;
+  private Thread supervisor;
+
+  // Touched only by the engine's batch thread.
+  private Connection markConnection;
+
+  private CdcRelay(Builder b) {
+    this.jdbcUrl = b.jdbcUrl;
+    this.credentials = new Properties();
+    if (b.user != null) {
+      credentials.setProperty("user", b.user);
+    }
+    if (b.password != null) {
+      credentials.setProperty("password", b.password);
+    }
+    this.table = b.table;
+    this.publisher = b.publisher;
+    this.slotName = b.slotName != null ? b.slotName : defaultSlotName(b.table);
+    this.publicationName =
+        b.publicationName != null ? b.publicationName : defaultPublicationName(b.table);
+    this.offsetsTable = b.table.table() + "_cdc_offsets";
+    this.snapshotUnrelayed = b.snapshotUnrelayed;
+    this.markRelayed = b.markRelayed;
+    this.offsetFlushInterval = b.offsetFlushInterval;
+    this.pollInterval = b.pollInterval;
+    this.startTimeout = b.startTimeout;
+    this.debeziumProperties = Map.copyOf(b.debeziumProperties);
+    this.clock = b.clock;
+    this.listener = b.listener;
+    this.backoff = b.backoff;
+    this.spans = b.spans;
+    String t = b.table.qualified();
+    this.markSql =
+        "UPDATE "
+            + t
+            + " SET relayed_at = clock_timestamp() WHERE id = ANY(?) AND relayed_at IS NULL";
+    this.quarantineSql =
+        "UPDATE "
+            + t
+            + " SET relay_error = ?, relayed_at = coalesce(relayed_at, clock_timestamp())"
+            + " WHERE id = ?";
+  }
+
+  /**
+   * A builder for a relay of {@code table} to {@code publisher}. {@code jdbcUrl} names the outbox's
+   * database ({@code jdbc:postgresql://host:port/db?user=...}); the relay opens its own
+   * connections: Debezium's replication connection, one for offsets and one for marks.
+   */
+  public static Builder builder(String jdbcUrl, OutboxTable table, EventPublisher publisher) {
+    return new Builder(jdbcUrl, table, publisher);
+  }
+
+  /** The default replication slot name of {@code table}: {@code <table>_cdc_slot}. */
+  public static String defaultSlotName(OutboxTable table) {
+    return table.table() + "_cdc_slot";
+  }
+
+  /** The default publication name of {@code table}: {@code <table>_cdc_pub}. */
+  public static String defaultPublicationName(OutboxTable table) {
+    return table.table() + "_cdc_pub";
+  }
+
+  /** The table this relay reads. */
+  public OutboxTable table() {
+    return table;
+  }
+
+  /** The replication slot this relay streams from. */
+  public String slotName() {
+    return slotName;
+  }
+
+  /** The publication this relay subscribes to. */
+  public String publicationName() {
+    return publicationName;
+  }
+
+  /** Events published since start (duplicates after a redelivery included). */
+  public long published() {
+    return published.get();
+  }
+
+  /** Rows quarantined since start. */
+  public long quarantined() {
+    return quarantined.get();
+  }
+
+  /** Failed publish or mark attempts and engine failures since start; each was retried. */
+  public long errors() {
+    return errors.get();
+  }
+
+  /**
+   * The state of this relay's replication slot, read from the server now; for health checks (a slot
+   * that is not {@code active} while the relay should run, or whose retained WAL keeps growing) and
+   * metrics. May be called whether or not the relay runs.
+   *
+   * @throws InvalidatorException (retryable) when the server cannot be asked
+   */
+  public SlotHealth slotHealth() {
+    try (Connection c = connect();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "SELECT active,"
+                    + " coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint,"
+                    + " coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn),"
+                    + " 0)::bigint FROM pg_replication_slots WHERE slot_name = ?")) {
+      ps.setString(1, slotName);
+      try (ResultSet rs = ps.executeQuery()) {
+        if (!rs.next()) {
+          return new SlotHealth(slotName, false, false, 0, 0);
+        }
+        return new SlotHealth(slotName, true, rs.getBoolean(1), rs.getLong(2), rs.getLong(3));
+      }
+    } catch (SQLException ex) {
+      throw new InvalidatorException(
+          "reading replication slot " + slotName + ": " + ex.getMessage(), true, ex);
+    }
+  }
+
+  /**
+   * Checks the prerequisites, creates the publication if missing and starts the engine; returns
+   * once the engine polls. The slot exists by then, so every commit from then on will be relayed;
+   * the first start's snapshot and the replication stream may still be starting.
+   *
+   * @throws InvalidatorException (permanent) when {@code wal_level} is not {@code logical}, when
+   *     the publication exists but does not cover the table, or when the engine did not start
+   *     within the start timeout (the relay is then closed)
+   * @throws IllegalStateException when called twice
+   */
+  public synchronized void start() {
+    if (supervisor != null) {
+      throw new IllegalStateException("CDC relay for " + table + " was already started");
+    }
+    prepareDatabase();
+    running = true;
+    supervisor = new Thread(this::supervise, "cdc-relay-" + table.table());
+    supervisor.setDaemon(true);
+    supervisor.start();
+    boolean ok;
+    try {
+      ok = streaming.await(startTimeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException ex) {
+      Thread.currentThread().interrupt();
+      close();
+      throw new InvalidatorException("interrupted while starting CDC relay for " + table, false);
+    }
+    Throwable failure = lastEngineError;
+    if (!ok || !started) {
+      close();
+      String why = failure == null ? "no answer" : failure.toString();
+      throw new InvalidatorException(
+          "CDC relay for "
+              + table
+              + " did not start within "
+              + startTimeout
+              + " (slot "
+              + slotName
+              + ", publication "
+              + publicationName
+              + "): "
+              + why,
+          false,
+          failure);
+    }
+    log.info(
+        "CDC relay for {} started (slot {}, publication {}, offsets {}.{})",
+        table,
+        slotName,
+        publicationName,
+        table.schema(),
+        offsetsTable);
+  }
+
+  /**
+   * Stops the engine and waits for it; the batch in flight is either finished or left unmarked
+   * (delivered again at the next start). Offsets of processed batches are committed on the way out.
+   * Idempotent.
+   */
+  @Override
+  public void close() {
+    Thread t;
+    synchronized (this) {
+      running = false;
+      stopSignal.countDown();
+      t = supervisor;
+    }
+    closeEngine();
+    if (t != null && t != Thread.currentThread()) {
+      try {
+        t.join(TimeUnit.MINUTES.toMillis(2));
+      } catch (InterruptedException ex) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    closeMarkConnection();
+  }
+
+  /**
+   * Removes what this relay keeps in the database: its replication slot (which otherwise makes
+   * PostgreSQL keep WAL forever), its publication and its offsets. For a relay taken out of
+   * service, tests and benchmarks; call after {@link #close()}. The next start of a relay with the
+   * same names begins with a new snapshot of the unrelayed rows.
+   */
+  public void decommission() {
+    try (Connection c = connect()) {
+      dropSlot(c, slotName, Duration.ofSeconds(30));
+      try (Statement s = c.createStatement()) {
+        s.execute("DROP PUBLICATION IF EXISTS " + quote(publicationName));
+      }
+      if (tableExists(c, table.schema(), offsetsTable)) {
+        try (PreparedStatement ps =
+            c.prepareStatement(
+                "DELETE FROM "
+                    + quote(table.schema())
+                    + "."
+                    + quote(offsetsTable)
+                    + " WHERE offset_key LIKE ?")) {
+          ps.setString(1, "[\"" + slotName + "\",%");
+          ps.executeUpdate();
+        }
+      }
+    } catch (SQLException ex) {
+      throw new InvalidatorException(
+          "decommissioning CDC relay " + slotName + ": " + ex.getMessage(), true, ex);
+    }
+  }
+
+  /**
+   * Drops replication slot {@code slotName} if it exists, waiting up to {@code wait} for a
+   * walsender that still holds it to exit. Returns whether a slot was dropped.
+   */
+  static boolean dropSlot(Connection c, String slotName, Duration wait) throws SQLException {
+    long deadline = System.nanoTime() + wait.toNanos();
+    while (true) {
+      try (PreparedStatement ps =
+          c.prepareStatement("SELECT active FROM pg_replication_slots WHERE slot_name = ?")) {
+        ps.setString(1, slotName);
+        try (ResultSet rs = ps.executeQuery()) {
+          if (!rs.next()) {
+            return false;
+          }
+          if (!rs.getBoolean(1)) {
+            try (PreparedStatement drop =
+                c.prepareStatement("SELECT pg_drop_replication_slot(?)")) {
+              drop.setString(1, slotName);
+              drop.execute();
+              return true;
+            } catch (SQLException ex) {
+              // 55006: it became active again in between; loop.
+              if (!"55006".equals(ex.getSQLState()) || System.nanoTime() > deadline) {
+                throw ex;
+              }
+            }
+          } else if (System.nanoTime() > deadline) {
+            throw new SQLException("replication slot " + slotName + " is still in use", "55006");
+          }
+        }
+      }
+      try {
+        Thread.sleep(100); // waiting for another process (a walsender) to exit, not for our own
+      } catch (InterruptedException ex) {
+        Thread.currentThread().interrupt();
+        throw new SQLException("interrupted while dropping slot " + slotName, ex);
+      }
+    }
+  }
+
+  // --- start-up -------------------------------------------------------------------------------
+
+  private void prepareDatabase() {
+    try (Connection c = connect();
+        Statement s = c.createStatement()) {
+      String walLevel;
+      try (ResultSet rs = s.executeQuery("SHOW wal_level")) {
+        rs.next();
+        walLevel = rs.getString(1);
+      }
+      if (!"logical".equals(walLevel)) {
+        throw new InvalidatorException(
+            "CDC relay for "
+                + table
+                + " needs PostgreSQL wal_level = logical, but the server runs with wal_level = "
+                + walLevel
+                + ". Set it with ALTER SYSTEM SET wal_level = logical (or wal_level = logical in"
+                + " postgresql.conf) and restart PostgreSQL; max_replication_slots and"
+                + " max_wal_senders must each leave one free for this relay. Or keep the polling"
+                + " relay (relay.mode: polling).",
+            false);
+      }
+      ensurePublication(c);
+    } catch (SQLException ex) {
+      throw new InvalidatorException(
+          "preparing CDC relay for " + table + ": " + ex.getMessage(), true, ex);
+    }
+  }
+
+  private void ensurePublication(Connection c) throws SQLException {
+    boolean exists;
+    try (PreparedStatement ps =
+        c.prepareStatement("SELECT pubinsert FROM pg_publication WHERE pubname = ?")) {
+      ps.setString(1, publicationName);
+      try (ResultSet rs = ps.executeQuery()) {
+        exists = rs.next();
+        if (exists && !rs.getBoolean(1)) {
+          throw new InvalidatorException(
+              "publication " + publicationName + " exists but does not publish inserts", false);
+        }
+      }
+    }
+    if (!exists) {
+      try (Statement s = c.createStatement()) {
+        s.execute(
+            "CREATE PUBLICATION "
+                + quote(publicationName)
+                + " FOR TABLE "
+                + table.qualified()
+                + " WITH (publish = 'insert')");
+        log.info("created publication {} for inserts into {}", publicationName, table);
+      } catch (SQLException ex) {
+        // 42710: another relay created it at the same time.
+        if (!"42710".equals(ex.getSQLState())) {
+          throw ex;
+        }
+      }
+    }
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "SELECT 1 FROM pg_publication_tables WHERE pubname = ? AND schemaname = ?"
+                + " AND tablename = ?")) {
+      ps.setString(1, publicationName);
+      ps.setString(2, table.schema());
+      ps.setString(3, table.table());
+      try (ResultSet rs = ps.executeQuery()) {
+        if (!rs.next()) {
+          throw new InvalidatorException(
+              "publication " + publicationName + " exists but does not include " + table, false);
+        }
+      }
+    }
+  }
+
+  /** The engine configuration: Debezium's own names, overridable by {@code debeziumProperty}. */
+  Properties engineProperties() {
+    Properties urlProps = Driver.parseURL(jdbcUrl, null);
+    if (urlProps == null) {
+      throw new IllegalArgumentException("relay.jdbcUrl is not a PostgreSQL JDBC URL: " + jdbcUrl);
+    }
+    // pgjdbc's own default when neither the URL nor the builder names a user.
+    String user =
+        credentials.getProperty(
+            "user", urlProps.getProperty("user", System.getProperty("user.name")));
+    String password = credentials.getProperty("password", urlProps.getProperty("password"));
+    Map<String, String> p = new LinkedHashMap<>();
+    p.put("name", slotName);
+    p.put("connector.class", "io.debezium.connector.postgresql.PostgresConnector");
+    p.put("topic.prefix", slotName);
+    p.put("database.hostname", PGProperty.PG_HOST.getOrDefault(urlProps).split(",")[0]);
+    p.put("database.port", PGProperty.PG_PORT.getOrDefault(urlProps).split(",")[0]);
+    p.put("database.dbname", PGProperty.PG_DBNAME.getOrDefault(urlProps));
+    p.put("database.user", user);
+    if (password != null) {
+      p.put("database.password", password);
+    }
+    p.put("plugin.name", "pgoutput");
+    p.put("slot.name", slotName);
+    p.put("publication.name", publicationName);
+    p.put("publication.autocreate.mode", "disabled");
+    p.put("table.include.list", table.schema() + "\\." + table.table());
+    p.put("skipped.operations", "u,d,t");
+    p.put("tombstones.on.delete", "false");
+    p.put("poll.interval.ms", Long.toString(pollInterval.toMillis()));
+    String snapshotTable = table.schema() + "." + table.table();
+    if (snapshotUnrelayed) {
+      p.put("snapshot.mode", "initial");
+      p.put("snapshot.select.statement.overrides", snapshotTable);
+      p.put(
+          "snapshot.select.statement.overrides." + snapshotTable,
+          "SELECT * FROM " + table.qualified() + " WHERE relayed_at IS NULL ORDER BY id");
+    } else {
+      p.put("snapshot.mode", "no_data");
+    }
+    p.put("offset.storage", PostgresOffsetBackingStore.class.getName());
+    p.put(PostgresOffsetBackingStore.URL, jdbcUrl);
+    if (credentials.containsKey("user")) {
+      p.put(PostgresOffsetBackingStore.USER, user);
+    }
+    if (credentials.containsKey("password")) {
+      p.put(PostgresOffsetBackingStore.PASSWORD, password);
+    }
+    p.put(PostgresOffsetBackingStore.TABLE, table.schema() + "." + offsetsTable);
+    p.put("offset.flush.interval.ms", Long.toString(offsetFlushInterval.toMillis()));
+    p.putAll(debeziumProperties);
+    Properties props = new Properties();
+    props.putAll(p);
+    return props;
+  }
+
+  // --- the engine -------------------------------------------------------------------------------
+
+  private void supervise() {
+    int failures = 0;
+    while (running) {
+      lastEngineError = null;
+      try {
+        DebeziumEngine<RecordChangeEvent<SourceRecord>> e =
+            DebeziumEngine.create(ChangeEventFormat.of(Connect.class))
+                .using(engineProperties())
+                .using(
+                    new DebeziumEngine.ConnectorCallback() {
+                      @Override
+                      public void pollingStarted() {
+                        started = true;
+                        streaming.countDown();
+                      }
+                    })
+                .using(
+                    (success, message, error) -> {
+                      if (!success) {
+                        lastEngineError =
+                            error != null ? error : new IllegalStateException(message);
+                      }
+                    })
+                .notifying(new BatchHandler())
+                .build();
+        engine = e;
+        if (!running) {
+          closeEngine();
+          break;
+        }
+        e.run();
+      } catch (RuntimeException ex) {
+        lastEngineError = ex;
+      }
+      if (!running) {
+        break;
+      }
+      Throwable error =
+          lastEngineError != null
+              ? lastEngineError
+              : new IllegalStateException("Debezium engine stopped without an error");
+      if (!started) {
+        // A first start that fails is a configuration or prerequisite problem: start() reports it.
+        streaming.countDown();
+        return;
+      }
+      errors.incrementAndGet();
+      notifyListener(l -> l.loopError(error));
+      Duration delay = backoff.delay(failures++);
+      log.warn(
+          "CDC engine for {} stopped ({} in a row), restarting in {} ms: {}",
+          table,
+          failures,
+          delay.toMillis(),
+          error.toString(),
+          error);
+      try {
+        if (stopSignal.await(delay.toMillis(), TimeUnit.MILLISECONDS)) {
+          break;
+        }
+      } catch (InterruptedException ex) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    log.info("CDC relay for {} stopped", table);
+  }
+
+  private void closeEngine() {
+    DebeziumEngine<RecordChangeEvent<SourceRecord>> e = engine;
+    if (e == null) {
+      return;
+    }
+    try {
+      e.close();
+    } catch (IOException | RuntimeException ex) {
+      log.debug("closing the CDC engine of {} failed: {}", table, ex.toString());
+    }
+  }
+
+  /** Publishes and marks a batch; marks it processed only when both succeeded. */
+  private final class BatchHandler
+      implements DebeziumEngine.ChangeConsumer<RecordChangeEvent<SourceRecord>> {
+    @Override
+    public void handleBatch(
+        List<RecordChangeEvent<SourceRecord>> records,
+        DebeziumEngine.RecordCommitter<RecordChangeEvent<SourceRecord>> committer)
+        throws InterruptedException {
+      List<EventPublisher.Outgoing> out = new ArrayList<>(records.size());
+      List<Quarantine> bad = new ArrayList<>();
+      Instant oldest = null;
+      for (RecordChangeEvent<SourceRecord> r : records) {
+        OutboxRecords.Decoded d = OutboxRecords.decode(r.record());
+        if (d instanceof OutboxRecords.Row row) {
+          try {
+            InvalidationEvent event = row.row().toEvent(table);
+            out.add(new EventPublisher.Outgoing(row.row().id(), event));
+            if (event.createdAt() != null
+                && (oldest == null || event.createdAt().isBefore(oldest))) {
+              oldest = event.createdAt();
+            }
+          } catch (InvalidEventException ex) {
+            bad.add(quarantine(row.row().id(), ex.getMessage()));
+          }
+        } else if (d instanceof OutboxRecords.Malformed m) {
+          bad.add(quarantine(m.id(), m.reason()));
+        } else if (log.isTraceEnabled()) {
+          log.trace("CDC relay for {} skips a record: {}", table, ((OutboxRecords.Skip) d).why());
+        }
+      }
+      int failures = 0;
+      while (true) {
+        try {
+          if (!out.isEmpty()) {
+            publishTraced(out);
+          }
+          mark(out, bad);
+          break;
+        } catch (RuntimeException ex) {
+          errors.incrementAndGet();
+          closeMarkConnection();
+          notifyListener(l -> l.loopError(ex));
+          Duration delay = backoff.delay(failures++);
+          log.warn(
+              "CDC relay for {}: publishing or marking a batch of {} failed ({} in a row),"
+                  + " retrying in {} ms: {}",
+              table,
+              out.size() + bad.size(),
+              failures,
+              delay.toMillis(),
+              ex.toString(),
+              ex);
+          if (!running || stopSignal.await(delay.toMillis(), TimeUnit.MILLISECONDS)) {
+            // Not marked processed: delivered again at the next start.
+            throw new InterruptedException("CDC relay for " + table + " stopped");
+          }
+        }
+      }
+      // Counted when published and marked, before the offsets move.
+      if (!out.isEmpty()) {
+        published.addAndGet(out.size());
+        Duration age = Duration.ZERO;
+        if (oldest != null) {
+          age = Duration.between(oldest, clock.instant());
+          age = age.isNegative() ? Duration.ZERO : age;
+        }
+        Duration oldestAge = age;
+        int n = out.size();
+        notifyListener(l -> l.published(n, oldestAge));
+      }
+      if (!bad.isEmpty()) {
+        quarantined.addAndGet(bad.size());
+        int n = bad.size();
+        notifyListener(l -> l.quarantined(n));
+      }
+      for (RecordChangeEvent<SourceRecord> r : records) {
+        committer.markProcessed(r);
+      }
+      committer.markBatchFinished();
+    }
+  }
+
+  /** Publishes, with a {@code publish} span per traced event when spans are on. */
+  private void publishTraced(List<EventPublisher.Outgoing> out) {
+    if (!spans.enabled()) {
+      publisher.publish(List.copyOf(out));
+      return;
+    }
+    String destination = publisher.destination();
+    List<Span> started = new ArrayList<>(out.size());
+    for (EventPublisher.Outgoing o : out) {
+      started.add(spans.startPublish(destination, o.event()));
+    }
+    try {
+      publisher.publish(List.copyOf(out));
+    } catch (RuntimeException ex) {
+      started.forEach(sp -> MessagingSpans.fail(sp, ex));
+      throw ex;
+    } finally {
+      started.forEach(Span::end);
+    }
+  }
+
+  private Quarantine quarantine(long id, String reason) {
+    log.warn("outbox {} row {} quarantined, it cannot become a valid event: {}", table, id, reason);
+    return new Quarantine(id, reason);
+  }
+
+  /** Marks published rows relayed and quarantines bad ones, in one transaction. */
+  private void mark(List<EventPublisher.Outgoing> out, List<Quarantine> bad) {
+    if ((!markRelayed || out.isEmpty()) && bad.isEmpty()) {
+      return;
+    }
+    try {
+      Connection c = markConnection();
+      try {
+        if (markRelayed && !out.isEmpty()) {
+          Long[] ids = out.stream().map(EventPublisher.Outgoing::outboxId).toArray(Long[]::new);
+          try (PreparedStatement ps = c.prepareStatement(markSql)) {
+            Array array = c.createArrayOf("bigint", ids);
+            ps.setArray(1, array);
+            ps.executeUpdate();
+          }
+        }
+        if (!bad.isEmpty()) {
+          try (PreparedStatement ps = c.prepareStatement(quarantineSql)) {
+            for (Quarantine q : bad) {
+              ps.setString(1, q.reason());
+              ps.setLong(2, q.id());
+              ps.addBatch();
+            }
+            ps.executeBatch();
+          }
+        }
+        c.commit();
+      } catch (SQLException | RuntimeException ex) {
+        try {
+          c.rollback();
+        } catch (SQLException rollback) {
+          ex.addSuppressed(rollback);
+        }
+        throw ex;
+      }
+    } catch (SQLException ex) {
+      throw new InvalidatorException(
+          "marking relayed rows of " + table + ": " + ex.getMessage(), true, ex);
+    }
+  }
+
+  private Connection markConnection() throws SQLException {
+    if (markConnection == null) {
+      Connection c = connect();
+      c.setAutoCommit(false);
+      markConnection = c;
+    }
+    return markConnection;
+  }
+
+  private void closeMarkConnection() {
+    Connection c = markConnection;
+    markConnection = null;
+    if (c != null) {
+      try {
+        c.close();
+      } catch (SQLException ex) {
+        log.debug("closing a connection to {} failed: {}", table, ex.toString());
+      }
+    }
+  }
+
+  private Connection connect() throws SQLException {
+    return DriverManager.getConnection(jdbcUrl, credentials);
+  }
+
+  private static boolean tableExists(Connection c, String schema, String name) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("SELECT to_regclass(?) IS NOT NULL")) {
+      ps.setString(1, quote(schema) + "." + quote(name));
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getBoolean(1);
+      }
+    }
+  }
+
+  private static String quote(String identifier) {
+    return '"' + identifier + '"';
+  }
+
+  private void notifyListener(Consumer<RelayListener> call) {
+    try {
+      call.accept(listener);
+    } catch (RuntimeException ex) {
+      log.warn("relay listener for {} failed: {}", table, ex.toString(), ex);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "CdcRelay[" + table + ", slot " + slotName + "]";
+  }
+
+  private record Quarantine(long id, String reason) {}
+
+  /**
+   * Settings of a {@link CdcRelay}. Each setter stores; {@link #build()} validates everything and
+   * names the setting ({@code cdc.slotName} and so on) in its message.
+   */
+  public static final class Builder {
+    private final String jdbcUrl;
+    private final OutboxTable table;
+    private final EventPublisher publisher;
+    private String user;
+    private String password;
+    private String slotName;
+    private String publicationName;
+    private boolean snapshotUnrelayed = true;
+    private boolean markRelayed = true;
+    private Duration offsetFlushInterval = DEFAULT_OFFSET_FLUSH_INTERVAL;
+    private Duration pollInterval = DEFAULT_POLL_INTERVAL;
+    private Duration startTimeout = DEFAULT_START_TIMEOUT;
+    private final Map<String, String> debeziumProperties = new LinkedHashMap<>();
+    private Clock clock = Clock.systemUTC();
+    private RelayListener listener = RelayListener.NONE;
+    private Backoff backoff = Backoff.DEFAULT;
+    private MessagingSpans spans = MessagingSpans.NOOP;
+
+    private Builder(String jdbcUrl, OutboxTable table, EventPublisher publisher) {
+      this.jdbcUrl = jdbcUrl;
+      this.table = table;
+      this.publisher = publisher;
+    }
+
+    /** Database user, when not in the URL; it needs the REPLICATION attribute. */
+    public Builder user(String user) {
+      this.user = user;
+      return this;
+    }
+
+    /** Database password, when not in the URL. */
+    public Builder password(String password) {
+      this.password = password;
+      return this;
+    }
+
+    /**
+     * Replication slot; default {@code <table>_cdc_slot}. Slots are per cluster, not per database:
+     * two outboxes of the same name in two databases of one server need distinct slots.
+     */
+    public Builder slotName(String slotName) {
+      this.slotName = slotName;
+      return this;
+    }
+
+    /**
+     * Publication (created for inserts into the table if missing); default {@code <table>_cdc_pub}.
+     */
+    public Builder publicationName(String publicationName) {
+      this.publicationName = publicationName;
+      return this;
+    }
+
+    /**
+     * Whether the first start (no offsets yet) reads the rows still unrelayed ({@code relayed_at IS
+     * NULL}) through a snapshot before streaming; default true. False starts streaming at the
+     * slot's creation and leaves older unrelayed rows to someone else.
+     */
+    public Builder snapshotUnrelayed(boolean snapshotUnrelayed) {
+      this.snapshotUnrelayed = snapshotUnrelayed;
+      return this;
+    }
+
+    /**
+     * Whether published rows get {@code relayed_at}, as the polling relay's do; default true.
+     * Without it, pending counts, retention cleanup and replay by {@code relayed_at} do not see
+     * this relay's work. Quarantined rows are always marked.
+     */
+    public Builder markRelayed(boolean markRelayed) {
+      this.markRelayed = markRelayed;
+      return this;
+    }
+
+    /** Time between offset commits (Debezium's {@code offset.flush.interval.ms}); default 5 s. */
+    public Builder offsetFlushInterval(Duration offsetFlushInterval) {
+      this.offsetFlushInterval = offsetFlushInterval;
+      return this;
+    }
+
+    /** Debezium's {@code poll.interval.ms}; default 50 ms. */
+    public Builder pollInterval(Duration pollInterval) {
+      this.pollInterval = pollInterval;
+      return this;
+    }
+
+    /** Longest wait of {@link CdcRelay#start()} for the engine to poll; default 60 s. */
+    public Builder startTimeout(Duration startTimeout) {
+      this.startTimeout = startTimeout;
+      return this;
+    }
+
+    /**
+     * Any Debezium engine or PostgreSQL connector property, under Debezium's own name; it wins over
+     * the relay's value (for example {@code lsn.flush.mode} or {@code heartbeat.interval.ms}).
+     */
+    public Builder debeziumProperty(String name, String value) {
+      this.debeziumProperties.put(
+          Objects.requireNonNull(name, "name"), Objects.requireNonNull(value, "value"));
+      return this;
+    }
+
+    /** The clock for the age of the oldest event of a batch; default system UTC. */
+    public Builder clock(Clock clock) {
+      this.clock = clock;
+      return this;
+    }
+
+    /** Callbacks for metrics, the same as the polling relay's; default none. */
+    public Builder listener(RelayListener listener) {
+      this.listener = listener;
+      return this;
+    }
+
+    /** Backoff between retries of a batch and between engine restarts. */
+    public Builder backoff(Backoff backoff) {
+      this.backoff = backoff;
+      return this;
+    }
+
+    /**
+     * A {@code publish} span per relayed event that carries trace context, child of the writer's
+     * span, as the polling relay makes; default none.
+     */
+    public Builder spans(MessagingSpans spans) {
+      this.spans = spans;
+      return this;
+    }
+
+    /**
+     * Validates the settings and builds the relay.
+     *
+     * @throws IllegalArgumentException naming the first invalid setting
+     */
+    public CdcRelay build() {
+      require(
+          jdbcUrl != null && jdbcUrl.startsWith("jdbc:postgresql:"),
+          "cdc.jdbcUrl must be a jdbc:postgresql: URL, got " + jdbcUrl);
+      require(Driver.parseURL(jdbcUrl, null) != null, "cdc.jdbcUrl cannot be parsed: " + jdbcUrl);
+      require(table != null, "cdc.table is missing");
+      require(publisher != null, "cdc.publisher is missing");
+      require(
+          slotName == null || NAME.matcher(slotName).matches(),
+          "cdc.slotName must match [a-z_][a-z0-9_]{0,62}, got '" + slotName + "'");
+      require(
+          publicationName == null || NAME.matcher(publicationName).matches(),
+          "cdc.publicationName must match [a-z_][a-z0-9_]{0,62}, got '" + publicationName + "'");
+      requirePositive("cdc.offsetFlushInterval", offsetFlushInterval);
+      requirePositive("cdc.pollInterval", pollInterval);
+      requirePositive("cdc.startTimeout", startTimeout);
+      require(clock != null, "cdc.clock is missing");
+      require(listener != null, "cdc.listener is missing");
+      require(backoff != null, "cdc.backoff is missing");
+      require(spans != null, "cdc.spans is missing");
+      return new CdcRelay(this);
+    }
+
+    private static void requirePositive(String name, Duration d) {
+      require(
+          d != null && !d.isNegative() && !d.isZero(),
+          name + " must be a positive duration, got " + d);
+    }
+
+    private static void require(boolean ok, String message) {
+      if (!ok) {
+        throw new IllegalArgumentException(message);
+      }
+    }
+  }
+}
