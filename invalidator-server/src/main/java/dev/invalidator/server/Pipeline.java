@@ -1,5 +1,7 @@
 package dev.invalidator.server;
 
+import dev.invalidator.cdc.CdcRelay;
+import dev.invalidator.core.EventPublisher;
 import dev.invalidator.core.InvalidationWorker;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.core.MessagingSpans;
@@ -25,6 +27,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.ServiceLoader;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,6 +51,7 @@ final class Pipeline implements AutoCloseable {
   private final List<String> targetNames = new ArrayList<>();
   private PollingRelay relay;
   private RedisLossRecovery recovery;
+  private CdcRelay cdc;
   private NearCacheHeartbeat heartbeat;
   private TargetBreakers breakers;
   private final List<PipelineInterceptor> interceptors = loadInterceptors();
@@ -78,13 +83,12 @@ final class Pipeline implements AutoCloseable {
       // waiting there at 3,000 events/s).
       StatefulRedisConnection<String, String> relayConnection = servers.redis().connect();
       closeables.add(relayConnection);
+      EventPublisher publisher =
+          intercept(
+              new RedisStreamPublisher(relayConnection, keys, clock),
+              PipelineInterceptor::publisher);
       relay =
-          PollingRelay.builder(
-                  servers.dataSource(),
-                  table,
-                  intercept(
-                      new RedisStreamPublisher(relayConnection, keys, clock),
-                      PipelineInterceptor::publisher))
+          PollingRelay.builder(servers.dataSource(), table, publisher)
               .batchSize(cfg.relay().batchSize())
               .maxBatchSize(cfg.relay().maxBatchSize())
               .concurrency(cfg.relay().concurrency())
@@ -95,8 +99,53 @@ final class Pipeline implements AutoCloseable {
               .clock(clock)
               .spans(spans)
               .build();
-      stoppers.add(relay::stop);
-      threads.add(new Thread(relay, "relay"));
+      if (cfg.relay().cdc()) {
+        // Change data capture reads the outbox's inserts from the WAL (Debezium); the polling
+        // relay then only deletes rows past retention, on its cleanup interval.
+        CdcRelay.Builder b =
+            CdcRelay.builder(cfg.postgres().jdbcUrl(), table, publisher)
+                .listener(relayListener)
+                .clock(clock)
+                .spans(spans);
+        if (!cfg.postgres().user().isEmpty()) {
+          b.user(cfg.postgres().user());
+        }
+        if (!cfg.postgres().password().isEmpty()) {
+          b.password(cfg.postgres().password());
+        }
+        if (!cfg.relay().cdcSlot().isEmpty()) {
+          b.slotName(cfg.relay().cdcSlot());
+        }
+        if (!cfg.relay().cdcPublication().isEmpty()) {
+          b.publicationName(cfg.relay().cdcPublication());
+        }
+        cdc = b.build();
+        stoppers.add(cdc::close);
+        PollingRelay cleaner = relay;
+        Duration every = cfg.relay().cleanupInterval();
+        CountDownLatch stopCleanup = new CountDownLatch(1);
+        stoppers.add(stopCleanup::countDown);
+        threads.add(
+            new Thread(
+                () -> {
+                  try {
+                    while (!stopCleanup.await(every.toMillis(), TimeUnit.MILLISECONDS)) {
+                      try {
+                        cleaner.cleanUp();
+                      } catch (RuntimeException e) {
+                        log.warn("outbox clean-up failed, retrying in {}: {}", every, e.toString());
+                      }
+                    }
+                  } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                  }
+                },
+                "outbox-cleanup"));
+        relay = null;
+      } else {
+        stoppers.add(relay::stop);
+        threads.add(new Thread(relay, "relay"));
+      }
       recovery =
           new RedisLossRecovery(
               servers.connection(),
@@ -254,6 +303,9 @@ final class Pipeline implements AutoCloseable {
       }
     }
     threads.forEach(Thread::start);
+    if (cdc != null) {
+      cdc.start();
+    }
     log.info(
         "started {} loop(s): {}", threads.size(), threads.stream().map(Thread::getName).toList());
   }
@@ -266,6 +318,11 @@ final class Pipeline implements AutoCloseable {
   /** The near-cache heartbeat, or null when the process publishes none. */
   NearCacheHeartbeat heartbeat() {
     return heartbeat;
+  }
+
+  /** The change-data-capture relay, or null unless {@code relay.mode} is cdc. */
+  CdcRelay cdc() {
+    return cdc;
   }
 
   PollingRelay relay() {

@@ -95,7 +95,15 @@ public record InvalidatorConfig(
       int concurrency,
       Duration pollInterval,
       Duration retention,
-      Duration cleanupInterval) {}
+      Duration cleanupInterval,
+      String mode,
+      String cdcSlot,
+      String cdcPublication) {
+    /** True when change data capture (Debezium) relays instead of the polling relay. */
+    public boolean cdc() {
+      return "cdc".equals(mode);
+    }
+  }
 
   /** The stream workers. */
   public record Worker(
@@ -198,7 +206,13 @@ public record InvalidatorConfig(
             r.integer("relay.concurrency", 1, 16),
             r.duration("relay.pollInterval"),
             r.duration("relay.retention"),
-            r.duration("relay.cleanupInterval"));
+            r.duration("relay.cleanupInterval"),
+            r.str("relay.mode").toLowerCase(java.util.Locale.ROOT),
+            r.str("relay.cdc.slot"),
+            r.str("relay.cdc.publication"));
+    if (!relay.mode().equals("polling") && !relay.mode().equals("cdc")) {
+      throw new ConfigException("relay.mode", "'" + relay.mode() + "' must be polling or cdc");
+    }
     Worker worker =
         new Worker(
             r.integer("worker.threads", 1, 64),

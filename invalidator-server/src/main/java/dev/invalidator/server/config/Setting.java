@@ -65,6 +65,18 @@ public record Setting(String name, String defaultValue, String description) {
               "relay.cleanupInterval",
               d(PollingRelay.DEFAULT_CLEANUP_INTERVAL),
               "how often rows past retention are deleted"),
+          new Setting(
+              "relay.mode",
+              "polling",
+              "polling (the outbox is queried) or cdc (its inserts are read from the WAL with Debezium; needs wal_level=logical)"),
+          new Setting(
+              "relay.cdc.slot",
+              "",
+              "cdc: replication slot name (empty: <table>_cdc_slot; dropping a relay for good needs the slot dropped too)"),
+          new Setting(
+              "relay.cdc.publication",
+              "",
+              "cdc: publication name (empty: <table>_cdc_pub, inserts of the outbox table only)"),
           new Setting("worker.threads", "2", "worker threads (consumers) per process"),
           new Setting(
               "worker.group", RedisStreamSource.DEFAULT_GROUP, "Redis Streams consumer group"),
