@@ -1,5 +1,6 @@
 package dev.invalidator.bench;
 
+import dev.invalidator.cdc.CdcBacklogDrain;
 import dev.invalidator.core.InvalidationEvent;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.outbox.OutboxStats;
@@ -74,31 +75,7 @@ final class RelayDrainScenario {
     // The backlog: bulk inserts (not measured).
     long missing = s.backlog();
     out.printf("  building a backlog of %,d rows...%n", missing);
-    try (Connection c = env.dataSource().getConnection();
-        PreparedStatement ps =
-            c.prepareStatement(
-                "INSERT INTO "
-                    + outbox.qualified()
-                    + " (event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version,"
-                    + " event_type) SELECT gen_random_uuid(), 't' || (g % 8), 'account',"
-                    + " 'a' || (g % 100000), g, 'changed' FROM generate_series(?::bigint, ?) g")) {
-      long first = 1;
-      for (long done = 0; done < missing; done += FILL_CHUNK) {
-        long n = Math.min(FILL_CHUNK, missing - done);
-        ps.setLong(1, first + done);
-        ps.setLong(2, first + done + n - 1);
-        ps.executeUpdate();
-        if (!c.getAutoCommit()) {
-          c.commit();
-        }
-        if (missing > FILL_CHUNK) {
-          out.printf("  ... backlog %,d of %,d%n", done + n, missing);
-        }
-      }
-      try (Statement st = c.createStatement()) {
-        st.execute("VACUUM ANALYZE " + outbox.qualified());
-      }
-    }
+    fill(env, outbox, missing, out);
     long backlog = OutboxStats.read(env.dataSource(), outbox).pending();
 
     // The drain.
@@ -144,6 +121,25 @@ final class RelayDrainScenario {
     double drainRate = relayed.sum() * 1e9 / elapsed;
     env.deleteKeys(keys);
 
+    // The peer: Debezium's embedded engine (PostgreSQL connector, pgoutput) draining a backlog of
+    // the same size into the same kind of stream, marking rows relayed as a production relay does
+    // (the invalidator-cdc relay: it reads the backlog with an initial snapshot of the unrelayed
+    // rows, then streams).
+    OutboxTable cdcOutbox = env.outbox("drain_cdc_outbox");
+    KeyScheme cdcKeys = env.keys("draincdc");
+    out.printf("  peer: building the same backlog of %,d rows for Debezium...%n", backlog);
+    fill(env, cdcOutbox, backlog, out);
+    out.printf("  peer: draining it with Debezium's embedded engine (invalidator-cdc)...%n");
+    CdcBacklogDrain.Result cdc =
+        CdcBacklogDrain.drain(
+            env.jdbcUrl(),
+            cdcOutbox,
+            new RedisStreamPublisher(env.connection(), cdcKeys, Clock.systemUTC()),
+            backlog,
+            true,
+            Duration.ofMinutes(30));
+    env.deleteKeys(cdcKeys);
+
     Map<String, Object> details = new LinkedHashMap<>();
     details.put("backlogRows", backlog);
     details.put("relayed", relayed.sum());
@@ -154,6 +150,9 @@ final class RelayDrainScenario {
     details.put("insertBaselineRows", inserts.count);
     details.put("insertBaselineP50Ms", inserts.p50Ms());
     details.put("insertBaselineP99Ms", inserts.p99Ms());
+    details.put("debeziumDrainSeconds", cdc.elapsed().toMillis() / 1e3);
+    details.put("debeziumUntilFirstEventSeconds", cdc.untilFirstEvent().toMillis() / 1e3);
+    details.put("debeziumEventsPerSecondAfterStart", cdc.eventsPerSecondAfterStart());
     return new ScenarioResult(
         "relay-drain",
         "2. relay drain",
@@ -178,7 +177,42 @@ final class RelayDrainScenario {
                 "drain (events/s) vs single-row inserts/s",
                 "events/s",
                 drainRate,
-                inserts.perSecond())),
+                inserts.perSecond()),
+            Figure.rate(
+                "drain (events/s) vs Debezium embedded engine draining the same backlog",
+                "events/s",
+                drainRate,
+                cdc.eventsPerSecond())),
         details);
+  }
+
+  /** Bulk-inserts {@code missing} committed outbox rows (not measured) and vacuums the table. */
+  private static void fill(BenchEnvironment env, OutboxTable outbox, long missing, PrintStream out)
+      throws Exception {
+    try (Connection c = env.dataSource().getConnection();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "INSERT INTO "
+                    + outbox.qualified()
+                    + " (event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version,"
+                    + " event_type) SELECT gen_random_uuid(), 't' || (g % 8), 'account',"
+                    + " 'a' || (g % 100000), g, 'changed' FROM generate_series(?::bigint, ?) g")) {
+      long first = 1;
+      for (long done = 0; done < missing; done += FILL_CHUNK) {
+        long n = Math.min(FILL_CHUNK, missing - done);
+        ps.setLong(1, first + done);
+        ps.setLong(2, first + done + n - 1);
+        ps.executeUpdate();
+        if (!c.getAutoCommit()) {
+          c.commit();
+        }
+        if (missing > FILL_CHUNK) {
+          out.printf("  ... backlog %,d of %,d%n", done + n, missing);
+        }
+      }
+      try (Statement st = c.createStatement()) {
+        st.execute("VACUUM ANALYZE " + outbox.qualified());
+      }
+    }
   }
 }
