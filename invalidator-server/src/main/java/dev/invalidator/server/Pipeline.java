@@ -19,7 +19,6 @@ import dev.invalidator.redis.RedisStreamPublisher;
 import dev.invalidator.redis.RedisStreamSource;
 import dev.invalidator.redis.VersionGatedRedisTarget;
 import dev.invalidator.server.config.InvalidatorConfig;
-import dev.invalidator.server.config.TargetsConfig;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.lang.management.ManagementFactory;
 import java.time.Clock;
@@ -213,30 +212,9 @@ final class Pipeline implements AutoCloseable {
         stoppers.add(w::stop);
         threads.add(new Thread(w, "worker-" + i));
       }
-      TargetsConfig extra = cfg.targets();
-      if (extra.cdn().configured()) {
+      for (Target extra : cfg.targets().build()) {
         startTargetWorker(
-            cfg,
-            servers,
-            extra.cdn().builder().build(),
-            deadLetters,
-            failures,
-            listener,
-            clock,
-            spans,
-            process);
-      }
-      if (extra.webhook().configured()) {
-        startTargetWorker(
-            cfg,
-            servers,
-            extra.webhook().builder().build(),
-            deadLetters,
-            failures,
-            listener,
-            clock,
-            spans,
-            process);
+            cfg, servers, extra, deadLetters, failures, listener, clock, spans, process);
       }
     }
   }

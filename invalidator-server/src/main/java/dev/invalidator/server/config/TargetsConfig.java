@@ -1,11 +1,14 @@
 package dev.invalidator.server.config;
 
+import dev.invalidator.core.Target;
 import dev.invalidator.http.AkamaiCredentials;
 import dev.invalidator.http.CdnProvider;
 import dev.invalidator.http.CdnPurgeTarget;
 import dev.invalidator.http.WebhookTarget;
 import java.net.URI;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -19,6 +22,18 @@ import java.util.Locale;
  *     again
  */
 public record TargetsConfig(Cdn cdn, Webhook webhook, Duration idempotencyTtl) {
+
+  /** The configured targets beyond Redis, built; empty when none is configured. */
+  public List<Target> build() {
+    List<Target> out = new ArrayList<>();
+    if (cdn.configured()) {
+      out.add(cdn.builder().build());
+    }
+    if (webhook.configured()) {
+      out.add(webhook.builder().build());
+    }
+    return out;
+  }
 
   /** {@code targets.cdn.*}. Secrets never appear in {@link #toString()}. */
   public record Cdn(
