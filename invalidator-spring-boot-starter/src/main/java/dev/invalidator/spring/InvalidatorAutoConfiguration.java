@@ -5,11 +5,13 @@ import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.OutboxWriter;
 import dev.invalidator.redis.CacheClient;
 import dev.invalidator.redis.NearCacheOptions;
+import dev.invalidator.redis.RedisStreamSource;
 import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.RedisClient;
 import io.micrometer.core.instrument.MeterRegistry;
 import javax.sql.DataSource;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.actuate.health.HealthIndicator;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
@@ -53,6 +55,39 @@ public class InvalidatorAutoConfiguration {
     return new SpringOutboxWriter(OutboxTable.of(o.getSchema(), o.getTable()), dataSource);
   }
 
+  /** Actuator health: outbox and stream lag, when Actuator is on the class path. */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass({HealthIndicator.class, LettuceConnectionFactory.class})
+  @ConditionalOnProperty(
+      prefix = "invalidator.health",
+      name = "enabled",
+      havingValue = "true",
+      matchIfMissing = true)
+  static class HealthConfiguration {
+    @Bean
+    @ConditionalOnMissingBean
+    @ConditionalOnBean(LettuceConnectionFactory.class)
+    @ConditionalOnSingleCandidate(DataSource.class)
+    InvalidatorHealthIndicator invalidatorHealthIndicator(
+        InvalidatorProperties properties,
+        DataSource dataSource,
+        LettuceConnectionFactory connectionFactory) {
+      InvalidatorProperties.Outbox o = properties.getOutbox();
+      RedisStreamSource stream =
+          RedisStreamSource.builder(
+                  Cache.redisClient(connectionFactory),
+                  new KeyScheme(properties.getRedis().getPrefix()))
+              .group(properties.getHealth().getGroup())
+              .consumer("health")
+              .build();
+      return new InvalidatorHealthIndicator(
+          dataSource,
+          OutboxTable.of(o.getSchema(), o.getTable()),
+          stream,
+          properties.getHealth().getMaxOutboxAge());
+    }
+  }
+
   /** The cache, on the application's Lettuce client. */
   @Configuration(proxyBeanMethods = false)
   @ConditionalOnClass(LettuceConnectionFactory.class)
@@ -90,7 +125,7 @@ public class InvalidatorAutoConfiguration {
       return b.build();
     }
 
-    private static RedisClient redisClient(LettuceConnectionFactory factory) {
+    static RedisClient redisClient(LettuceConnectionFactory factory) {
       AbstractRedisClient client = factory.getNativeClient();
       if (client == null) {
         factory.start(); // not started yet: the client is created on start

@@ -22,6 +22,7 @@ public class InvalidatorProperties {
   private final Outbox outbox = new Outbox();
   private final Cache cache = new Cache();
   private final NearCache nearCache = new NearCache();
+  private final Health health = new Health();
 
   public boolean isEnabled() {
     return enabled;
@@ -45,6 +46,46 @@ public class InvalidatorProperties {
 
   public NearCache getNearCache() {
     return nearCache;
+  }
+
+  public Health getHealth() {
+    return health;
+  }
+
+  /** The Actuator health indicator (when Actuator is on the class path). */
+  public static class Health {
+    /** Whether the invalidator health indicator is registered. */
+    private boolean enabled = true;
+
+    /** The workers' consumer group; the daemon's worker.group. */
+    private String group = "invalidator";
+
+    /** Age of the oldest unrelayed outbox row beyond which the details say lagging. */
+    private Duration maxOutboxAge = Duration.ofMinutes(1);
+
+    public boolean isEnabled() {
+      return enabled;
+    }
+
+    public void setEnabled(boolean enabled) {
+      this.enabled = enabled;
+    }
+
+    public String getGroup() {
+      return group;
+    }
+
+    public void setGroup(String group) {
+      this.group = group;
+    }
+
+    public Duration getMaxOutboxAge() {
+      return maxOutboxAge;
+    }
+
+    public void setMaxOutboxAge(Duration maxOutboxAge) {
+      this.maxOutboxAge = maxOutboxAge;
+    }
   }
 
   /** Redis key settings. */

@@ -2,6 +2,7 @@ package dev.invalidator.spring;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import dev.invalidator.core.InvalidationEvent;
 import dev.invalidator.core.KeyScheme;
@@ -28,6 +29,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.springframework.boot.actuate.health.Health;
+import org.springframework.boot.actuate.health.Status;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.autoconfigure.data.redis.RedisAutoConfiguration;
 import org.springframework.boot.autoconfigure.jdbc.DataSourceAutoConfiguration;
@@ -214,6 +217,54 @@ class InvalidatorAutoConfigurationTest {
                 assertThat(context)
                     .doesNotHaveBean(OutboxWriter.class)
                     .doesNotHaveBean(CacheClient.class));
+  }
+
+  @Test
+  void healthReportsOutboxAndStreamLagWithoutGoingDown() {
+    runner.run(
+        context -> {
+          DataSource dataSource = context.getBean(DataSource.class);
+          OutboxSchema.migrate(dataSource, OutboxTable.of("public", table));
+          InvalidatorHealthIndicator health = context.getBean(InvalidatorHealthIndicator.class);
+          assertThat(health.health().getStatus()).isEqualTo(Status.UP);
+          assertThat(health.health().getDetails())
+              .containsEntry("outboxPending", 0L)
+              .containsEntry("groupExists", false)
+              .containsEntry("lagging", false);
+
+          context
+              .getBean(TransactionTemplate.class)
+              .executeWithoutResult(
+                  status -> append(context.getBean(SpringOutboxWriter.class), event("1", 1)));
+
+          Health after = health.health();
+          assertThat(after.getStatus()).isEqualTo(Status.UP);
+          assertThat(after.getDetails()).containsEntry("outboxPending", 1L);
+        });
+    runner
+        .withPropertyValues("invalidator.health.max-outbox-age=1ms")
+        .run(
+            context -> {
+              OutboxSchema.migrate(
+                  context.getBean(DataSource.class), OutboxTable.of("public", table));
+              context
+                  .getBean(TransactionTemplate.class)
+                  .executeWithoutResult(
+                      status -> append(context.getBean(SpringOutboxWriter.class), event("2", 1)));
+              await()
+                  .atMost(Duration.ofSeconds(10))
+                  .until(
+                      () ->
+                          Boolean.TRUE.equals(
+                              context
+                                  .getBean(InvalidatorHealthIndicator.class)
+                                  .health()
+                                  .getDetails()
+                                  .get("lagging")));
+            });
+    runner
+        .withPropertyValues("invalidator.health.enabled=false")
+        .run(context -> assertThat(context).doesNotHaveBean(InvalidatorHealthIndicator.class));
   }
 
   @Test
