@@ -6,15 +6,17 @@ import java.util.regex.Pattern;
  * The only place Redis keys are built. Format (DESIGN.md "Keys and entries in Redis"):
  *
  * <pre>
- *   entry   &lt;prefix&gt;:{&lt;tenant&gt;|&lt;type&gt;|&lt;id&gt;}:v:&lt;view&gt;   HASH ver, val
+ *   entry   &lt;prefix&gt;:{&lt;tenant&gt;|&lt;type&gt;|&lt;id&gt;}:v:&lt;view&gt;   HASH ver, val (or abs)
  *   fence   &lt;prefix&gt;:{&lt;tenant&gt;|&lt;type&gt;|&lt;id&gt;}:fence      highest announced version
  *   views   &lt;prefix&gt;:{&lt;tenant&gt;|&lt;type&gt;|&lt;id&gt;}:views      SET of filled view names
+ *   lease   &lt;prefix&gt;:{&lt;tenant&gt;|&lt;type&gt;|&lt;id&gt;}:lease:&lt;view&gt; owner of the running fill
  *   tag     &lt;prefix&gt;:{&lt;tenant&gt;}:tag:&lt;tag&gt;                  SET of entry keys
  *   taggen  &lt;prefix&gt;:{&lt;tenant&gt;}:taggen:&lt;tag&gt;               generation counter
  *   walk    &lt;prefix&gt;:{&lt;tenant&gt;}:tagwalk:&lt;tag&gt;              HASH progress of a tag walk
  *   lock    &lt;prefix&gt;:{&lt;tenant&gt;}:taglock:&lt;tag&gt;              owner of the running walk
  *   near    &lt;prefix&gt;:nc:&lt;n&gt; (Pub/Sub channel), &lt;prefix&gt;:nc:seq:&lt;n&gt; (its sequence)
  *   stream  &lt;prefix&gt;:stream (or &lt;prefix&gt;:stream:&lt;n&gt;), dead letters &lt;prefix&gt;:dlq
+ *   settings &lt;prefix&gt;:settings   HASH the daemon's fence TTL and near-cache channels
  * </pre>
  *
  * The braces are a Redis Cluster hash tag, so an aggregate's entries, fence and view registry share
@@ -71,6 +73,14 @@ public final class KeyScheme {
 
   public String views(AggregateRef ref) {
     return aggregateBase(ref) + ":views";
+  }
+
+  /**
+   * The lease of a running fill of one view: the cross-process single flight of {@code
+   * CacheClient}, in the aggregate's slot.
+   */
+  public String fillLease(AggregateRef ref, String view) {
+    return aggregateBase(ref) + ":lease:" + view(view);
   }
 
   public String tag(String tenantId, String tag) {
@@ -161,6 +171,14 @@ public final class KeyScheme {
    */
   public String epoch() {
     return prefix + ":epoch";
+  }
+
+  /**
+   * The settings the daemon publishes for its clients to check against ({@code cache.fenceTtl},
+   * {@code nearCache.channels}).
+   */
+  public String settings() {
+    return prefix + ":settings";
   }
 
   /** True if {@code key} belongs to {@code tenantId} under this scheme. */

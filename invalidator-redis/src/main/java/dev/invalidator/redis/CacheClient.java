@@ -16,12 +16,15 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
@@ -46,6 +49,17 @@ import org.slf4j.LoggerFactory;
  *       entry TTL plus fill deadline, so every fill that could race an invalidation runs while the
  *       fence still exists.
  *   <li>Single flight: concurrent misses of the same entry in this process wait for one load.
+ *       Across processes, a miss takes a short fill lease in the same script as the read ({@code
+ *       read.lua}); a process that finds the lease taken waits for the fill (re-reading with
+ *       backoff) for at most the lease's duration, then loads itself. The lease is advisory: it
+ *       saves database loads and never decides what is written, so a lost or expired lease costs
+ *       one more load, never correctness.
+ *   <li>Negative caching: a loader may answer {@link Versioned#absentAt(long)}; the absence is
+ *       filled like a value (entry {@code ver = w, abs = 1}, {@link Builder#negativeTtl}) under the
+ *       same fence and version rules, so an insert's event unlinks it like any stale entry.
+ *   <li>Agreement with the daemon: {@link Builder#build()} reads the settings the daemon published
+ *       ({@link PipelineSettings}) and refuses a different fence TTL; a different near-cache
+ *       channel count turns the near tier off with a WARN.
  *   <li>The cache is never the source of truth: when Redis fails, reads fall back to the loader
  *       (counted and logged at debug), and an entry is never served without its fence check.
  *   <li>Entry TTLs are jittered ({@code entryTtl * (1 - jitter * random)}) so entries filled
@@ -75,6 +89,15 @@ public final class CacheClient implements AutoCloseable {
   /** Default longest load whose result is still written to the cache. */
   public static final Duration DEFAULT_FILL_DEADLINE = Duration.ofSeconds(5);
 
+  /** Default lifetime of a cached absence ({@link Versioned#absentAt(long)}). */
+  public static final Duration DEFAULT_NEGATIVE_TTL = Duration.ofSeconds(30);
+
+  /**
+   * Default fill lease: how long a miss's lease tells other processes to wait for its fill, and the
+   * longest any of them waits.
+   */
+  public static final Duration DEFAULT_FILL_LEASE = Duration.ofSeconds(2);
+
   /** Micrometer name of the counter of fills refused by the fence. */
   public static final String FILL_REJECTED_METER = "invalidator.fill.rejected";
 
@@ -83,29 +106,60 @@ public final class CacheClient implements AutoCloseable {
   private static final byte[][] NO_ARGS = new byte[0][];
 
   /**
-   * A value with the aggregate version it was read at.
+   * A value with the aggregate version it was read at, or the absence of a row at a version
+   * (negative caching, see {@link #absentAt(long)}).
    *
-   * @param version the aggregate's version when the value was read; {@code >= 0}
-   * @param value the bytes; callers must not modify them (concurrent callers may share them)
+   * @param version the aggregate's version when the value (or its absence) was read; {@code >= 0}
+   * @param value the bytes, null exactly when {@code absent}; callers must not modify them
+   *     (concurrent callers may share them)
+   * @param absent true for "no such row at {@code version}"
    */
-  public record Versioned(long version, byte[] value) {
+  public record Versioned(long version, byte[] value, boolean absent) {
     public Versioned {
       if (version < 0) {
         throw new IllegalArgumentException("version must be >= 0, got " + version);
       }
-      Objects.requireNonNull(value, "value");
+      if (absent) {
+        if (value != null) {
+          throw new IllegalArgumentException("an absence has no value");
+        }
+      } else {
+        Objects.requireNonNull(value, "value");
+      }
+    }
+
+    /** A value read at {@code version}. */
+    public Versioned(long version, byte[] value) {
+      this(version, Objects.requireNonNull(value, "value"), false);
+    }
+
+    /**
+     * "No such row at {@code version}", cached for {@link Builder#negativeTtl(Duration)} under the
+     * same fence rules as a value: an event with a newer version (the insert) unlinks it, and a
+     * fill read before such an event was applied is refused. {@code version} must be lower than the
+     * version an insert of the row will carry: {@code 0} for a row that never existed when versions
+     * start at 1, the delete's version for a row deleted by an event. (A version below the
+     * aggregate's fence, such as 0 after a delete, is simply refused by the fence: not cached.)
+     */
+    public static Versioned absentAt(long version) {
+      return new Versioned(version, null, true);
     }
 
     @Override
     public String toString() {
-      return "Versioned[version=" + version + ", " + value.length + " bytes]";
+      return absent
+          ? "Versioned[version=" + version + ", absent]"
+          : "Versioned[version=" + version + ", " + value.length + " bytes]";
     }
   }
 
   /** Reads a value and its version from the source of truth. */
   @FunctionalInterface
   public interface Loader {
-    /** The current value and version, or null when there is no such row (nothing is cached). */
+    /**
+     * The current value and version; {@link Versioned#absentAt(long)} when there is no such row and
+     * the absence may be cached; or null when there is no such row and nothing is cached.
+     */
     Versioned load() throws Exception;
   }
 
@@ -121,6 +175,8 @@ public final class CacheClient implements AutoCloseable {
    * @param fillsSuperseded fills not written because the same or a newer version was present
    * @param fillsDroppedLate fills dropped because the load outlasted the fill deadline
    * @param redisErrors Redis commands that failed (the read fell back to the loader)
+   * @param leaseWaits misses that found another process's fill lease and waited for its fill
+   * @param leaseWaitsServed lease waits that ended with the other process's fill served
    */
   public record Stats(
       long hits,
@@ -131,7 +187,9 @@ public final class CacheClient implements AutoCloseable {
       long fillsRejected,
       long fillsSuperseded,
       long fillsDroppedLate,
-      long redisErrors) {}
+      long redisErrors,
+      long leaseWaits,
+      long leaseWaitsServed) {}
 
   /**
    * Tag counters since the client was built.
@@ -176,6 +234,8 @@ public final class CacheClient implements AutoCloseable {
   private final double ttlJitter;
   private final Duration fenceTtl;
   private final Duration fillDeadline;
+  private final Duration negativeTtl;
+  private final long leaseMillis;
   private final Clock clock;
   private final ConcurrentHashMap<String, CompletableFuture<Versioned>> inFlight =
       new ConcurrentHashMap<>();
@@ -196,6 +256,8 @@ public final class CacheClient implements AutoCloseable {
   private final LongAdder fillsSuperseded = new LongAdder();
   private final LongAdder fillsDroppedLate = new LongAdder();
   private final LongAdder redisErrors = new LongAdder();
+  private final LongAdder leaseWaits = new LongAdder();
+  private final LongAdder leaseWaitsServed = new LongAdder();
   private final LongAdder fillsRejectedByTag = new LongAdder();
   private final LongAdder fillsUndoneByTag = new LongAdder();
   private final LongAdder membersPruned = new LongAdder();
@@ -206,13 +268,22 @@ public final class CacheClient implements AutoCloseable {
     this.ttlJitter = b.ttlJitter;
     this.fenceTtl = fenceTtl;
     this.fillDeadline = b.fillDeadline;
+    this.negativeTtl = b.negativeTtl;
+    this.leaseMillis = b.fillLease.toMillis();
     this.clock = b.clock;
     this.ownedClient = ownedClient;
     this.connection = client.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
+    NearCacheOptions nearOptions;
+    try {
+      nearOptions = agreeWithDaemon(connection, keys, fenceTtl, b.nearCache);
+    } catch (RuntimeException ex) {
+      connection.close();
+      throw ex;
+    }
     this.tenantTag = b.tenantTag;
     this.tagFills = new TagFills(client, keys);
     this.near =
-        b.nearCache == null ? null : new NearCache(client, keys, b.nearCache, System::nanoTime);
+        nearOptions == null ? null : new NearCache(client, keys, nearOptions, System::nanoTime);
     if (b.meterRegistry != null) {
       FunctionCounter.builder(FILL_REJECTED_METER, fillsRejected, LongAdder::sum)
           .description(
@@ -230,7 +301,9 @@ public final class CacheClient implements AutoCloseable {
    * Reads the {@code view} of aggregate {@code type/id} of {@code tenant} through the cache.
    *
    * @param loader reads the row and its version from the source of truth on a miss
-   * @return the cached or loaded value; null when the loader found no row
+   * @return the cached or loaded value; an absent {@link Versioned} when the loader reported (or a
+   *     cached entry records) {@link Versioned#absentAt(long) an absence}; null when the loader
+   *     returned null
    * @throws dev.invalidator.core.InvalidEventException when an identifier is not valid (naming it)
    * @throws InvalidatorException when the loader failed (its exception is the cause; a runtime
    *     exception of the loader is rethrown as is)
@@ -255,6 +328,7 @@ public final class CacheClient implements AutoCloseable {
     String viewName = KeyScheme.view(view);
     List<String> allTags = TagFills.tagsOf(tags, tenantTag);
     String entryKey = keys.entry(ref, viewName);
+    String fenceKey = keys.fence(ref);
     String viewPrefix = keys.viewPrefix(ref);
     int shard = near == null ? -1 : near.shard(tenant);
     long token = -1;
@@ -265,25 +339,49 @@ public final class CacheClient implements AutoCloseable {
       }
       token = near.token(shard); // before reading Redis: see NearCache, "the put race"
     }
-    Versioned cached = read(entryKey, keys.fence(ref));
-    if (cached != null) {
+    Lease lease = leaseMillis > 0 ? new Lease(keys.fillLease(ref, viewName)) : null;
+    Read cached = read(entryKey, fenceKey, lease);
+    if (cached.value() != null) {
       hits.increment();
-      if (near != null) {
-        near.put(tenant, shard, viewPrefix, viewName, cached, token);
+      if (near != null && !cached.value().absent()) {
+        near.put(tenant, shard, viewPrefix, viewName, cached.value(), token);
       }
-      return cached;
+      return cached.value();
     }
     misses.increment();
     CompletableFuture<Versioned> mine = new CompletableFuture<>();
     CompletableFuture<Versioned> running = inFlight.putIfAbsent(entryKey, mine);
     if (running != null) {
       loadsShared.increment();
+      if (cached.lease() == Read.MINE) {
+        release(lease);
+      }
       return await(running, entryKey);
     }
     try {
-      Filled loaded = loadAndFill(ref, viewName, entryKey, allTags, loader);
+      if (cached.lease() == Read.OTHERS) {
+        Read waited = waitForFill(entryKey, fenceKey, lease);
+        if (waited.value() != null) {
+          leaseWaitsServed.increment();
+          mine.complete(waited.value());
+          if (near != null && !waited.value().absent()) {
+            near.put(tenant, shard, viewPrefix, viewName, waited.value(), token);
+          }
+          return waited.value();
+        }
+        cached = waited;
+      }
+      Lease held = cached.lease() == Read.MINE ? lease : null;
+      Filled loaded;
+      try {
+        loaded = loadAndFill(ref, viewName, entryKey, allTags, loader, held);
+      } finally {
+        if (held != null && !held.released) {
+          release(held);
+        }
+      }
       mine.complete(loaded == null ? null : loaded.value());
-      if (loaded != null && near != null && loaded.written()) {
+      if (loaded != null && near != null && loaded.written() && !loaded.value().absent()) {
         near.put(tenant, shard, viewPrefix, viewName, loaded.value(), token);
       }
       return loaded == null ? null : loaded.value();
@@ -293,6 +391,14 @@ public final class CacheClient implements AutoCloseable {
     } finally {
       inFlight.remove(entryKey, mine);
     }
+  }
+
+  /**
+   * A typed view of this cache: values go through {@code codec}, versions stay explicit. Cheap; the
+   * view shares this client's connection and counters.
+   */
+  public <T> TypedCache<T> typed(CacheCodec<T> codec) {
+    return new TypedCache<>(this, codec);
   }
 
   /** A snapshot of the counters. */
@@ -306,7 +412,9 @@ public final class CacheClient implements AutoCloseable {
         fillsRejected.sum(),
         fillsSuperseded.sum(),
         fillsDroppedLate.sum(),
-        redisErrors.sum());
+        redisErrors.sum(),
+        leaseWaits.sum(),
+        leaseWaitsServed.sum());
   }
 
   /** A snapshot of the tag counters. */
@@ -363,22 +471,68 @@ public final class CacheClient implements AutoCloseable {
     }
   }
 
-  private Versioned read(String entryKey, String fenceKey) {
+  /**
+   * A fill lease this caller may hold ({@code read.lua}, {@code fill.lua}): its key, a random
+   * token, and whether it was released already (by the fill script).
+   */
+  private static final class Lease {
+    final String key;
+    final byte[] token;
+    boolean released;
+
+    Lease(String key) {
+      this.key = key;
+      this.token = ascii(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+    }
+  }
+
+  /**
+   * One read: the servable value (null on a miss) and the lease outcome of a miss: {@link #NONE}
+   * (no lease asked, or the read failed), {@link #MINE} or {@link #OTHERS}.
+   */
+  private record Read(Versioned value, int lease) {
+    static final int NONE = -1;
+    static final int OTHERS = 0;
+    static final int MINE = 1;
+    static final Read MISS = new Read(null, NONE);
+  }
+
+  private Read read(String entryKey, String fenceKey, Lease lease) {
     List<Object> reply;
     try {
-      reply =
-          LuaScript.READ.call(
-              connection.sync(),
-              ScriptOutputType.MULTI,
-              new String[] {entryKey, fenceKey},
-              NO_ARGS);
+      if (lease == null) {
+        reply =
+            LuaScript.READ.call(
+                connection.sync(),
+                ScriptOutputType.MULTI,
+                new String[] {entryKey, fenceKey},
+                NO_ARGS);
+      } else {
+        reply =
+            LuaScript.READ.call(
+                connection.sync(),
+                ScriptOutputType.MULTI,
+                new String[] {entryKey, fenceKey, lease.key},
+                new byte[][] {lease.token, ascii(leaseMillis)});
+      }
     } catch (RuntimeException ex) {
       redisErrors.increment();
       log.debug("cache read of {} failed, loading from the source: {}", entryKey, ex.toString());
+      return Read.MISS;
+    }
+    int leaseOutcome = reply.get(4) instanceof Long l ? l.intValue() : Read.NONE;
+    Versioned value = servable(entryKey, reply);
+    return new Read(value, value != null ? Read.NONE : leaseOutcome);
+  }
+
+  /** The entry of a {@code read.lua} reply if it may be served, else null. */
+  private static Versioned servable(String entryKey, List<Object> reply) {
+    Long ver = decimal(reply.get(0));
+    if (ver == null) {
       return null;
     }
-    Long ver = decimal(reply.get(0));
-    if (ver == null || !(reply.get(1) instanceof byte[] value)) {
+    boolean absent = reply.get(3) instanceof byte[] abs && abs.length == 1 && abs[0] == '1';
+    if (!(reply.get(1) instanceof byte[]) && !absent) {
       return null;
     }
     Object rawFence = reply.get(2);
@@ -393,14 +547,65 @@ public final class CacheClient implements AutoCloseable {
       log.debug("entry {} at version {} is fenced out by {}", entryKey, ver, fence);
       return null;
     }
-    return new Versioned(ver, value);
+    return reply.get(1) instanceof byte[] value
+        ? new Versioned(ver, value)
+        : Versioned.absentAt(ver);
+  }
+
+  /**
+   * Waits for another process's fill of a missed entry: re-reads with backoff until the entry is
+   * servable, or the lease is free (then this caller holds it and loads), or the fill lease has
+   * elapsed (then it loads without a lease: the bound on waiting).
+   */
+  private Read waitForFill(String entryKey, String fenceKey, Lease lease) {
+    leaseWaits.increment();
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(leaseMillis);
+    long pauseMillis = 2;
+    while (true) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        log.debug("waited {} ms for another fill of {}: loading", leaseMillis, entryKey);
+        return Read.MISS;
+      }
+      try {
+        Thread.sleep(Math.min(pauseMillis, TimeUnit.NANOSECONDS.toMillis(left) + 1));
+      } catch (InterruptedException ex) {
+        Thread.currentThread().interrupt();
+        return Read.MISS;
+      }
+      pauseMillis = Math.min(pauseMillis * 2, 50);
+      Read r = read(entryKey, fenceKey, lease);
+      if (r.value() != null || r.lease() != Read.OTHERS) {
+        return r;
+      }
+    }
+  }
+
+  /** Releases a lease this caller holds (a miss that did not reach {@code fill.lua}). */
+  private void release(Lease lease) {
+    lease.released = true;
+    try {
+      LuaScript.UNLOCK.call(
+          connection.sync(),
+          ScriptOutputType.INTEGER,
+          new String[] {lease.key},
+          new byte[][] {lease.token, ascii(0)});
+    } catch (RuntimeException ex) {
+      redisErrors.increment();
+      log.debug("releasing the fill lease {} failed; it expires: {}", lease.key, ex.toString());
+    }
   }
 
   /** A loaded value, and whether it is now in Redis (only then may the near cache keep it). */
   private record Filled(Versioned value, boolean written) {}
 
   private Filled loadAndFill(
-      AggregateRef ref, String view, String entryKey, List<String> tags, Loader loader) {
+      AggregateRef ref,
+      String view,
+      String entryKey,
+      List<String> tags,
+      Loader loader,
+      Lease lease) {
     loads.increment();
     String[] generations = null;
     if (!tags.isEmpty()) {
@@ -439,11 +644,12 @@ public final class CacheClient implements AutoCloseable {
           fillDeadline.toMillis());
       return new Filled(loaded, false);
     }
-    long ttl = nextEntryTtlMillis();
+    long ttl = loaded.absent() ? jittered(negativeTtl) : nextEntryTtlMillis();
     if (tags.isEmpty()) {
-      return new Filled(loaded, fill(ref, view, entryKey, loaded, ttl));
+      return new Filled(loaded, fill(ref, view, entryKey, loaded, ttl, lease));
     }
-    return new Filled(loaded, fillTagged(ref, view, entryKey, loaded, ttl, tags, generations));
+    return new Filled(
+        loaded, fillTagged(ref, view, entryKey, loaded, ttl, tags, generations, lease));
   }
 
   /** The cross-slot fill: register, fill, re-check and undo (see {@link TagFills}). */
@@ -454,7 +660,8 @@ public final class CacheClient implements AutoCloseable {
       Versioned loaded,
       long ttl,
       List<String> tags,
-      String[] generations) {
+      String[] generations,
+      Lease lease) {
     String tenant = ref.tenantId();
     long setTtl = Math.max(ttl, entryTtl.toMillis());
     try {
@@ -468,7 +675,7 @@ public final class CacheClient implements AutoCloseable {
       log.debug("tag registration of {} failed, not filling: {}", entryKey, ex.toString());
       return false;
     }
-    if (!fill(ref, view, entryKey, loaded, ttl)) {
+    if (!fill(ref, view, entryKey, loaded, ttl, lease)) {
       return false;
     }
     Runnable hook = afterTaggedFill;
@@ -497,23 +704,43 @@ public final class CacheClient implements AutoCloseable {
     return true;
   }
 
-  /** Runs {@code fill.lua}; true if the value was written. */
-  private boolean fill(AggregateRef ref, String view, String entryKey, Versioned loaded, long ttl) {
-    byte[][] args = {
-      ascii(loaded.version()),
-      loaded.value(),
-      ascii(ttl),
-      view.getBytes(StandardCharsets.UTF_8),
-      ascii(fenceTtl.toMillis())
-    };
+  /** Runs {@code fill.lua}, releasing {@code lease} if given; true if the value was written. */
+  private boolean fill(
+      AggregateRef ref, String view, String entryKey, Versioned loaded, long ttl, Lease lease) {
+    byte[] value = loaded.absent() ? new byte[0] : loaded.value();
+    byte[] absent = ascii(loaded.absent() ? 1 : 0);
+    String[] scriptKeys;
+    byte[][] args;
+    if (lease == null) {
+      scriptKeys = new String[] {entryKey, keys.fence(ref), keys.views(ref)};
+      args =
+          new byte[][] {
+            ascii(loaded.version()),
+            value,
+            ascii(ttl),
+            view.getBytes(StandardCharsets.UTF_8),
+            ascii(fenceTtl.toMillis()),
+            absent
+          };
+    } else {
+      scriptKeys = new String[] {entryKey, keys.fence(ref), keys.views(ref), lease.key};
+      args =
+          new byte[][] {
+            ascii(loaded.version()),
+            value,
+            ascii(ttl),
+            view.getBytes(StandardCharsets.UTF_8),
+            ascii(fenceTtl.toMillis()),
+            absent,
+            lease.token
+          };
+    }
     Long outcome;
     try {
-      outcome =
-          LuaScript.FILL.call(
-              connection.sync(),
-              ScriptOutputType.INTEGER,
-              new String[] {entryKey, keys.fence(ref), keys.views(ref)},
-              args);
+      outcome = LuaScript.FILL.call(connection.sync(), ScriptOutputType.INTEGER, scriptKeys, args);
+      if (lease != null) {
+        lease.released = true;
+      }
     } catch (RuntimeException ex) {
       redisErrors.increment();
       log.debug("fill of {} failed: {}", entryKey, ex.toString());
@@ -534,8 +761,12 @@ public final class CacheClient implements AutoCloseable {
   }
 
   long nextEntryTtlMillis() {
+    return jittered(entryTtl);
+  }
+
+  private long jittered(Duration ttl) {
     double factor = 1.0 - ttlJitter * ThreadLocalRandom.current().nextDouble();
-    return Math.max(1L, (long) Math.floor(entryTtl.toMillis() * factor));
+    return Math.max(1L, (long) Math.floor(ttl.toMillis() * factor));
   }
 
   private static Versioned await(CompletableFuture<Versioned> running, String entryKey) {
@@ -578,6 +809,57 @@ public final class CacheClient implements AutoCloseable {
   }
 
   /**
+   * Checks this client's settings against those the daemon published ({@link PipelineSettings}): a
+   * different fence TTL refuses to start; a different near-cache channel count (or a daemon that
+   * publishes no near-cache messages) turns the near tier off with a WARN, since its invalidations
+   * would arrive on channels it does not listen to. Returns the near-cache options to use.
+   */
+  private static NearCacheOptions agreeWithDaemon(
+      StatefulRedisConnection<String, byte[]> connection,
+      KeyScheme keys,
+      Duration fenceTtl,
+      NearCacheOptions near) {
+    Map<String, byte[]> raw;
+    try {
+      raw = connection.sync().hgetall(keys.settings());
+    } catch (RuntimeException ex) {
+      log.warn(
+          "could not read the daemon's settings from {}; fence TTL and near-cache channels are"
+              + " not checked: {}",
+          keys.settings(),
+          ex.toString());
+      return near;
+    }
+    Map<String, String> fields = new HashMap<>();
+    raw.forEach((k, v) -> fields.put(k, new String(v, StandardCharsets.UTF_8)));
+    PipelineSettings daemon = PipelineSettings.parse(keys.settings(), fields);
+    if (daemon == null) {
+      return near;
+    }
+    if (!daemon.fenceTtl().equals(fenceTtl)) {
+      throw new IllegalStateException(
+          "cache.fenceTtl ("
+              + fenceTtl
+              + ") differs from the daemon's cache.fenceTtl ("
+              + daemon.fenceTtl()
+              + ", published in "
+              + keys.settings()
+              + "): fences and view registries would expire at different times; set the same"
+              + " value on both");
+    }
+    if (near != null && near.channels() != daemon.nearCacheChannels()) {
+      log.warn(
+          "near cache off: nearCache.channels is {} here but the daemon publishes on {} (from {});"
+              + " its invalidations would never reach this tier, so reads go to Redis",
+          near.channels(),
+          daemon.nearCacheChannels(),
+          keys.settings());
+      return null;
+    }
+    return near;
+  }
+
+  /**
    * The one rule between the cache's lifetimes, shared by this client and the daemon's
    * configuration: a fence must live at least as long as an entry plus the longest fill, or a slow
    * fill could outlive the fence that should refuse it.
@@ -608,6 +890,8 @@ public final class CacheClient implements AutoCloseable {
     private double ttlJitter = DEFAULT_TTL_JITTER;
     private Duration fenceTtl;
     private Duration fillDeadline = DEFAULT_FILL_DEADLINE;
+    private Duration negativeTtl = DEFAULT_NEGATIVE_TTL;
+    private Duration fillLease = DEFAULT_FILL_LEASE;
     private Clock clock = Clock.systemUTC();
     private boolean tenantTag = true;
     private NearCacheOptions nearCache;
@@ -693,6 +977,31 @@ public final class CacheClient implements AutoCloseable {
       return this;
     }
 
+    /**
+     * How long a cached absence ({@link Versioned#absentAt(long)}) lives at most; default {@link
+     * CacheClient#DEFAULT_NEGATIVE_TTL}; at most the entry TTL. An insert announced by an event
+     * removes it at once; the TTL only bounds how long a row inserted without an event stays
+     * invisible.
+     */
+    public Builder negativeTtl(Duration negativeTtl) {
+      this.negativeTtl = negativeTtl;
+      return this;
+    }
+
+    /**
+     * The fill lease, cross-process single flight: a miss takes a lease on its entry in Redis (in
+     * the same round trip as the read) for this long; other processes that miss the same entry
+     * meanwhile wait for its fill instead of loading, re-reading with backoff (2 ms doubling up to
+     * 50 ms), and load themselves when the lease is released without a fill or after waiting this
+     * long at most. {@link Duration#ZERO} turns it off. Default {@link
+     * CacheClient#DEFAULT_FILL_LEASE}. The lease never decides what is written: every fill still
+     * goes through the fence.
+     */
+    public Builder fillLease(Duration fillLease) {
+      this.fillLease = fillLease;
+      return this;
+    }
+
     /** The clock that times loads; default the system clock. */
     public Builder clock(Clock clock) {
       this.clock = clock;
@@ -713,6 +1022,21 @@ public final class CacheClient implements AutoCloseable {
         throw new IllegalArgumentException("cache.ttlJitter must be in [0, 1), got " + ttlJitter);
       }
       requirePositive("cache.fillDeadline", fillDeadline);
+      requirePositive("cache.negativeTtl", negativeTtl);
+      if (negativeTtl.compareTo(entryTtl) > 0) {
+        throw new IllegalArgumentException(
+            "cache.negativeTtl ("
+                + negativeTtl
+                + ") must not exceed cache.entryTtl ("
+                + entryTtl
+                + ")");
+      }
+      if (fillLease == null
+          || fillLease.isNegative()
+          || (!fillLease.isZero() && fillLease.toMillis() < 1)) {
+        throw new IllegalArgumentException(
+            "cache.fillLease must be zero (off) or at least 1 ms, got " + fillLease);
+      }
       Duration fence = fenceTtl != null ? fenceTtl : entryTtl.plus(DEFAULT_FENCE_MARGIN);
       requirePositive("cache.fenceTtl", fence);
       checkFenceTtl(entryTtl, fillDeadline, fence);

@@ -10,6 +10,10 @@ ARGV[2]  the value (bytes)
 ARGV[3]  entry TTL in milliseconds (already jittered by the caller)
 ARGV[4]  view name (validated by the caller)
 ARGV[5]  registry TTL in milliseconds (the fence TTL)
+ARGV[6]  (optional) '1' to cache "absent at version w": the entry holds ver and
+         abs = 1 instead of val (negative caching); ARGV[2] is then ignored
+KEYS[4]  (optional) the view's fill lease, released if ARGV[7] still owns it
+ARGV[7]  (with KEYS[4]) the caller's lease token
 
 Returns 1 written, 0 refused by the fence (the caller counts fill_rejected),
 2 not written because an entry of the same or a newer version is present.
@@ -26,6 +30,11 @@ Design notes.
 - The view name goes into the registry, so invalidations find the entry without
   the event listing it. The registry lives at least as long as the fence, longer
   than any entry it lists; its TTL only ever grows here.
+- An absence is an entry like any other: the same fence and version rules
+  apply, so an insert (an event with a newer version) unlinks it, and a fill of
+  an absence read before the insert's invalidation is refused by the fence.
+- The lease (see read.lua) is released whatever the outcome: the caller is done
+  loading. Releasing here saves a round trip on every miss.
 - All keys share the aggregate's hash tag: one slot, atomic on Redis Cluster too.
 - Versions are compared as decimal strings: Lua numbers are doubles.
 ]]
@@ -46,6 +55,10 @@ local function older(a, b)
     return #a < #b
   end
   return a < b
+end
+
+if KEYS[4] and redis.call('GET', KEYS[4]) == ARGV[7] then
+  redis.call('DEL', KEYS[4])
 end
 
 local w = decimal(ARGV[1])
@@ -72,7 +85,11 @@ if kind ~= 'none' then
   redis.call('UNLINK', KEYS[1])
 end
 
-redis.call('HSET', KEYS[1], 'ver', w, 'val', ARGV[2])
+if ARGV[6] == '1' then
+  redis.call('HSET', KEYS[1], 'ver', w, 'abs', '1')
+else
+  redis.call('HSET', KEYS[1], 'ver', w, 'val', ARGV[2])
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[4])
 if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[5]) then

@@ -13,6 +13,7 @@ import dev.invalidator.outbox.PollingRelay;
 import dev.invalidator.outbox.RelayListener;
 import dev.invalidator.redis.IdempotentTarget;
 import dev.invalidator.redis.NearCacheHeartbeat;
+import dev.invalidator.redis.PipelineSettings;
 import dev.invalidator.redis.RedisDeadLetters;
 import dev.invalidator.redis.RedisFailureHistory;
 import dev.invalidator.redis.RedisStreamPublisher;
@@ -161,6 +162,9 @@ final class Pipeline implements AutoCloseable {
     }
     if (role.worker()) {
       targetNames.add(VersionGatedRedisTarget.NAME);
+      // What every CacheClient must agree with; each checks it when it is built.
+      new PipelineSettings(cfg.cache().fenceTtl(), cfg.nearCache().channels())
+          .publish(servers.connection(), keys);
       if (cfg.nearCache().channels() > 0) {
         heartbeat =
             new NearCacheHeartbeat(

@@ -1,6 +1,7 @@
 package dev.invalidator.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.invalidator.core.AggregateRef;
@@ -16,6 +17,7 @@ import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.OutboxWriter;
 import dev.invalidator.outbox.RelayListener;
 import dev.invalidator.redis.CacheClient;
+import dev.invalidator.redis.PipelineSettings;
 import dev.invalidator.redis.RedisStreamSource;
 import dev.invalidator.redis.StreamStats;
 import dev.invalidator.server.config.ConfigLoader;
@@ -124,6 +126,30 @@ class PipelineTest {
       awaitDrained();
       assertThat(p.recovery().recoveries()).isZero();
       assertThat(servers.connection().sync().xlen(keys.stream())).isEqualTo(50);
+    }
+  }
+
+  @Test
+  void workersPublishTheSettingsEveryCacheClientIsCheckedAgainst() {
+    assertThat(PipelineSettings.read(servers.connection(), keys)).isEmpty();
+    Pipeline workers = pipeline(Daemon.Role.WORKER, WorkerListener.NONE);
+    try {
+      assertThat(PipelineSettings.read(servers.connection(), keys))
+          .contains(new PipelineSettings(Duration.ofMinutes(15), 16));
+      // Default fence TTL = entry TTL + 5 min = 25 min, not the daemon's 15 min.
+      assertThatThrownBy(
+              () ->
+                  CacheClient.builder()
+                      .redisClient(servers.redis())
+                      .keyScheme(keys)
+                      .entryTtl(Duration.ofMinutes(20))
+                      .build())
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("cache.fenceTtl (PT25M)")
+          .hasMessageContaining("daemon's cache.fenceTtl (PT15M");
+      CacheClient.builder().redisClient(servers.redis()).keyScheme(keys).build().close();
+    } finally {
+      workers.close();
     }
   }
 
