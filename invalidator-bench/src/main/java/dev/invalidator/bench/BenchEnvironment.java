@@ -236,6 +236,8 @@ final class BenchEnvironment implements AutoCloseable {
         s.execute("DROP TABLE IF EXISTS " + t.qualified() + " CASCADE");
         s.execute("DROP TABLE IF EXISTS \"" + t.schema() + "\".\"" + t.historyTable() + "\"");
         s.execute("DROP FUNCTION IF EXISTS \"" + t.schema() + "\".\"" + t.table() + "_wakeup\"()");
+        // The CDC relay's offsets table (the relay-drain scenario's Debezium peer).
+        s.execute("DROP TABLE IF EXISTS \"" + t.schema() + "\".\"" + t.table() + "_cdc_offsets\"");
       }
     } catch (SQLException | RuntimeException ex) {
       log.warn("bench: dropping tables of run {} failed: {}", runId, ex.toString());

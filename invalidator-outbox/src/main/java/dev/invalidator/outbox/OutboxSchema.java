@@ -64,6 +64,12 @@ public final class OutboxSchema {
           s.execute("DROP TABLE " + history);
           dropped.add("table " + history);
         }
+        // The CDC relay's offsets (relay.mode: cdc) belong to this outbox too.
+        String offsets = schema + "." + OutboxTable.quote(table.table() + "_cdc_offsets");
+        if (exists(c, "to_regclass(?)", table.schema() + "." + table.table() + "_cdc_offsets")) {
+          s.execute("DROP TABLE " + offsets);
+          dropped.add("table " + offsets);
+        }
         String fn = schema + "." + OutboxTable.quote(table.table() + "_wakeup") + "()";
         if (exists(c, "to_regprocedure(?)", table.schema() + "." + table.table() + "_wakeup()")) {
           s.execute("DROP FUNCTION " + fn);
