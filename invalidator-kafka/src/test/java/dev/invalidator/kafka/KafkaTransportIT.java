@@ -122,6 +122,9 @@ class KafkaTransportIT {
         closing(KafkaEventPublisher.builder(TestKafka.bootstrap(), topic).build());
     publisher.publish(
         IntStream.rangeClosed(1, 6).mapToObj(v -> new Outgoing(v, event("7", v))).toList());
+    assertThat(KafkaGroupLag.read(TestKafka.admin(), group, topic, Duration.ofSeconds(10)).total())
+        .as("a group that committed nothing lags by the whole log")
+        .isEqualTo(6);
     KafkaEventSource source =
         closing(KafkaEventSource.builder(TestKafka.bootstrap(), topic).group(group).build());
 
@@ -138,6 +141,42 @@ class KafkaTransportIT {
 
     source.ack(List.of(all.get(5).id()));
     assertThat(TestKafka.committed(group, topic)).containsEntry(0, 6L);
+  }
+
+  @Test
+  void committingTheConsumersPositionIsCaughtByTheSameCheck() throws Exception {
+    // Negative control for the commit check above: a consumer that commits its position (what
+    // auto-commit or a plain commitSync() does) commits past records nobody acknowledged, and the
+    // Admin check sees it.
+    String topic = TestKafka.newTopic(1);
+    String group = TestKafka.newGroup();
+    KafkaEventPublisher publisher =
+        closing(KafkaEventPublisher.builder(TestKafka.bootstrap(), topic).build());
+    publisher.publish(
+        IntStream.rangeClosed(1, 6).mapToObj(v -> new Outgoing(v, event("7", v))).toList());
+    try (KafkaConsumer<String, byte[]> naive =
+        new KafkaConsumer<>(
+            Map.of(
+                "bootstrap.servers",
+                TestKafka.bootstrap(),
+                "group.id",
+                group,
+                "enable.auto.commit",
+                "false",
+                "auto.offset.reset",
+                "earliest"),
+            new StringDeserializer(),
+            new ByteArrayDeserializer())) {
+      naive.subscribe(List.of(topic));
+      int seen = 0;
+      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (seen < 6 && System.nanoTime() < deadline) {
+        seen += naive.poll(Duration.ofMillis(200)).count();
+      }
+      naive.commitSync(); // "acknowledges" offsets 0..5 although only 0 and 1 were applied
+    }
+
+    assertThat(TestKafka.committed(group, topic)).doesNotContainEntry(0, 2L).containsEntry(0, 6L);
   }
 
   private static List<Delivery> pollAtLeast(KafkaEventSource source, int n) throws Exception {

@@ -151,6 +151,8 @@ class KafkaWorkerIT {
         .atMost(Duration.ofSeconds(30))
         .until(() -> target.appliedIds().containsAll(ids(events)));
     awaitCommittedToTheEnd(group, topic, 3);
+    assertThat(KafkaGroupLag.read(TestKafka.admin(), group, topic, Duration.ofSeconds(10)).total())
+        .isZero();
     assertThat(TestKafka.endOffsets(topic, 3).values().stream().mapToLong(Long::longValue).sum())
         .isEqualTo(200);
   }
@@ -252,6 +254,8 @@ class KafkaWorkerIT {
     // with the record's delivery count in the metadata.
     assertThat(TestKafka.committed(group, topic)).containsExactly(Map.entry(0, 3L));
     assertThat(TestKafka.committedMetadata(group, topic, 0)).startsWith("a1:3=");
+    KafkaGroupLag lag = KafkaGroupLag.read(TestKafka.admin(), group, topic, Duration.ofSeconds(10));
+    assertThat(lag.lag()).containsExactly(Map.entry(0, 7L));
     assertThat(target.appliedIds()).doesNotContain(stuck.eventId());
 
     target.failing = e -> false;
