@@ -26,8 +26,10 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** The publisher and the source on a real (in-JVM) broker, without a worker. */
+@ExtendWith(TestKafka.Broker.class)
 class KafkaTransportIT {
   private final List<AutoCloseable> closeables = new ArrayList<>();
 

@@ -37,12 +37,14 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The guarantees through a real {@link InvalidationWorker} over {@link KafkaEventSource} on an
  * in-JVM broker: at-least-once apply, the commit rule, per-aggregate order, a member that stops
  * mid-batch, a rebalance while applying, crash-safe attempt counts and dead letters.
  */
+@ExtendWith(TestKafka.Broker.class)
 class KafkaWorkerIT {
   private static final InvalidationWorker.Options OPTIONS =
       InvalidationWorker.Options.builder()
@@ -397,6 +399,85 @@ class KafkaWorkerIT {
   private static org.apache.kafka.clients.admin.ConsumerGroupDescription group(String group)
       throws Exception {
     return TestKafka.admin().describeConsumerGroups(List.of(group)).all().get().get(group);
+  }
+
+  @Test
+  void processSpansAreChildrenOfTheContextTheRecordCarriesInItsValueOrOnlyInItsHeaders()
+      throws Exception {
+    String topic = TestKafka.newTopic(1);
+    String group = TestKafka.newGroup();
+    String inValue = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    String inHeaderOnly = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    InvalidationEvent traced =
+        InvalidationEvent.builder()
+            .aggregate(new dev.invalidator.core.AggregateRef("acme", "product", "1"))
+            .version(1)
+            .trace(dev.invalidator.core.TraceContext.of(inValue, null))
+            .build();
+    closing(KafkaEventPublisher.builder(TestKafka.bootstrap(), topic).build())
+        .publish(List.of(new Outgoing(1, traced)));
+    // Another producer's record: no trace fields in the value, the context only in a header.
+    InvalidationEvent plain = event("2", 1);
+    try (KafkaProducer<String, byte[]> raw =
+        new KafkaProducer<>(
+            Map.of("bootstrap.servers", TestKafka.bootstrap()),
+            new StringSerializer(),
+            new ByteArraySerializer())) {
+      ProducerRecord<String, byte[]> r =
+          new ProducerRecord<>(
+              topic,
+              KafkaRecords.key(plain),
+              KafkaRecords.encode(StreamEntry.fields(2, plain, null, java.time.Instant.now())));
+      r.headers().add("traceparent", inHeaderOnly.getBytes(StandardCharsets.UTF_8));
+      raw.send(r).get();
+    }
+    var exporter = io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter.create();
+    try (var sdk =
+        io.opentelemetry.sdk.OpenTelemetrySdk.builder()
+            .setTracerProvider(
+                io.opentelemetry.sdk.trace.SdkTracerProvider.builder()
+                    .addSpanProcessor(
+                        io.opentelemetry.sdk.trace.export.SimpleSpanProcessor.create(exporter))
+                    .build())
+            .build()) {
+      RecordingTarget target = new RecordingTarget();
+      InvalidationWorker w =
+          new InvalidationWorker(
+              source(topic, group),
+              List.of(target),
+              NO_DEAD_LETTERS,
+              OPTIONS,
+              WorkerListener.NONE,
+              Clock.systemUTC(),
+              dev.invalidator.core.MessagingSpans.create(sdk, "kafka"));
+      workers.add(w);
+      Thread t = new Thread(w, "kafka-worker-traced");
+      threads.add(t);
+      t.start();
+
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> exporter.getFinishedSpanItems().size() >= 2);
+      stopWorkers();
+      var spans = exporter.getFinishedSpanItems();
+      assertThat(spans).extracting(s -> s.getName()).containsOnly("process " + topic);
+      Map<String, String> parentOf = new HashMap<>();
+      spans.forEach(
+          s ->
+              parentOf.put(
+                  s.getAttributes().get(dev.invalidator.core.MessagingSpans.MESSAGE_ID),
+                  s.getTraceId() + "/" + s.getParentSpanId()));
+      assertThat(parentOf)
+          .containsEntry("0-0", "0af7651916cd43dd8448eb211c80319c/b7ad6b7169203331")
+          .containsEntry("0-1", "4bf92f3577b34da6a3ce929d0e0e4736/00f067aa0ba902b7");
+      assertThat(spans)
+          .allSatisfy(
+              s ->
+                  assertThat(
+                          s.getAttributes()
+                              .get(dev.invalidator.core.MessagingSpans.MESSAGING_SYSTEM))
+                      .isEqualTo("kafka"));
+    }
   }
 
   private static WorkerListener failures(List<Long> counts) {

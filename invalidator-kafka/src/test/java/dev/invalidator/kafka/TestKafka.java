@@ -18,14 +18,30 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.slf4j.LoggerFactory;
 
 /**
  * One in-JVM KRaft broker (a combined controller and broker node of Kafka's own test kit) shared by
- * every test of the module's test JVM, started on first use and stopped at exit. Topic
- * auto-creation is off: every test creates its own topics, named at random, so nothing leaks
- * between tests.
+ * every test class of the module's test JVM that registers {@link Broker}, started on first use and
+ * stopped when the test plan ends (by JUnit, not by a shutdown hook: the broker takes seconds to
+ * stop, and a slow exit makes Failsafe count the fork as crashed). Topic auto-creation is off:
+ * every test creates its own topics, named at random, so nothing leaks between tests.
  */
 final class TestKafka {
+  /** Registers the broker's shutdown at the end of the test plan. */
+  static final class Broker implements BeforeAllCallback {
+    @Override
+    public void beforeAll(ExtensionContext context) {
+      context
+          .getRoot()
+          .getStore(ExtensionContext.Namespace.GLOBAL)
+          .getOrComputeIfAbsent(
+              TestKafka.class.getName(), k -> (AutoCloseable) TestKafka::stop, AutoCloseable.class);
+    }
+  }
+
   private static final SecureRandom RANDOM = new SecureRandom();
   private static KafkaClusterTestKit cluster;
   private static Admin admin;
@@ -42,6 +58,17 @@ final class TestKafka {
   static synchronized Admin admin() {
     bootstrap();
     return admin;
+  }
+
+  private static synchronized void stop() throws Exception {
+    if (cluster != null) {
+      long start = System.nanoTime();
+      admin.close();
+      cluster.close();
+      cluster = null;
+      LoggerFactory.getLogger(TestKafka.class)
+          .info("broker stopped in {} ms", (System.nanoTime() - start) / 1_000_000);
+    }
   }
 
   private static void start() {
@@ -65,18 +92,6 @@ final class TestKafka {
       kit.waitForReadyBrokers();
       cluster = kit;
       admin = Admin.create(Map.of("bootstrap.servers", kit.bootstrapServers()));
-      Runtime.getRuntime()
-          .addShutdownHook(
-              new Thread(
-                  () -> {
-                    try {
-                      admin.close();
-                      kit.close();
-                    } catch (Exception ex) {
-                      // the JVM is exiting
-                    }
-                  },
-                  "test-kafka-shutdown"));
     } catch (Exception ex) {
       throw new IllegalStateException("could not start the in-JVM Kafka broker", ex);
     }
