@@ -230,6 +230,49 @@ class KafkaWorkerIT {
   }
 
   @Test
+  void hungMemberIsExpelledAndItsLateAcksCommitNothing() throws Exception {
+    String topic = TestKafka.newTopic(1);
+    String group = TestKafka.newGroup();
+    List<InvalidationEvent> events = publish(topic, 1, 10);
+    // A member that stops calling poll (a stuck apply, a GC pause, a frozen process) is expelled
+    // after max.poll.interval.ms; its partitions go to the live members.
+    KafkaEventSource hung =
+        closing(
+            KafkaEventSource.builder(TestKafka.bootstrap(), topic)
+                .group(group)
+                .consumerProperty("heartbeat.interval.ms", 200)
+                .consumerProperty("max.poll.interval.ms", 1_500)
+                .build());
+    List<Delivery> batch = new ArrayList<>();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (batch.size() < 10 && System.nanoTime() < deadline) {
+      batch.addAll(hung.poll(10 - batch.size(), Duration.ofMillis(200)));
+    }
+    assertThat(batch).hasSize(10);
+    hung.ack(batch.subList(0, 2).stream().map(Delivery::id).toList());
+    assertThat(TestKafka.committed(group, topic)).containsExactly(Map.entry(0, 2L));
+
+    RecordingTarget target = new RecordingTarget();
+    start(source(topic, group), target, NO_DEAD_LETTERS, OPTIONS, WorkerListener.NONE);
+
+    Set<UUID> unacknowledged = ids(events.subList(2, 10));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> target.appliedIds().containsAll(unacknowledged));
+    awaitCommittedToTheEnd(group, topic, 1);
+
+    // The expelled member wakes up and acknowledges what it held: its commit is refused (its
+    // generation is gone), nothing is thrown at the worker, and the group's offset stays where
+    // the live member put it.
+    hung.ack(batch.subList(2, 10).stream().map(Delivery::id).toList());
+    assertThat(TestKafka.committed(group, topic)).containsExactly(Map.entry(0, 10L));
+    // Its next poll finds the partitions lost (or handed back at the commit point): nothing of
+    // the old batch comes out again.
+    assertThat(hung.poll(10, Duration.ofMillis(500))).isEmpty();
+    assertThat(TestKafka.committed(group, topic)).containsExactly(Map.entry(0, 10L));
+  }
+
+  @Test
   void commitNeverPassesARecordATargetHasNotApplied() throws Exception {
     String topic = TestKafka.newTopic(1);
     String group = TestKafka.newGroup();
