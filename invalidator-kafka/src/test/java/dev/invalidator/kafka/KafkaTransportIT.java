@@ -181,6 +181,65 @@ class KafkaTransportIT {
     assertThat(TestKafka.committed(group, topic)).doesNotContainEntry(0, 2L).containsEntry(0, 6L);
   }
 
+  @Test
+  void deadLettersAreListedRedrivenAndDroppedAndStayHandled() throws Exception {
+    String topic = TestKafka.newTopic(1);
+    String dlqGroup = TestKafka.newGroup();
+    KafkaDeadLetters dlt = closing(new KafkaDeadLetters(TestKafka.bootstrap(), topic, Map.of()));
+    List<InvalidationEvent> events = List.of(event("a", 1), event("b", 1), event("c", 1));
+    Instant now = Instant.now().truncatedTo(ChronoUnit.MILLIS);
+    for (int i = 0; i < 3; i++) {
+      dlt.add(
+          new dev.invalidator.core.DeadLetter(
+              KafkaEventSource.id(0, 5 + i),
+              StreamEntry.fields(i + 1, events.get(i), null, now),
+              "recording",
+              "retries_exhausted",
+              16,
+              now,
+              now,
+              "refused"));
+    }
+    KafkaDeadLetterAdmin dlq = new KafkaDeadLetterAdmin(TestKafka.bootstrap(), topic, dlqGroup);
+
+    List<KafkaDeadLetterAdmin.Stored> all = dlq.list(10);
+    assertThat(all).hasSize(3);
+    assertThat(all.get(0).originalTopic()).isEqualTo(topic);
+    assertThat(all)
+        .extracting(KafkaDeadLetterAdmin.Stored::originalOffset)
+        .containsExactly(5L, 6L, 7L);
+    assertThat(all.get(0).reason()).isEqualTo("retries_exhausted");
+    assertThat(all.get(0).attempts()).isEqualTo(16);
+    assertThat(all.get(0).lastFailure()).isEqualTo(now);
+    assertThat(all.get(0).tenant()).isEqualTo("acme");
+    assertThat(all.get(0).key()).isEqualTo("acme:product:a");
+    assertThat(StreamEntry.event(all.get(1).original())).isEqualTo(events.get(1));
+    assertThat(dlq.depth()).isEqualTo(3);
+
+    // Out of order: the middle one dropped first.
+    dlq.drop(List.of(all.get(1)));
+    assertThat(dlq.list(10))
+        .extracting(KafkaDeadLetterAdmin.Stored::id)
+        .containsExactly("0-0", "0-2");
+    assertThat(dlq.depth()).isEqualTo(2);
+
+    assertThat(dlq.redrive(List.of(all.get(0)))).isEqualTo(1);
+    List<ConsumerRecord<String, byte[]>> redriven = readAll(topic, 1, 1);
+    assertThat(redriven).hasSize(1);
+    assertThat(redriven.get(0).key()).isEqualTo("acme:product:a");
+    Map<String, String> fields = KafkaRecords.decode(redriven.get(0).value(), null);
+    assertThat(StreamEntry.event(fields)).isEqualTo(events.get(0));
+    assertThat(fields).containsEntry("redriven_from", topic + "-dlt/0-0");
+    assertThat(dlq.list(10)).extracting(KafkaDeadLetterAdmin.Stored::id).containsExactly("0-2");
+    // The mark moved over both handled records.
+    assertThat(TestKafka.committed(dlqGroup, topic + "-dlt")).containsEntry(0, 2L);
+
+    dlq.drop(dlq.list(10));
+    assertThat(dlq.list(10)).isEmpty();
+    assertThat(dlq.depth()).isZero();
+    assertThat(TestKafka.committed(dlqGroup, topic + "-dlt")).containsEntry(0, 3L);
+  }
+
   private static List<Delivery> pollAtLeast(KafkaEventSource source, int n) throws Exception {
     List<Delivery> out = new ArrayList<>();
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
