@@ -4,7 +4,9 @@ import java.util.regex.Pattern;
 
 /** Checks shared by the builders; messages name the setting. */
 final class KafkaSettings {
-  /** Kafka's own rule for topic names, less 249 minus room for the {@code -dlt} suffix. */
+  /**
+   * Kafka's characters for topic names; 240 leaves room for the {@code -dlt} suffix (limit 249).
+   */
   private static final Pattern TOPIC = Pattern.compile("[A-Za-z0-9._-]{1,240}");
 
   private static final Pattern GROUP = Pattern.compile("[A-Za-z0-9._-]{1,200}");
