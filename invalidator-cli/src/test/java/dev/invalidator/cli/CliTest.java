@@ -14,7 +14,9 @@ class CliTest {
   @Test
   void everyCommandHasHelp() {
     for (String cmd :
-        new String[] {"migrate", "run", "status", "demo", "flush", "dlq", "replay", "bench"}) {
+        new String[] {
+          "migrate", "run", "status", "demo", "flush", "dlq", "replay", "verify", "bench"
+        }) {
       ConsoleCapture.Result r = cli(cmd, "--help");
       assertThat(r.exit()).as(cmd).isZero();
       assertThat(r.out()).as(cmd).contains("Usage: invalidator " + cmd);
