@@ -59,6 +59,8 @@ public final class Daemon implements AutoCloseable {
   private Daemon(InvalidatorConfig cfg, Role role, WorkerListener extra, boolean migrate) {
     this.cfg = cfg;
     this.servers = Servers.connect(cfg);
+    CacheInspector ins = null;
+    ConsistencyObserver obs = null;
     try {
       if (migrate) {
         OutboxSchema.migrate(servers.dataSource(), outboxTable());
@@ -68,35 +70,40 @@ public final class Daemon implements AutoCloseable {
       if (cfg.observer().enabled() && role.worker()) {
         // The observer hears of every applied event, samples on the worker thread and checks on
         // its own; a relay-only process applies nothing, so it runs none.
-        this.inspector = CacheInspector.create(servers.redis(), cfg.redis().keyScheme());
-        this.observer =
+        ins = CacheInspector.create(servers.redis(), cfg.redis().keyScheme());
+        obs =
             new ConsistencyObserver(
                 cfg.observer(),
                 cfg.observability().tenants(),
-                inspector,
+                ins,
                 new VersionQueries(servers.dataSource(), cfg.observer().queries()),
                 observability.metrics().registry(),
                 Clock.systemUTC());
-        observability.consistency(observer::report);
-      } else {
-        this.inspector = null;
-        this.observer = null;
+        observability.consistency(obs::report);
       }
       this.pipeline =
           new Pipeline(
               cfg,
               servers,
               role,
-              observer == null
+              obs == null
                   ? WorkerListeners.all(extra, observability.metrics().workerListener())
-                  : WorkerListeners.all(extra, observability.metrics().workerListener(), observer),
+                  : WorkerListeners.all(extra, observability.metrics().workerListener(), obs),
               observability.metrics().relayListener(),
               Clock.systemUTC(),
               observability.spans());
     } catch (RuntimeException e) {
+      if (obs != null) {
+        obs.close();
+      }
+      if (ins != null) {
+        ins.close();
+      }
       servers.close();
       throw e;
     }
+    this.inspector = ins;
+    this.observer = obs;
   }
 
   /**
