@@ -346,6 +346,27 @@ class ConsistencyObserverTest {
     assertThat(observer.totals(0)).containsExactly(0, 1, 1);
   }
 
+  @Test
+  void eventAppliedLaterThanTheGracePeriodIsCountedLate() throws Exception {
+    setUp(Map.of());
+    seed("acme", 1);
+    ConsistencyObserver observer = observer();
+    Instant appliedAt = Instant.now();
+    observer.applied(
+        VersionGatedRedisTarget.NAME,
+        event("acme", "a0", 1),
+        ApplyResult.APPLIED,
+        appliedAt.minusMillis(700), // 700 ms from commit to apply: late for 300 ms, not for 1 s
+        appliedAt);
+
+    assertThat(observer.late(0)).isEqualTo(1);
+    assertThat(observer.late(1)).isZero();
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> observer.queued() == 0 && observer.totals(1)[CONSISTENT] == 1);
+    assertThat(observer.summaryLine()).endsWith("1 applied later than 300 ms)");
+  }
+
   private static void sample(ConsistencyObserver observer, InvalidationEvent e) {
     observer.applied(
         VersionGatedRedisTarget.NAME, e, ApplyResult.APPLIED, Instant.now(), Instant.now());

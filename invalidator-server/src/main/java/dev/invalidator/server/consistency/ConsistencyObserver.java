@@ -90,6 +90,8 @@ public final class ConsistencyObserver implements WorkerListener, AutoCloseable 
   private final Map<String, Counter> results = new LinkedHashMap<>();
   private final Map<String, Counter> drops = new LinkedHashMap<>();
   private final LongAdder dropped = new LongAdder();
+  private final Counter[] late;
+  private final long[] lateTotals;
   private final Deque<Map<String, Object>> recent = new ArrayDeque<>();
 
   /** An inconsistency, for logs and {@code /api/consistency}. */
@@ -141,6 +143,16 @@ public final class ConsistencyObserver implements WorkerListener, AutoCloseable 
                   "Consistency samples not checked: queue_full, rate_limited (observer.maxDbReadsPerSecond), no_row, unsettled (still changing after the re-checks), error")
               .tag("reason", reason)
               .register(registry));
+    }
+    this.late = new Counter[graces.size()];
+    this.lateTotals = new long[graces.size()];
+    for (int g = 0; g < graces.size(); g++) {
+      late[g] =
+          Counter.builder("invalidator.consistency.late")
+              .description(
+                  "Sampled events whose invalidation was applied more than the grace period after commit: a reader could be served the old version at T; their check runs at the apply")
+              .tag("grace", graceLabel(graces.get(g)))
+              .register(registry);
     }
     List<String> series = new ArrayList<>(this.tenants);
     series.add(InvalidatorConfig.Observability.OTHER);
@@ -206,10 +218,17 @@ public final class ConsistencyObserver implements WorkerListener, AutoCloseable 
     Instant from = committedAt != null ? committedAt : appliedAt;
     String trace = event.trace().traceparent();
     for (int g = 0; g < graces.size(); g++) {
+      Instant due = from.plus(graces.get(g));
+      if (appliedAt != null && appliedAt.isAfter(due)) {
+        late[g].increment();
+        synchronized (totals) {
+          lateTotals[g]++;
+        }
+      }
       schedule(
           new Check(
               event.aggregate(), event.aggregateVersion(), event.payload().views(), g, trace, 0),
-          from.plus(graces.get(g)));
+          due);
     }
   }
 
@@ -358,6 +377,13 @@ public final class ConsistencyObserver implements WorkerListener, AutoCloseable 
     }
   }
 
+  /** Sampled events applied later than grace index {@code g} after commit, since start. */
+  public long late(int g) {
+    synchronized (totals) {
+      return lateTotals[g];
+    }
+  }
+
   /** Samples dropped since start, whatever the reason. */
   public long dropped() {
     return dropped.sum();
@@ -380,6 +406,7 @@ public final class ConsistencyObserver implements WorkerListener, AutoCloseable 
   public String summaryLine() {
     StringBuilder b = new StringBuilder("consistency: ");
     long checks = 0;
+    StringBuilder lateText = new StringBuilder();
     for (int g = 0; g < graces.size(); g++) {
       long[] t = totals(g);
       checks += t[0] + t[1] + t[2];
@@ -387,12 +414,21 @@ public final class ConsistencyObserver implements WorkerListener, AutoCloseable 
         b.append(", ");
       }
       b.append(Nines.format(t[0], t[1])).append(" within ").append(human(graces.get(g)));
+      if (late(g) > 0) {
+        lateText
+            .append(", ")
+            .append(late(g))
+            .append(" applied later than ")
+            .append(human(graces.get(g)));
+      }
     }
     return b.append(" (")
         .append(checks)
         .append(" checks, ")
         .append(dropped())
-        .append(" dropped)")
+        .append(" dropped")
+        .append(lateText)
+        .append(")")
         .toString();
   }
 
@@ -412,6 +448,7 @@ public final class ConsistencyObserver implements WorkerListener, AutoCloseable 
       m.put("grace_seconds", graces.get(g).toMillis() / 1000.0);
       long[] t = totals(g);
       m.put("since_start", figures(t));
+      m.put("late_applies_since_start", late(g));
       Map<String, Object> byTenant = new LinkedHashMap<>();
       List<String> series = new ArrayList<>(tenants);
       series.add(InvalidatorConfig.Observability.OTHER);
