@@ -417,6 +417,10 @@ final class DemoCommand implements Callable<Integer> {
     while (observer.queued() > 0 && System.nanoTime() < deadline) {
       Thread.sleep(100);
     }
+    if (observer.queued() > 0) {
+      out.printf(
+          "%d observer checks still scheduled (re-checks): not counted%n", observer.queued());
+    }
   }
 
   private static boolean portFree(String bind, int port) {
