@@ -102,7 +102,9 @@ class ConsistencyObserverTest {
 
   @Test
   void correctPipelineUnderConcurrentWritesAndReadsIsFullyConsistent() throws Exception {
-    setUp(Map.of("observer.entrySamples", "5"));
+    // Grace periods the pipeline's lag stays well under on a loaded test machine: a sampled event
+    // applied later than T is counted late, not checked.
+    setUp(Map.of("observer.entrySamples", "5", "observer.grace", "1s,3s"));
     List<String> tenants = List.of("acme", "globex");
     int aggregates = 8;
     for (String t : tenants) {
@@ -165,7 +167,7 @@ class ConsistencyObserverTest {
       assertThat(t[INCONSISTENT]).as("inconsistent at grace %d: %s", g, observer.report()).isZero();
       assertThat(t[CONSISTENT]).as("consistent checks at grace %d", g).isGreaterThan(100);
     }
-    assertThat(observer.summaryLine()).contains("100% within 300 ms, 100% within 1 s");
+    assertThat(observer.summaryLine()).startsWith("consistency: 100% within 1 s, 100% within 3 s");
 
     String metrics = env.get(admin, "metrics").body();
     assertThat(metrics)
@@ -175,13 +177,13 @@ class ConsistencyObserverTest {
     assertThat(metrics)
         .contains("invalidator_consistency_ratio{grace=\"1s\",tenant=\"*\"} 1.0")
         .contains("invalidator_consistency_ratio{grace=\"1s\",tenant=\"acme\"} 1.0")
-        .contains("invalidator_consistency_nines{grace=\"300ms\",tenant=\"other\"} +Inf");
+        .contains("invalidator_consistency_nines{grace=\"3s\",tenant=\"other\"} +Inf");
     HttpResponse<String> api = env.get(admin, "api/consistency");
     assertThat(api.statusCode()).isEqualTo(200);
     JsonNode json = new ObjectMapper().readTree(api.body());
     assertThat(json.get("enabled").asBoolean()).isTrue();
     assertThat(json.get("graces")).hasSize(2);
-    assertThat(json.get("graces").get(0).get("grace").asText()).isEqualTo("300ms");
+    assertThat(json.get("graces").get(0).get("grace").asText()).isEqualTo("1s");
     assertThat(json.get("graces").get(1).get("ratio").asDouble()).isEqualTo(1.0);
     assertThat(json.get("graces").get(1).get("tenants").has("acme")).isTrue();
     assertThat(json.get("recent_inconsistencies")).isEmpty();
@@ -364,7 +366,11 @@ class ConsistencyObserverTest {
     await()
         .atMost(Duration.ofSeconds(10))
         .until(() -> observer.queued() == 0 && observer.totals(1)[CONSISTENT] == 1);
-    assertThat(observer.summaryLine()).endsWith("1 applied later than 300 ms)");
+    assertThat(observer.totals(0)).as("not judged at 300 ms").containsExactly(0, 0, 0);
+    assertThat(observer.summaryLine())
+        .isEqualTo(
+            "consistency: n/a within 300 ms, 100% within 1 s (1 checks, 0 dropped,"
+                + " 1 applied later than 300 ms)");
   }
 
   private static void sample(ConsistencyObserver observer, InvalidationEvent e) {

@@ -150,7 +150,7 @@ public final class ConsistencyObserver implements WorkerListener, AutoCloseable 
       late[g] =
           Counter.builder("invalidator.consistency.late")
               .description(
-                  "Sampled events whose invalidation was applied more than the grace period after commit: a reader could be served the old version at T; their check runs at the apply")
+                  "Sampled events whose invalidation was applied more than the grace period after commit: a reader could be served the old version at T; not checked at that grace period")
               .tag("grace", graceLabel(graces.get(g)))
               .register(registry);
     }
@@ -220,10 +220,13 @@ public final class ConsistencyObserver implements WorkerListener, AutoCloseable 
     for (int g = 0; g < graces.size(); g++) {
       Instant due = from.plus(graces.get(g));
       if (appliedAt != null && appliedAt.isAfter(due)) {
+        // Checked now, after the apply, it would be consistent by construction, blind to what
+        // readers were served between commit + T and the apply: counted as late, not judged.
         late[g].increment();
         synchronized (totals) {
           lateTotals[g]++;
         }
+        continue;
       }
       schedule(
           new Check(
@@ -377,7 +380,10 @@ public final class ConsistencyObserver implements WorkerListener, AutoCloseable 
     }
   }
 
-  /** Sampled events applied later than grace index {@code g} after commit, since start. */
+  /**
+   * Sampled events applied later than grace index {@code g} after commit, since start; they are not
+   * checked at that grace period.
+   */
   public long late(int g) {
     synchronized (totals) {
       return lateTotals[g];
