@@ -103,10 +103,24 @@ final class DemoCommand implements Callable<Integer> {
           "How long to wait for the pipeline to drain: 30s, 2m, or a bare number of seconds (default: ${DEFAULT-VALUE}).")
   String drainTimeout;
 
+  @Option(
+      names = "--drop-invalidations",
+      paramLabel = "FRACTION",
+      defaultValue = "0",
+      description =
+          "Negative control: commit this fraction of the writes without their outbox event (0..1)."
+              + " The demo's checker and the consistency observer must then both report stale"
+              + " entries, and the demo exits 1 (default: ${DEFAULT-VALUE}).")
+  double dropInvalidations;
+
   private final PrintStream out = System.out;
 
   @Override
   public Integer call() throws Exception {
+    if (!(dropInvalidations >= 0 && dropInvalidations <= 1)) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), "--drop-invalidations must be in 0..1");
+    }
     if (tenants < 1 || accounts < 1 || writers < 1 || readers < 0 || rate < 1) {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this),
@@ -215,6 +229,12 @@ final class DemoCommand implements Callable<Integer> {
           new DemoWorkload(
               daemon.dataSource(), OutboxWriter.create(table), cache, tracker, tenants, accounts);
       workload.setUp();
+      workload.dropInvalidations = dropInvalidations;
+      if (dropInvalidations > 0) {
+        out.printf(
+            "NEGATIVE CONTROL: %.2f%% of the writes commit without their invalidation event%n",
+            100 * dropInvalidations);
+      }
       URI admin = daemon.start(true);
       out.printf("status page: %s  (metrics: %smetrics)%n", admin, admin);
       out.printf(
@@ -385,6 +405,9 @@ final class DemoCommand implements Callable<Integer> {
         "  stale reads during run    %d (oldest %d ms: the window the pipeline's lag allows)%n",
         tracker.staleReads(), tracker.maxStalenessMillis());
     out.printf("  dead letters              %d%n", metrics.deadLettered.sum());
+    if (workload.dropped.sum() > 0) {
+      out.printf("  invalidations dropped     %d (negative control)%n", workload.dropped.sum());
+    }
     out.printf(
         "  drained                   %s in %d ms%n", drained ? "yes" : "NO (timed out)", drainMs);
   }
@@ -407,13 +430,17 @@ final class DemoCommand implements Callable<Integer> {
     }
   }
 
-  /** Waits for the checks still scheduled (the longest grace period after the last writes). */
+  /**
+   * Waits for the checks still scheduled: the last writes' checks are due the longest grace period
+   * after them, and a re-check of an unknown one that long again.
+   */
   private void awaitObserver(ConsistencyObserver observer) throws InterruptedException {
     Duration longest = observer.graces().get(observer.graces().size() - 1);
+    Duration wait = longest.multipliedBy(2).plusSeconds(2);
     out.printf(
         "waiting up to %d s for the observer's last checks (%d scheduled)...%n",
-        longest.toSeconds() + 5, observer.queued());
-    long deadline = System.nanoTime() + longest.plusSeconds(5).toNanos();
+        wait.toSeconds(), observer.queued());
+    long deadline = System.nanoTime() + wait.toNanos();
     while (observer.queued() > 0 && System.nanoTime() < deadline) {
       Thread.sleep(100);
     }

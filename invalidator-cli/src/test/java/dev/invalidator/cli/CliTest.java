@@ -33,4 +33,11 @@ class CliTest {
         .doesNotContain("INVALIDATOR_--")
         .doesNotContain("configuration:");
   }
+
+  @Test
+  void negativeControlFractionOutOfRangeIsRefused() {
+    ConsoleCapture.Result demo = cli("demo", "--drop-invalidations", "1.5");
+    assertThat(demo.exit()).isEqualTo(2);
+    assertThat(demo.err()).contains("--drop-invalidations must be in 0..1");
+  }
 }
