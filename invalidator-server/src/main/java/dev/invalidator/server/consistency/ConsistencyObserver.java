@@ -165,7 +165,7 @@ public final class ConsistencyObserver implements WorkerListener, AutoCloseable 
         Gauge.builder(
                 "invalidator.consistency.ratio",
                 () -> {
-                  long[] c = window.counts(clock.instant().getEpochSecond(), key, grace);
+                  long[] c = window.cachedCounts(clock.instant().getEpochSecond(), key, grace);
                   return Nines.ratio(c[0], c[1]);
                 })
             .description(
@@ -175,7 +175,7 @@ public final class ConsistencyObserver implements WorkerListener, AutoCloseable 
         Gauge.builder(
                 "invalidator.consistency.nines",
                 () -> {
-                  long[] c = window.counts(clock.instant().getEpochSecond(), key, grace);
+                  long[] c = window.cachedCounts(clock.instant().getEpochSecond(), key, grace);
                   return Nines.nines(Nines.ratio(c[0], c[1]));
                 })
             .description(

@@ -17,8 +17,13 @@ final class ConsistencyWindow {
   private final int graces;
   private final long windowSeconds;
   private final Deque<Bucket> buckets = new ArrayDeque<>();
+  private long snapshotSecond = Long.MIN_VALUE;
+  private Map<String, long[]> snapshot = Map.of();
 
   private record Bucket(long second, Map<String, long[]> counts) {}
+
+  /** The key of the every-series sums in the snapshot; no tenant can be named so (G5 rules). */
+  private static final String ALL = "\u0000all";
 
   ConsistencyWindow(int graces, long windowSeconds) {
     this.graces = graces;
@@ -51,6 +56,38 @@ final class ConsistencyWindow {
           }
         }
       }
+    }
+    return out;
+  }
+
+  /**
+   * Counts of {@code series} (null: every series) for {@code grace}, from a summary of the window
+   * computed at most once a second: what the gauges read, so a scrape of many tenant series costs
+   * one pass over the buckets, not one per series.
+   */
+  synchronized long[] cachedCounts(long epochSecond, String series, int grace) {
+    if (epochSecond != snapshotSecond) {
+      expire(epochSecond);
+      Map<String, long[]> next = new HashMap<>();
+      int width = graces * Verdict.values().length;
+      long[] all = new long[width];
+      for (Bucket b : buckets) {
+        for (Map.Entry<String, long[]> e : b.counts().entrySet()) {
+          long[] sum = next.computeIfAbsent(e.getKey(), k -> new long[width]);
+          for (int i = 0; i < width; i++) {
+            sum[i] += e.getValue()[i];
+            all[i] += e.getValue()[i];
+          }
+        }
+      }
+      next.put(ALL, all);
+      snapshot = next;
+      snapshotSecond = epochSecond;
+    }
+    long[] sums = snapshot.get(series == null ? ALL : series);
+    long[] out = new long[Verdict.values().length];
+    if (sums != null) {
+      System.arraycopy(sums, grace * out.length, out, 0, out.length);
     }
     return out;
   }

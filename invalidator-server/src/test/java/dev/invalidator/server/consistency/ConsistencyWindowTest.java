@@ -21,4 +21,21 @@ class ConsistencyWindowTest {
     assertThat(w.counts(110, null, 0)).containsExactly(1, 0, 0);
     assertThat(w.counts(200, null, 0)).containsExactly(0, 0, 0);
   }
+
+  @Test
+  void cachedCountsAgreeWithExactCountsAndRefreshEachSecond() {
+    ConsistencyWindow w = new ConsistencyWindow(1, 10);
+    w.record(100, "acme", 0, Verdict.CONSISTENT);
+    w.record(100, "other", 0, Verdict.INCONSISTENT);
+
+    assertThat(w.cachedCounts(100, null, 0)).containsExactly(w.counts(100, null, 0));
+    assertThat(w.cachedCounts(100, "acme", 0)).containsExactly(1, 0, 0);
+    assertThat(w.cachedCounts(100, "globex", 0)).containsExactly(0, 0, 0);
+    w.record(100, "acme", 0, Verdict.CONSISTENT);
+    assertThat(w.cachedCounts(100, "acme", 0))
+        .as("cached within the second")
+        .containsExactly(1, 0, 0);
+    assertThat(w.cachedCounts(101, "acme", 0)).containsExactly(2, 0, 0);
+    assertThat(w.cachedCounts(111, null, 0)).containsExactly(0, 0, 0);
+  }
 }
