@@ -235,8 +235,11 @@ public final class ConsistencyObserver implements WorkerListener, AutoCloseable 
     }
   }
 
-  /** Samples one random entry now (also called by the scheduler every second). */
-  void sampleEntries() {
+  /**
+   * Picks {@code observer.entrySamples} random cache entries now, reads their rows' versions and
+   * schedules their checks; the observer's scheduler calls it every second.
+   */
+  public void sampleEntries() {
     for (int i = 0; i < cfg.entrySamples(); i++) {
       try {
         Optional<KeyScheme.EntryKey> entry = inspector.randomEntry(10);
