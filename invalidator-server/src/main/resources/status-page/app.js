@@ -78,7 +78,51 @@
     }
   }
 
+  function renderConsistency(c) {
+    $('consistency-section').hidden = false;
+    text('consistency-window', num(c.window_seconds));
+    var body = $('consistency').tBodies[0];
+    body.textContent = '';
+    (c.graces || []).forEach(function (g) {
+      var tr = document.createElement('tr');
+      tr.setAttribute('data-grace', g.grace);
+      cell(tr, g.grace);
+      var t = cell(tr, g.text);
+      if (g.inconsistent > 0) { t.className = 'bad'; }
+      cell(tr, num(g.consistent));
+      cell(tr, num(g.inconsistent));
+      cell(tr, num(g.unknown));
+      body.appendChild(tr);
+    });
+    var ib = $('inconsistencies').tBodies[0];
+    ib.textContent = '';
+    var recent = c.recent_inconsistencies || [];
+    recent.slice(0, 10).forEach(function (i) {
+      var tr = document.createElement('tr');
+      cell(tr, i.tenant);
+      cell(tr, i.aggregate_type + '/' + i.aggregate_id);
+      cell(tr, i.view);
+      cell(tr, num(i.served_version));
+      cell(tr, num(i.database_version));
+      cell(tr, i.trace_id || '–');
+      ib.appendChild(tr);
+    });
+    if (recent.length === 0) {
+      var tr = document.createElement('tr');
+      cell(tr, '(none)');
+      ib.appendChild(tr);
+    }
+  }
+
+  function refreshConsistency() {
+    fetch('/api/consistency', { cache: 'no-store' })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (c) { if (c && c.enabled) { renderConsistency(c); } })
+      .catch(function () { /* the main refresh reports the server as unreachable */ });
+  }
+
   function refresh() {
+    refreshConsistency();
     fetch('/api/status', { cache: 'no-store' })
       .then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.json(); })
       .then(function (s) {

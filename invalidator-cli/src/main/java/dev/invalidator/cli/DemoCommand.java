@@ -8,11 +8,15 @@ import dev.invalidator.outbox.OutboxStats;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.OutboxWriter;
 import dev.invalidator.redis.CacheClient;
+import dev.invalidator.redis.CacheInspector;
 import dev.invalidator.redis.RedisStreamSource;
 import dev.invalidator.redis.StreamStats;
 import dev.invalidator.server.ConnectionOptions;
 import dev.invalidator.server.Daemon;
 import dev.invalidator.server.config.InvalidatorConfig;
+import dev.invalidator.server.consistency.ConsistencyObserver;
+import dev.invalidator.server.consistency.Verification;
+import dev.invalidator.server.consistency.VersionQueries;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.io.PrintStream;
@@ -99,10 +103,24 @@ final class DemoCommand implements Callable<Integer> {
           "How long to wait for the pipeline to drain: 30s, 2m, or a bare number of seconds (default: ${DEFAULT-VALUE}).")
   String drainTimeout;
 
+  @Option(
+      names = "--drop-invalidations",
+      paramLabel = "FRACTION",
+      defaultValue = "0",
+      description =
+          "Negative control: commit this fraction of the writes without their outbox event (0..1)."
+              + " The demo's checker and the consistency observer must then both report stale"
+              + " entries, and the demo exits 1 (default: ${DEFAULT-VALUE}).")
+  double dropInvalidations;
+
   private final PrintStream out = System.out;
 
   @Override
   public Integer call() throws Exception {
+    if (!(dropInvalidations >= 0 && dropInvalidations <= 1)) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), "--drop-invalidations must be in 0..1");
+    }
     if (tenants < 1 || accounts < 1 || writers < 1 || readers < 0 || rate < 1) {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this),
@@ -140,6 +158,19 @@ final class DemoCommand implements Callable<Integer> {
         overrides.put("observability.tenants", String.join(",", shown));
       }
       overrides.put("observability.sampleInterval", "1s");
+      // The consistency observer checks a tenth of the applied events and five random entries a
+      // second against the demo table, 1 s and 10 s after each write.
+      overrides.put("observer.enabled", "true");
+      overrides.put("observer.sampleRate", "0.1");
+      overrides.put("observer.entrySamples", "5");
+      overrides.put("observer.grace", "1s,10s");
+      overrides.put("observer.maxDbReadsPerSecond", "300");
+      overrides.put(
+          "observer.queries",
+          DemoWorkload.TYPE
+              + "=SELECT version FROM "
+              + DemoWorkload.TABLE
+              + " WHERE tenant_id = ? AND account_id = ?");
       overrides.put("worker.claimMinIdle", "5s");
       overrides.put("worker.claimInterval", "1s");
       if (base.admin().port() != 0 && !portFree(base.admin().bind(), base.admin().port())) {
@@ -198,6 +229,12 @@ final class DemoCommand implements Callable<Integer> {
           new DemoWorkload(
               daemon.dataSource(), OutboxWriter.create(table), cache, tracker, tenants, accounts);
       workload.setUp();
+      workload.dropInvalidations = dropInvalidations;
+      if (dropInvalidations > 0) {
+        out.printf(
+            "NEGATIVE CONTROL: %.2f%% of the writes commit without their invalidation event%n",
+            100 * dropInvalidations);
+      }
       URI admin = daemon.start(true);
       out.printf("status page: %s  (metrics: %smetrics)%n", admin, admin);
       out.printf(
@@ -209,8 +246,21 @@ final class DemoCommand implements Callable<Integer> {
       boolean drained = awaitDrain(daemon.dataSource(), table, probe, drainFor);
       long drainMs = (System.nanoTime() - drainStart) / 1_000_000;
       int stale = checkAfterDrain(redis.sync(), workload, keys);
+      Verification.Report verified = verifyAfterDrain(daemon, cfg, workload);
+      ConsistencyObserver observer = daemon.consistencyObserver();
+      awaitObserver(observer);
       printSummary(workload, metrics, tracker, cache, drained, drainMs, stale);
-      return drained && stale == 0 ? 0 : 1;
+      // The observer's own after-drain scan must agree with the demo's checker above.
+      boolean agree = (verified.inconsistent() == 0) == (stale == 0);
+      out.printf(
+          "observer after drain: %d inconsistent of %d checked (%s)%s%n",
+          verified.inconsistent(),
+          verified.checked(),
+          verified.text(),
+          agree ? ", agrees with the checker" : ", DISAGREES with the checker");
+      out.println(observer.summaryLine());
+      out.printf("stale after drain: %d%n", stale);
+      return drained && stale == 0 && agree ? 0 : 1;
     }
   }
 
@@ -355,9 +405,49 @@ final class DemoCommand implements Callable<Integer> {
         "  stale reads during run    %d (oldest %d ms: the window the pipeline's lag allows)%n",
         tracker.staleReads(), tracker.maxStalenessMillis());
     out.printf("  dead letters              %d%n", metrics.deadLettered.sum());
+    if (workload.dropped.sum() > 0) {
+      out.printf("  invalidations dropped     %d (negative control)%n", workload.dropped.sum());
+    }
     out.printf(
         "  drained                   %s in %d ms%n", drained ? "yes" : "NO (timed out)", drainMs);
-    out.printf("stale after drain: %d%n", stale);
+  }
+
+  /**
+   * Scans every cached entry with the observer's checker (what {@code invalidator verify} does).
+   */
+  private static Verification.Report verifyAfterDrain(
+      Daemon daemon, InvalidatorConfig cfg, DemoWorkload workload) throws java.sql.SQLException {
+    try (CacheInspector inspector =
+        CacheInspector.create(daemon.redisClient(), cfg.redis().keyScheme())) {
+      return new Verification(
+              inspector, new VersionQueries(daemon.dataSource(), cfg.observer().queries()), 5_000)
+          .run(
+              null,
+              DemoWorkload.TYPE,
+              (long) workload.tenants * workload.accounts * 2,
+              Duration.ofSeconds(1),
+              (done, total) -> {});
+    }
+  }
+
+  /**
+   * Waits for the checks still scheduled: the last writes' checks are due the longest grace period
+   * after them, and a re-check of an unknown one that long again.
+   */
+  private void awaitObserver(ConsistencyObserver observer) throws InterruptedException {
+    Duration longest = observer.graces().get(observer.graces().size() - 1);
+    Duration wait = longest.multipliedBy(2).plusSeconds(2);
+    out.printf(
+        "waiting up to %d s for the observer's last checks (%d scheduled)...%n",
+        wait.toSeconds(), observer.queued());
+    long deadline = System.nanoTime() + wait.toNanos();
+    while (observer.queued() > 0 && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+    }
+    if (observer.queued() > 0) {
+      out.printf(
+          "%d observer checks still scheduled (re-checks): not counted%n", observer.queued());
+    }
   }
 
   private static boolean portFree(String bind, int port) {

@@ -35,6 +35,10 @@ final class DemoWorkload {
   final LongAdder writes = new LongAdder();
   final LongAdder reads = new LongAdder();
   final LongAdder errors = new LongAdder();
+  final LongAdder dropped = new LongAdder();
+
+  /** Negative control: the fraction of writes committed without their outbox event. */
+  volatile double dropInvalidations;
 
   DemoWorkload(
       DataSource ds,
@@ -116,15 +120,20 @@ final class DemoWorkload {
           version = rs.getLong(1);
         }
       }
-      outbox.append(
-          c,
-          InvalidationEvent.builder()
-              .tenant(tenant)
-              .aggregate(TYPE, account)
-              .version(version)
-              .eventType("account.balance_changed")
-              .payload(Payload.ofViews(VIEW))
-              .build());
+      boolean drop = dropInvalidations > 0 && r.nextDouble() < dropInvalidations;
+      if (drop) {
+        dropped.increment();
+      } else {
+        outbox.append(
+            c,
+            InvalidationEvent.builder()
+                .tenant(tenant)
+                .aggregate(TYPE, account)
+                .version(version)
+                .eventType("account.balance_changed")
+                .payload(Payload.ofViews(VIEW))
+                .build());
+      }
       c.commit();
       tracker.committed(key(tenant, account), version, System.nanoTime());
       writes.increment();

@@ -14,7 +14,9 @@ class CliTest {
   @Test
   void everyCommandHasHelp() {
     for (String cmd :
-        new String[] {"migrate", "run", "status", "demo", "flush", "dlq", "replay", "bench"}) {
+        new String[] {
+          "migrate", "run", "status", "demo", "flush", "dlq", "replay", "verify", "bench"
+        }) {
       ConsoleCapture.Result r = cli(cmd, "--help");
       assertThat(r.exit()).as(cmd).isZero();
       assertThat(r.out()).as(cmd).contains("Usage: invalidator " + cmd);
@@ -30,5 +32,12 @@ class CliTest {
         .contains("--duration: 'forty' is not a duration")
         .doesNotContain("INVALIDATOR_--")
         .doesNotContain("configuration:");
+  }
+
+  @Test
+  void negativeControlFractionOutOfRangeIsRefused() {
+    ConsoleCapture.Result demo = cli("demo", "--drop-invalidations", "1.5");
+    assertThat(demo.exit()).isEqualTo(2);
+    assertThat(demo.err()).contains("--drop-invalidations must be in 0..1");
   }
 }

@@ -187,6 +187,47 @@ public final class KeyScheme {
         || key.startsWith(prefix + ":{" + tenantId + "}");
   }
 
+  /**
+   * An entry key taken apart: the aggregate and the view it caches.
+   *
+   * @param aggregate the aggregate, validated like every identifier
+   * @param view the view name
+   */
+  public record EntryKey(AggregateRef aggregate, String view) {}
+
+  /**
+   * Parses an entry key of this scheme ({@code <prefix>:{<tenant>|<type>|<id>}:v:<view>}); empty
+   * for any other key, or one whose parts are not valid identifiers.
+   */
+  public java.util.Optional<EntryKey> parseEntry(String key) {
+    String start = prefix + ":{";
+    int close = key.indexOf("}:v:");
+    if (!key.startsWith(start) || close < start.length()) {
+      return java.util.Optional.empty();
+    }
+    String[] parts = key.substring(start.length(), close).split("\\|", -1);
+    if (parts.length != 3) {
+      return java.util.Optional.empty();
+    }
+    try {
+      AggregateRef ref = new AggregateRef(parts[0], parts[1], parts[2]);
+      String view = view(key.substring(close + 4));
+      return java.util.Optional.of(new EntryKey(ref, view));
+    } catch (InvalidEventException e) {
+      return java.util.Optional.empty();
+    }
+  }
+
+  /**
+   * A {@code SCAN MATCH} pattern for the entry keys of {@code tenantId} and {@code type} (either
+   * null for any). Identifiers contain no glob characters, so the pattern matches only them.
+   */
+  public String entryPattern(String tenantId, String type) {
+    String t = tenantId == null ? "*" : Identifiers.tenant(tenantId);
+    String ty = type == null ? "*" : Identifiers.require("aggregate_type", type, 128);
+    return prefix + ":{" + t + "|" + ty + "|*}:v:*";
+  }
+
   public static String view(String view) {
     return Identifiers.require("view", view, Identifiers.MAX_IDENTIFIER_LENGTH);
   }

@@ -527,7 +527,7 @@ public final class CacheClient implements AutoCloseable {
 
   /** The entry of a {@code read.lua} reply if it may be served, else null. */
   private static Versioned servable(String entryKey, List<Object> reply) {
-    Long ver = decimal(reply.get(0));
+    Long ver = ServeRule.decimal(reply.get(0));
     if (ver == null) {
       return null;
     }
@@ -535,15 +535,8 @@ public final class CacheClient implements AutoCloseable {
     if (!(reply.get(1) instanceof byte[]) && !absent) {
       return null;
     }
-    Object rawFence = reply.get(2);
-    long fence;
-    if (rawFence == null) {
-      fence = -1;
-    } else {
-      Long parsed = decimal(rawFence);
-      fence = parsed == null ? Long.MAX_VALUE : parsed; // an unreadable fence admits nothing
-    }
-    if (ver < fence) {
+    long fence = ServeRule.fence(reply.get(2));
+    if (!ServeRule.serves(ver, fence)) {
       log.debug("entry {} at version {} is fenced out by {}", entryKey, ver, fence);
       return null;
     }
@@ -790,22 +783,6 @@ public final class CacheClient implements AutoCloseable {
 
   private static byte[] ascii(long n) {
     return Long.toString(n).getBytes(StandardCharsets.US_ASCII);
-  }
-
-  private static Long decimal(Object raw) {
-    if (!(raw instanceof byte[] bytes) || bytes.length == 0 || bytes.length > 19) {
-      return null;
-    }
-    for (byte b : bytes) {
-      if (b < '0' || b > '9') {
-        return null;
-      }
-    }
-    try {
-      return Long.parseLong(new String(bytes, StandardCharsets.US_ASCII));
-    } catch (NumberFormatException ex) {
-      return null;
-    }
   }
 
   /**

@@ -29,6 +29,7 @@ final class LuaScript {
   static final LuaScript HEARTBEAT = load("heartbeat.lua");
   static final LuaScript UNLOCK = load("unlock.lua");
   static final LuaScript CLAIM = load("claim.lua");
+  static final LuaScript INSPECT = load("inspect.lua");
 
   private final String name;
   private final String source;

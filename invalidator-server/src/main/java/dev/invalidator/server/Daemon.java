@@ -4,7 +4,10 @@ import dev.invalidator.core.WorkerListener;
 import dev.invalidator.core.WorkerListeners;
 import dev.invalidator.outbox.OutboxSchema;
 import dev.invalidator.outbox.OutboxTable;
+import dev.invalidator.redis.CacheInspector;
 import dev.invalidator.server.config.InvalidatorConfig;
+import dev.invalidator.server.consistency.ConsistencyObserver;
+import dev.invalidator.server.consistency.VersionQueries;
 import dev.invalidator.server.observe.AdminServer;
 import dev.invalidator.server.observe.Tracing;
 import io.lettuce.core.RedisClient;
@@ -48,31 +51,59 @@ public final class Daemon implements AutoCloseable {
   private final OpenTelemetry otel;
   private final Observability observability;
   private final Pipeline pipeline;
+  private final CacheInspector inspector;
+  private final ConsistencyObserver observer;
   private AdminServer admin;
   private boolean closed;
 
   private Daemon(InvalidatorConfig cfg, Role role, WorkerListener extra, boolean migrate) {
     this.cfg = cfg;
     this.servers = Servers.connect(cfg);
+    CacheInspector ins = null;
+    ConsistencyObserver obs = null;
     try {
       if (migrate) {
         OutboxSchema.migrate(servers.dataSource(), outboxTable());
       }
       this.otel = Tracing.fromEnvironment();
       this.observability = Observability.create(cfg, role, otel, Clock.systemUTC());
+      if (cfg.observer().enabled() && role.worker()) {
+        // The observer hears of every applied event, samples on the worker thread and checks on
+        // its own; a relay-only process applies nothing, so it runs none.
+        ins = CacheInspector.create(servers.redis(), cfg.redis().keyScheme());
+        obs =
+            new ConsistencyObserver(
+                cfg.observer(),
+                cfg.observability().tenants(),
+                ins,
+                new VersionQueries(servers.dataSource(), cfg.observer().queries()),
+                observability.metrics().registry(),
+                Clock.systemUTC());
+        observability.consistency(obs::report);
+      }
       this.pipeline =
           new Pipeline(
               cfg,
               servers,
               role,
-              WorkerListeners.all(extra, observability.metrics().workerListener()),
+              obs == null
+                  ? WorkerListeners.all(extra, observability.metrics().workerListener())
+                  : WorkerListeners.all(extra, observability.metrics().workerListener(), obs),
               observability.metrics().relayListener(),
               Clock.systemUTC(),
               observability.spans());
     } catch (RuntimeException e) {
+      if (obs != null) {
+        obs.close();
+      }
+      if (ins != null) {
+        ins.close();
+      }
       servers.close();
       throw e;
     }
+    this.inspector = ins;
+    this.observer = obs;
   }
 
   /**
@@ -93,6 +124,9 @@ public final class Daemon implements AutoCloseable {
    */
   public URI start(boolean anyFreePort) {
     pipeline.start();
+    if (observer != null) {
+      observer.start();
+    }
     admin = observability.start(servers, pipeline, anyFreePort);
     return admin.uri();
   }
@@ -117,6 +151,11 @@ public final class Daemon implements AutoCloseable {
     return observability.metrics().registry();
   }
 
+  /** The consistency observer, or null when {@code observer.enabled} is off (or no workers). */
+  public ConsistencyObserver consistencyObserver() {
+    return observer;
+  }
+
   /** Asks every loop to stop and waits up to {@code timeout} for the batches in flight. */
   public void stop(Duration timeout) {
     pipeline.stop(timeout);
@@ -131,6 +170,10 @@ public final class Daemon implements AutoCloseable {
     closed = true;
     pipeline.stop(Duration.ofSeconds(20));
     pipeline.close();
+    if (observer != null) {
+      observer.close();
+      inspector.close();
+    }
     observability.close();
     Tracing.shutdown(otel);
     servers.close();

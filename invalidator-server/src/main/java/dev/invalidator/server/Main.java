@@ -6,8 +6,8 @@ import picocli.CommandLine.Command;
 
 /**
  * The daemon's command line: {@code migrate}, {@code run}, {@code status}, {@code flush}, {@code
- * dlq}, {@code replay}. The distribution ({@code invalidator-cli}) adds its tooling ({@code demo},
- * {@code bench}) to {@link #commandLine()}.
+ * dlq}, {@code replay}, {@code verify}. The distribution ({@code invalidator-cli}) adds its tooling
+ * ({@code demo}, {@code bench}) to {@link #commandLine()}.
  */
 @Command(
     name = "invalidator",
@@ -24,6 +24,7 @@ import picocli.CommandLine.Command;
       FlushCommand.class,
       DlqCommand.class,
       ReplayCommand.class,
+      VerifyCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

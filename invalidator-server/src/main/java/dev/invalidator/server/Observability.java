@@ -39,6 +39,7 @@ final class Observability implements AutoCloseable {
   private final Clock clock;
   private final List<AutoCloseable> closeables = new ArrayList<>();
   private AdminServer admin;
+  private Supplier<java.util.Map<String, Object>> consistency;
 
   private Observability(
       InvalidatorConfig cfg, Daemon.Role role, OpenTelemetry openTelemetry, Clock clock) {
@@ -68,6 +69,11 @@ final class Observability implements AutoCloseable {
 
   OpenTelemetry openTelemetry() {
     return openTelemetry;
+  }
+
+  /** Serves {@code /api/consistency} from {@code report} (call before {@link #start}). */
+  void consistency(Supplier<java.util.Map<String, Object>> report) {
+    this.consistency = report;
   }
 
   /** Starts the sampler and the admin HTTP server for {@code pipeline}. */
@@ -172,7 +178,8 @@ final class Observability implements AutoCloseable {
               checks,
               status,
               dlq,
-              cfg.admin().token());
+              cfg.admin().token(),
+              consistency);
     } catch (java.io.UncheckedIOException e) {
       if (!anyFreePort) {
         throw e;
@@ -180,7 +187,14 @@ final class Observability implements AutoCloseable {
       log.warn("{}; using a free port instead", e.getMessage());
       admin =
           AdminServer.start(
-              cfg.admin().bind(), 0, metrics, checks, status, dlq, cfg.admin().token());
+              cfg.admin().bind(),
+              0,
+              metrics,
+              checks,
+              status,
+              dlq,
+              cfg.admin().token(),
+              consistency);
     }
     closeables.add(0, admin);
     return admin;

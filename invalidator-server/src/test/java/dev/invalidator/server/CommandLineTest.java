@@ -68,7 +68,8 @@ class CommandLineTest {
 
   @Test
   void everyCommandHasHelp() {
-    for (String cmd : new String[] {"migrate", "run", "status", "flush", "dlq", "replay"}) {
+    for (String cmd :
+        new String[] {"migrate", "run", "status", "flush", "dlq", "replay", "verify"}) {
       ConsoleCapture.Result r = cli(cmd, "--help");
       assertThat(r.exit()).as(cmd).isZero();
       assertThat(r.out()).as(cmd).contains("Usage: invalidator " + cmd);

@@ -4,10 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.invalidator.core.KeyScheme;
 import dev.invalidator.redis.CacheClient;
+import dev.invalidator.redis.CacheInspector;
+import dev.invalidator.server.config.InvalidatorConfig;
+import dev.invalidator.server.consistency.ConsistencyObserver;
+import dev.invalidator.server.consistency.VersionQueries;
 import dev.invalidator.server.observe.AdminServer;
 import dev.invalidator.server.observe.InvalidatorMetrics;
 import dev.invalidator.testing.TestServers;
+import io.lettuce.core.RedisClient;
 import java.io.IOException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -16,6 +22,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -63,7 +70,10 @@ class OpsFilesTest {
             "invalidator_tenant_staleness_seconds",
             "invalidator_commit_to_apply_seconds_bucket",
             "invalidator_circuit_breaker_state",
-            "invalidator_fill_rejected_total");
+            "invalidator_fill_rejected_total",
+            "invalidator_consistency_ratio",
+            "invalidator_consistency_nines",
+            "invalidator_consistency_checks_total");
     for (String name : names) {
       assertThat(scrape).as("/metrics exports " + name).containsPattern("(?m)^" + name + "[{ ]");
     }
@@ -81,17 +91,39 @@ class OpsFilesTest {
     }
   }
 
-  /** /metrics of a process with a worker, a relay and a CacheClient, as the demo runs them. */
+  /**
+   * /metrics of a process with a worker, a relay, the consistency observer and a CacheClient, as
+   * the demo runs them.
+   */
   private static String scrapeOfAFullProcess() throws Exception {
+    RedisClient redis = RedisClient.create(TestServers.redisUrl());
     try (InvalidatorMetrics metrics =
             new InvalidatorMetrics(List.of("redis"), List.of("acme"), Clock.systemUTC());
         CacheClient cache =
             CacheClient.builder()
                 .redisUrl(TestServers.redisUrl())
                 .meterRegistry(metrics.registry())
-                .build()) {
+                .build();
+        CacheInspector inspector = CacheInspector.create(redis, KeyScheme.defaults());
+        ConsistencyObserver observer =
+            new ConsistencyObserver(
+                new InvalidatorConfig.Observer(
+                    true,
+                    0.01,
+                    0,
+                    List.of(Duration.ofSeconds(1), Duration.ofSeconds(10), Duration.ofMinutes(1)),
+                    Map.of("account", "SELECT version FROM account WHERE tenant_id = ? AND id = ?"),
+                    20,
+                    Duration.ofMinutes(5)),
+                List.of("acme"),
+                inspector,
+                new VersionQueries(null, Map.of()),
+                metrics.registry(),
+                Clock.systemUTC())) {
       metrics.bindLoops(Instant::now, List.of(Instant::now));
       assertThat(cache.stats().fillsRejected()).isZero();
+      assertThat(observer.queued()).isZero();
+      assertThat(inspector.keyScheme().prefix()).isEqualTo(KeyScheme.DEFAULT_PREFIX);
       AdminServer admin =
           AdminServer.start("127.0.0.1", 0, metrics, List.of(), Map::of, null, null);
       try {
@@ -107,6 +139,8 @@ class OpsFilesTest {
       } finally {
         admin.close();
       }
+    } finally {
+      redis.shutdown();
     }
   }
 

@@ -25,7 +25,8 @@ public record InvalidatorConfig(
     Admin admin,
     Observability observability,
     Recovery recovery,
-    TargetsConfig targets) {
+    TargetsConfig targets,
+    Observer observer) {
 
   /** Stream trimming and Redis data-loss recovery, run by the relay. */
   public record Recovery(Duration trimInterval, Duration replayWindow, Duration checkInterval) {}
@@ -173,6 +174,25 @@ public record InvalidatorConfig(
     }
   }
 
+  /**
+   * The consistency observer (README "Consistency observer").
+   *
+   * @param queries per aggregate type, SQL returning the row's version, parameters tenant and id
+   */
+  public record Observer(
+      boolean enabled,
+      double sampleRate,
+      int entrySamples,
+      java.util.List<Duration> grace,
+      Map<String, String> queries,
+      double maxDbReadsPerSecond,
+      Duration window) {
+    public Observer {
+      grace = java.util.List.copyOf(grace);
+      queries = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(queries));
+    }
+  }
+
   static InvalidatorConfig from(Map<String, String> v) {
     Reader r = new Reader(v);
     Postgres pg =
@@ -298,8 +318,38 @@ public record InvalidatorConfig(
     if (targets.webhook().configured()) {
       validate("targets.webhook", "targets.webhook.url", () -> targets.webhook().builder().build());
     }
+    Observer observer =
+        new Observer(
+            r.bool("observer.enabled"),
+            r.fraction("observer.sampleRate"),
+            r.integer("observer.entrySamples", 0, 1000),
+            r.durations("observer.grace"),
+            r.queries("observer.queries"),
+            r.decimal("observer.maxDbReadsPerSecond"),
+            r.duration("observer.window"));
+    if (observer.enabled() && observer.queries().isEmpty()) {
+      throw new ConfigException(
+          "observer.queries",
+          "is required when observer.enabled is true: the observer needs each aggregate type's"
+              + " version query");
+    }
+    Duration longestGrace = observer.grace().get(observer.grace().size() - 1);
+    if (observer.window().compareTo(longestGrace) < 0) {
+      throw new ConfigException("observer.window", "must be at least the longest observer.grace");
+    }
     return new InvalidatorConfig(
-        pg, redis, relay, worker, cache, tags, near, admin, observability, recovery, targets);
+        pg,
+        redis,
+        relay,
+        worker,
+        cache,
+        tags,
+        near,
+        admin,
+        observability,
+        recovery,
+        targets,
+        observer);
   }
 
   /** Builds a target once to check its settings with the library's own rules, then drops it. */
@@ -412,6 +462,77 @@ public record InvalidatorConfig(
         throw new ConfigException(key, "must be positive");
       }
       return d;
+    }
+
+    double fraction(String key) {
+      String s = str(key);
+      double d;
+      try {
+        d = Double.parseDouble(s);
+      } catch (NumberFormatException e) {
+        throw new ConfigException(key, "'" + s + "' is not a number");
+      }
+      if (!(d > 0 && d <= 1)) {
+        throw new ConfigException(key, "must be in (0, 1], got " + s);
+      }
+      return d;
+    }
+
+    /** Distinct positive durations, sorted, at least one, at most 8. */
+    java.util.List<Duration> durations(String key) {
+      java.util.TreeSet<Duration> out = new java.util.TreeSet<>();
+      for (String part : str(key).split(",")) {
+        String t = part.trim();
+        if (t.isEmpty()) {
+          continue;
+        }
+        Duration d = Durations.parse(key, t);
+        if (d.isZero() || d.isNegative()) {
+          throw new ConfigException(key, "'" + t + "' must be positive");
+        }
+        out.add(d);
+      }
+      if (out.isEmpty() || out.size() > 8) {
+        throw new ConfigException(key, "must list 1 to 8 durations, e.g. 1s,10s,60s");
+      }
+      return java.util.List.copyOf(out);
+    }
+
+    /**
+     * {@code type=SQL} entries separated by {@code ;}: each SQL must have exactly two {@code ?}
+     * (tenant, then id) and must not be empty. The SQL itself is not logged in errors beyond its
+     * type: it is configuration, not a secret, but may be long.
+     */
+    Map<String, String> queries(String key) {
+      Map<String, String> out = new java.util.LinkedHashMap<>();
+      for (String part : str(key).split(";")) {
+        String entry = part.trim();
+        if (entry.isEmpty()) {
+          continue;
+        }
+        int eq = entry.indexOf('=');
+        if (eq < 1) {
+          throw new ConfigException(
+              key,
+              "'" + entry + "' must be type=SELECT ... (e.g. account=SELECT version FROM ...)");
+        }
+        String type = entry.substring(0, eq).trim();
+        String sql = entry.substring(eq + 1).trim();
+        check(key, () -> dev.invalidator.core.Identifiers.require("aggregate_type", type, 128));
+        long params = sql.chars().filter(c -> c == '?').count();
+        if (params != 2) {
+          throw new ConfigException(
+              key,
+              "the query of type "
+                  + type
+                  + " must have exactly two ? parameters (tenant, then id), found "
+                  + params);
+        }
+        if (out.put(type, sql) != null) {
+          throw new ConfigException(key, "type " + type + " is listed twice");
+        }
+      }
+      return out;
     }
 
     String identifier(String key) {

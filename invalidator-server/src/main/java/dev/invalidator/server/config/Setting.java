@@ -219,7 +219,35 @@ public record Setting(String name, String defaultValue, String description) {
           new Setting(
               "observability.stuckAfter",
               "2m",
-              "a relay or worker loop that has not completed an iteration for this long makes /health/ready fail"));
+              "a relay or worker loop that has not completed an iteration for this long makes /health/ready fail"),
+          new Setting(
+              "observer.enabled",
+              "false",
+              "run the consistency observer in worker processes (needs observer.queries)"),
+          new Setting(
+              "observer.sampleRate",
+              "0.01",
+              "fraction (0..1] of applied events whose aggregate the observer checks after each grace period"),
+          new Setting(
+              "observer.entrySamples",
+              "1",
+              "cache entries picked at random (RANDOMKEY) and checked per second, besides the events (0 = none)"),
+          new Setting(
+              "observer.grace",
+              "1s,10s,60s",
+              "comma-separated grace periods T: a check reads the cache and the database T after the commit"),
+          new Setting(
+              "observer.queries",
+              "",
+              "per aggregate type, the query that returns a row's current version, two ? for tenant and id: type=SELECT ...; other=SELECT ..."),
+          new Setting(
+              "observer.maxDbReadsPerSecond",
+              "20",
+              "database reads per second the observer makes at most; checks beyond are dropped and counted"),
+          new Setting(
+              "observer.window",
+              "5m",
+              "sliding window of the consistency ratio and nines (gauges, /api/consistency, status page)"));
 
   private static String n(long value) {
     return Long.toString(value);

@@ -31,6 +31,8 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code GET /health/live} 200 while the process serves; {@code GET /health/ready} 200 when
  *       every check passes, else 503, with each check's result as JSON;
  *   <li>{@code GET /api/status} the figures of {@code invalidator status} plus the live ones;
+ *   <li>{@code GET /api/consistency} the consistency observer's figures and recent inconsistencies
+ *       ({@code {"enabled": false}} when it does not run);
  *   <li>{@code GET /api/dlq?count=N} the oldest dead letters; {@code POST /api/dlq/<id>/redrive}
  *       and {@code POST /api/dlq/<id>/drop} need {@code Authorization: Bearer <admin.token>} (401
  *       without or with a wrong one; 404 when no token is configured, the operations are then
@@ -59,6 +61,7 @@ public final class AdminServer implements AutoCloseable {
   private final Supplier<Map<String, Object>> status;
   private final DeadLetterAdmin deadLetters;
   private final byte[] token;
+  private final Supplier<Map<String, Object>> consistency;
 
   private AdminServer(
       HttpServer server,
@@ -66,8 +69,10 @@ public final class AdminServer implements AutoCloseable {
       List<Check> checks,
       Supplier<Map<String, Object>> status,
       DeadLetterAdmin deadLetters,
-      String token) {
+      String token,
+      Supplier<Map<String, Object>> consistency) {
     this.server = server;
+    this.consistency = consistency;
     this.metrics = metrics;
     this.checks = List.copyOf(checks);
     this.status = status;
@@ -98,6 +103,22 @@ public final class AdminServer implements AutoCloseable {
       Supplier<Map<String, Object>> status,
       DeadLetterAdmin deadLetters,
       String token) {
+    return start(bind, port, metrics, checks, status, deadLetters, token, null);
+  }
+
+  /**
+   * Like {@link #start(String, int, InvalidatorMetrics, List, Supplier, DeadLetterAdmin, String)},
+   * serving {@code /api/consistency} from {@code consistency} (null: the observer is off).
+   */
+  public static AdminServer start(
+      String bind,
+      int port,
+      InvalidatorMetrics metrics,
+      List<Check> checks,
+      Supplier<Map<String, Object>> status,
+      DeadLetterAdmin deadLetters,
+      String token,
+      Supplier<Map<String, Object>> consistency) {
     Objects.requireNonNull(metrics, "metrics");
     Objects.requireNonNull(status, "status");
     HttpServer server;
@@ -108,7 +129,8 @@ public final class AdminServer implements AutoCloseable {
           "admin HTTP server cannot listen on " + bind + ":" + port + " (admin.bind, admin.port)",
           ex);
     }
-    AdminServer admin = new AdminServer(server, metrics, checks, status, deadLetters, token);
+    AdminServer admin =
+        new AdminServer(server, metrics, checks, status, deadLetters, token, consistency);
     server.start();
     log.info("admin HTTP server on {}", admin.uri());
     return admin;
@@ -143,6 +165,8 @@ public final class AdminServer implements AutoCloseable {
         case "/health/ready" -> ready(ex);
         case "/api/status" -> json(ex, 200, status.get());
         case "/api/dlq" -> listDlq(ex);
+        case "/api/consistency" ->
+            json(ex, 200, consistency == null ? Map.of("enabled", false) : consistency.get());
         default -> staticFile(ex, path);
       }
     } catch (RuntimeException e) {

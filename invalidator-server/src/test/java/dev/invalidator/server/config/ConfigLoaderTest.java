@@ -160,6 +160,57 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void observerSettingsParseQueriesAndGracesAndNameTheSettingOnErrors() throws Exception {
+    InvalidatorConfig c =
+        load(
+            null,
+            Map.of(
+                "INVALIDATOR_OBSERVER_ENABLED", "true",
+                "INVALIDATOR_OBSERVER_GRACE", "10s, 1s,60s",
+                "INVALIDATOR_OBSERVER_QUERIES",
+                    "account=SELECT version FROM account WHERE tenant_id = ? AND id = ?;"
+                        + " order = SELECT v FROM orders WHERE t = ? AND id = ?"),
+            Map.of());
+    assertThat(c.observer().enabled()).isTrue();
+    assertThat(c.observer().grace())
+        .containsExactly(Duration.ofSeconds(1), Duration.ofSeconds(10), Duration.ofSeconds(60));
+    assertThat(c.observer().queries())
+        .containsEntry("account", "SELECT version FROM account WHERE tenant_id = ? AND id = ?")
+        .containsEntry("order", "SELECT v FROM orders WHERE t = ? AND id = ?");
+    assertThat(load(null, Map.of(), Map.of()).observer().enabled()).isFalse();
+    assertThatThrownBy(() -> load(null, Map.of("INVALIDATOR_OBSERVER_ENABLED", "true"), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("observer.queries");
+    assertThatThrownBy(
+            () ->
+                load(
+                    null,
+                    Map.of(
+                        "INVALIDATOR_OBSERVER_QUERIES",
+                        "account=SELECT version FROM a WHERE id = ?"),
+                    Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("observer.queries")
+        .hasMessageContaining("exactly two ?");
+    assertThatThrownBy(
+            () -> load(null, Map.of("INVALIDATOR_OBSERVER_SAMPLE_RATE", "1.5"), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("observer.sampleRate");
+    assertThatThrownBy(() -> load(null, Map.of("INVALIDATOR_OBSERVER_GRACE", "1s,0s"), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("observer.grace");
+    assertThatThrownBy(
+            () ->
+                load(
+                    null,
+                    Map.of(
+                        "INVALIDATOR_OBSERVER_GRACE", "10m", "INVALIDATOR_OBSERVER_WINDOW", "5m"),
+                    Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("observer.window");
+  }
+
+  @Test
   void adminSettingsAreValidatedAndTheTokenIsNeverPrinted() throws Exception {
     InvalidatorConfig c = load(null, Map.of("INVALIDATOR_ADMIN_TOKEN", "t0ps3cret"), Map.of());
     assertThat(c.admin().port()).isEqualTo(9464);

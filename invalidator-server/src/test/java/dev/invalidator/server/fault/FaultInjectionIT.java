@@ -14,7 +14,10 @@ import dev.invalidator.outbox.OutboxSchema;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.OutboxWriter;
 import dev.invalidator.redis.CacheClient;
+import dev.invalidator.redis.CacheInspector;
 import dev.invalidator.server.RequiredTools;
+import dev.invalidator.server.consistency.Verification;
+import dev.invalidator.server.consistency.VersionQueries;
 import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
 import io.lettuce.core.RedisClient;
@@ -68,6 +71,7 @@ class FaultInjectionIT {
   private static final int TENANTS = 4;
   private static final long TENANT_RANGE = 1_000_000_000L;
   private static final String VIEW = "main";
+  private static final String VERSION_QUERY = "SELECT version FROM agg WHERE tenant = ? AND id = ?";
 
   private final int writes =
       Integer.getInteger("invalidator.fault.writes", SOAK ? 1_000_000 : 3_000);
@@ -136,6 +140,14 @@ class FaultInjectionIT {
         // reach back over the whole run there (the short run loses Redis once, minutes in).
         System.getProperty("invalidator.fault.replayWindow", SOAK ? "2h" : "5m"));
     if (role.equals("worker")) {
+      // The consistency observer runs in every worker; its inconsistencies during the run (lag
+      // beyond T while processes are killed) are counted from the logs and reported.
+      env.put("INVALIDATOR_OBSERVER_ENABLED", "true");
+      env.put("INVALIDATOR_OBSERVER_QUERIES", "item=" + VERSION_QUERY);
+      env.put("INVALIDATOR_OBSERVER_SAMPLE_RATE", "0.05");
+      env.put("INVALIDATOR_OBSERVER_ENTRY_SAMPLES", "2");
+      env.put("INVALIDATOR_OBSERVER_GRACE", "1s,10s");
+      env.put("INVALIDATOR_OBSERVER_MAX_DB_READS_PER_SECOND", "50");
       Path stats = base.resolve("stats-" + n + ".txt");
       statsFiles.add(stats);
       env.put("INVALIDATOR_FAULT_STATS_FILE", stats.toString());
@@ -331,6 +343,13 @@ class FaultInjectionIT {
     }
     double convergeSeconds = (System.nanoTime() - quiesceStart) / 1e9;
     Check c = last[0];
+    // The observer's own checker, over every cached entry: it must agree with this suite's.
+    Verification.Report observed;
+    try (CacheInspector inspector = CacheInspector.create(client, keys)) {
+      observed =
+          new Verification(inspector, new VersionQueries(ds, Map.of("item", VERSION_QUERY)), 10_000)
+              .run(null, null, 10L * dbVersions.size(), Duration.ofSeconds(1), (done, total) -> {});
+    }
     // Let the workers write their last counters, then stop everything.
     Thread.sleep(1_000); // the stats files are flushed twice a second
     for (Process p : procs.values()) {
@@ -360,6 +379,11 @@ class FaultInjectionIT {
     report.put("injection errors (Redis down)", injectionErrors.get());
     report.put("lost", c.lost);
     report.put("stale", c.stale);
+    report.put("stale (consistency observer's scan)", observed.inconsistent());
+    report.put(
+        "observer scan: entries checked / consistency",
+        observed.checked() + " / " + observed.text());
+    report.put("observer in the workers: inconsistencies logged", observerInconsistenciesLogged());
     report.put("cross-tenant", c.crossTenant);
     report.put("duplicates (applies that changed nothing)", duplicates);
     report.put("dead letters", dlq.size());
@@ -378,6 +402,9 @@ class FaultInjectionIT {
 
     assertThat(c.lost).as("events lost").isZero();
     assertThat(c.stale).as("stale cache entries").isZero();
+    assertThat(observed.inconsistent())
+        .as("the consistency observer's scan agrees with the checker")
+        .isEqualTo(c.stale);
     assertThat(c.crossTenant).as("keys touched by another tenant's events").isZero();
     assertThat(poisonInDlq)
         .as("poison injected after the last Redis loss, dead-lettered")
@@ -577,6 +604,19 @@ class FaultInjectionIT {
       }
     }
     return new Check(lost, stale, cross, backlog);
+  }
+
+  /** WARN lines of the workers' observers: reads that would have been stale T after commit. */
+  private long observerInconsistenciesLogged() throws java.io.IOException {
+    long n = 0;
+    for (Path log : logs.values()) {
+      if (log.getFileName().toString().startsWith("worker") && Files.exists(log)) {
+        // a process killed mid-line may leave a torn character: decode leniently
+        String text = new String(Files.readAllBytes(log), StandardCharsets.UTF_8);
+        n += text.lines().filter(l -> l.contains("inconsistent cache:")).count();
+      }
+    }
+    return n;
   }
 
   private long sumStats(String name) throws java.io.IOException {
