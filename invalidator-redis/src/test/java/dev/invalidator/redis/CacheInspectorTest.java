@@ -65,6 +65,20 @@ class CacheInspectorTest {
     assertThat(served.oldestServable()).hasValue(3);
   }
 
+  /**
+   * A cached absence is served ("no row") like a value: once the row exists at a newer version, the
+   * observer must see a servable view older than the database, not an empty cache.
+   */
+  @Test
+  void cachedAbsenceIsServableAtItsVersion() {
+    cache.get("acme", "order", "o-1", "summary", () -> CacheClient.Versioned.absentAt(2));
+
+    CacheInspector.Served served = inspector.inspect(ORDER, List.of("summary"));
+
+    assertThat(served.views()).containsExactly(new CacheInspector.View("summary", 2, true));
+    assertThat(served.servableOlderThan(3)).hasSize(1);
+  }
+
   @Test
   void entryOlderThanTheFenceIsNotServableJustAsCacheClientRefusesIt() {
     cache.get("acme", "order", "o-1", "summary", () -> value(3, "v3"));
