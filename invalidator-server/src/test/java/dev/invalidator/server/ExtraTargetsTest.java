@@ -192,6 +192,20 @@ class ExtraTargetsTest {
             () -> ConfigLoader.load(null, Map.of(), Map.of("targets.cdn.provider", "akamia")))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("targets.cdn.provider");
+    // Akamai with the default targets.cdn.softPurge (false) is a valid configuration.
+    assertThat(
+            ConfigLoader.load(
+                    null,
+                    Map.of(),
+                    Map.of(
+                        "targets.cdn.provider", "akamai",
+                        "targets.cdn.endpoint", "https://akab-x.luna.akamaiapis.net",
+                        "targets.cdn.akamai.clientToken", "akab-client",
+                        "targets.cdn.akamai.clientSecret", "c2VjcmV0",
+                        "targets.cdn.akamai.accessToken", "akab-access"))
+                .targets()
+                .build())
+        .hasSize(1);
     String shown = ConfigLoader.load(null, Map.of(), targets()).targets().toString();
     assertThat(shown)
         .doesNotContain("fastly-token-123")

@@ -56,8 +56,12 @@ public record TargetsConfig(Cdn cdn, Webhook webhook, Duration idempotencyTtl) {
     /** A builder with every configured value set; {@code build()} checks them. */
     public CdnPurgeTarget.Builder builder() {
       CdnProvider p = CdnProvider.fromLabel(provider);
-      CdnPurgeTarget.Builder b =
-          CdnPurgeTarget.builder().provider(p).softPurge(softPurge).rateLimit(rateLimit);
+      CdnPurgeTarget.Builder b = CdnPurgeTarget.builder().provider(p).rateLimit(rateLimit);
+      if (softPurge) {
+        // Only when asked for: the builder refuses an explicit false for Akamai (it always
+        // invalidates) and leaves each provider's default otherwise.
+        b.softPurge(true);
+      }
       if (!endpoint.isEmpty()) {
         b.endpoint(endpoint);
       }
