@@ -109,7 +109,32 @@ final class TestKafka {
                 new NewTopic(topic + KafkaDeadLetters.SUFFIX, 1, (short) 1)))
         .all()
         .get();
+    awaitLeaders(topic, partitions);
+    awaitLeaders(topic + KafkaDeadLetters.SUFFIX, 1);
     return topic;
+  }
+
+  /**
+   * Waits until every partition of a just-created topic has a leader: {@code createTopics} returns
+   * once the controller accepted the topic, and a producer that sends before the leaders are
+   * elected waits for them inside its acknowledgement time (seen on a cold CI machine as a publish
+   * timing out on the first test).
+   */
+  private static void awaitLeaders(String topic, int partitions) throws Exception {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+    while (true) {
+      var description = admin().describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+      if (description != null
+          && description.partitions().size() == partitions
+          && description.partitions().stream()
+              .allMatch(p -> p.leader() != null && !p.leader().isEmpty())) {
+        return;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("topic " + topic + " has no leader for every partition");
+      }
+      Thread.sleep(20);
+    }
   }
 
   /** The group's committed offsets of {@code topic}, by partition, as the broker has them. */
