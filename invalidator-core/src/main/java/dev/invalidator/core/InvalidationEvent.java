@@ -95,6 +95,10 @@ public record InvalidationEvent(
       return this;
     }
 
+    /**
+     * The event type (1-128 of letters, digits, {@code . _ -}); {@code "changed"} when never set.
+     * Give one: {@code worker.eventTypes} filters on it and dead letters name it.
+     */
     public Builder eventType(String eventType) {
       this.eventType = eventType;
       return this;
