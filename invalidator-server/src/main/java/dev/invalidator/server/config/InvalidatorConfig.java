@@ -378,6 +378,9 @@ public record InvalidatorConfig(
         kafka);
   }
 
+  /** The Kafka consumer's default {@code max.poll.interval.ms}. */
+  private static final Duration KAFKA_MAX_POLL_INTERVAL = Duration.ofMinutes(5);
+
   private static final java.util.regex.Pattern KAFKA_NAME =
       java.util.regex.Pattern.compile("[A-Za-z0-9._-]{1,200}");
 
@@ -415,6 +418,13 @@ public record InvalidatorConfig(
           "'" + kafka.groupId() + "' must be 1-200 letters, digits, '.', '_' or '-'");
     }
     if (kafka.enabled()) {
+      if (worker.breakerOpenWait().compareTo(KAFKA_MAX_POLL_INTERVAL) >= 0) {
+        throw new ConfigException(
+            "worker.breakerOpenWait",
+            "must be shorter than 5m when transport is kafka: a worker whose breaker is open does"
+                + " not poll, and Kafka expels a member that has not polled for"
+                + " max.poll.interval.ms (5m)");
+      }
       if (kafka.bootstrap().isEmpty()) {
         throw new ConfigException(
             "kafka.bootstrap", "is required when transport is kafka (or pass --kafka-bootstrap)");

@@ -65,6 +65,14 @@ class ConfigLoaderTest {
         .hasMessageContaining("must be redis or kafka");
     assertThatThrownBy(() -> load("kafka:\n  topic: a/b\n", Map.of(), Map.of()))
         .hasMessageContaining("kafka.topic");
+    assertThatThrownBy(
+            () ->
+                load(
+                    "transport: kafka\nkafka:\n  bootstrap: k1:9092\nworker:\n  breakerOpenWait: 5m\n",
+                    Map.of(),
+                    Map.of()))
+        .hasMessageContaining("worker.breakerOpenWait")
+        .hasMessageContaining("max.poll.interval.ms");
   }
 
   @Test
