@@ -26,7 +26,8 @@ public record InvalidatorConfig(
     Observability observability,
     Recovery recovery,
     TargetsConfig targets,
-    Observer observer) {
+    Observer observer,
+    WorkflowsConfig workflows) {
 
   /** Stream trimming and Redis data-loss recovery, run by the relay. */
   public record Recovery(Duration trimInterval, Duration replayWindow, Duration checkInterval) {}
@@ -310,7 +311,8 @@ public record InvalidatorConfig(
                 r.str("targets.webhook.url"),
                 r.str("targets.webhook.secret"),
                 r.decimal("targets.webhook.rateLimit")),
-            r.duration("targets.idempotencyTtl"));
+            r.duration("targets.idempotencyTtl"),
+            r.bool("targets.cdn.everyEvent"));
     if (targets.cdn().configured()) {
       r.check("targets.cdn.provider", () -> CdnProvider.fromLabel(targets.cdn().provider()));
       validate("targets.cdn", "targets.cdn.provider", () -> targets.cdn().builder().build());
@@ -337,6 +339,13 @@ public record InvalidatorConfig(
     if (observer.window().compareTo(longestGrace) < 0) {
       throw new ConfigException("observer.window", "must be at least the longest observer.grace");
     }
+    WorkflowsConfig workflows =
+        new WorkflowsConfig(
+            r.str("workflows.definitions"),
+            r.str("workflows.schema"),
+            r.str("workflows.executorId"),
+            r.integer("workflows.concurrency", 1, 1000));
+    workflows.validate(targets);
     return new InvalidatorConfig(
         pg,
         redis,
@@ -349,7 +358,8 @@ public record InvalidatorConfig(
         observability,
         recovery,
         targets,
-        observer);
+        observer,
+        workflows);
   }
 
   /** Builds a target once to check its settings with the library's own rules, then drops it. */
