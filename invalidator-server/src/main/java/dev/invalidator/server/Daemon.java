@@ -93,7 +93,9 @@ public final class Daemon implements AutoCloseable {
                   : WorkerListeners.all(extra, observability.metrics().workerListener(), obs),
               observability.metrics().relayListener(),
               Clock.systemUTC(),
-              observability.spans());
+              observability.spans(),
+              observability.metrics().registry(),
+              otel);
     } catch (RuntimeException e) {
       if (obs != null) {
         obs.close();

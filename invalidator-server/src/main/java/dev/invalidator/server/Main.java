@@ -25,6 +25,7 @@ import picocli.CommandLine.Command;
       DlqCommand.class,
       ReplayCommand.class,
       VerifyCommand.class,
+      WorkflowsCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

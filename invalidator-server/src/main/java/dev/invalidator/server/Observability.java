@@ -220,6 +220,9 @@ final class Observability implements AutoCloseable {
               cfg.admin().token(),
               consistency);
     }
+    if (pipeline != null && pipeline.workflowEngine() != null) {
+      admin.workflowCallbacks(pipeline.workflowEngine()::callback);
+    }
     closeables.add(0, admin);
     return admin;
   }

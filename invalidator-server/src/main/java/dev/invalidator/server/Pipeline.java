@@ -22,6 +22,9 @@ import dev.invalidator.redis.RedisStreamPublisher;
 import dev.invalidator.redis.RedisStreamSource;
 import dev.invalidator.redis.VersionGatedRedisTarget;
 import dev.invalidator.server.config.InvalidatorConfig;
+import dev.invalidator.workflows.WorkflowAdmin;
+import dev.invalidator.workflows.WorkflowDefinition;
+import dev.invalidator.workflows.WorkflowEngine;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.lang.management.ManagementFactory;
 import java.time.Clock;
@@ -61,6 +64,8 @@ final class Pipeline implements AutoCloseable {
   private CdcRelay cdc;
   private NearCacheHeartbeat heartbeat;
   private TargetBreakers breakers;
+  private WorkflowEngine workflowEngine;
+  private WorkflowAdmin workflowAdmin;
   private final List<PipelineInterceptor> interceptors = loadInterceptors();
   private KafkaTransport kafka;
 
@@ -83,6 +88,32 @@ final class Pipeline implements AutoCloseable {
       RelayListener relayListener,
       Clock clock,
       MessagingSpans spans) {
+    this(
+        cfg,
+        servers,
+        role,
+        workerListener,
+        relayListener,
+        clock,
+        spans,
+        new io.micrometer.core.instrument.simple.SimpleMeterRegistry(),
+        io.opentelemetry.api.OpenTelemetry.noop());
+  }
+
+  /**
+   * A pipeline whose workflow engine (when {@code workflows.definitions} is set) reports to {@code
+   * registry} and traces through {@code openTelemetry}.
+   */
+  Pipeline(
+      InvalidatorConfig cfg,
+      Servers servers,
+      Daemon.Role role,
+      WorkerListener workerListener,
+      RelayListener relayListener,
+      Clock clock,
+      MessagingSpans spans,
+      io.micrometer.core.instrument.MeterRegistry registry,
+      io.opentelemetry.api.OpenTelemetry openTelemetry) {
     KeyScheme keys = cfg.redis().keyScheme();
     OutboxTable table = OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table());
     if (cfg.kafka().enabled()) {
@@ -242,7 +273,90 @@ final class Pipeline implements AutoCloseable {
         startTargetWorker(
             cfg, servers, extra, deadLetters, failures, listener, clock, spans, process);
       }
+      if (cfg.workflows().enabled()) {
+        startWorkflows(
+            cfg,
+            servers,
+            deadLetters,
+            failures,
+            listener,
+            clock,
+            spans,
+            process,
+            registry,
+            openTelemetry);
+      }
     }
+  }
+
+  /**
+   * The workflow engine (DBOS Transact, in the outbox's database, on a small pool of its own so its
+   * long-held connections never starve the relay) fed by a worker in consumer group {@code
+   * <worker.group>-workflows}: the worker only starts workflows, whose ids derive from the event
+   * ids, so a redelivery starts nothing twice; the steps run in the engine.
+   */
+  private void startWorkflows(
+      InvalidatorConfig cfg,
+      Servers servers,
+      DeadLetters deadLetters,
+      RedisFailureHistory failures,
+      WorkerListener listener,
+      Clock clock,
+      MessagingSpans spans,
+      String process,
+      io.micrometer.core.instrument.MeterRegistry registry,
+      io.opentelemetry.api.OpenTelemetry openTelemetry) {
+    KeyScheme keys = cfg.redis().keyScheme();
+    StatefulRedisConnection<String, String> connection = servers.redis().connect();
+    closeables.add(connection);
+    VersionGatedRedisTarget redis =
+        new VersionGatedRedisTarget(
+            connection,
+            keys,
+            cfg.cache().fenceTtl(),
+            new VersionGatedRedisTarget.Options(
+                cfg.tags().walkBatchSize(), cfg.nearCache().channels()),
+            servers.redis());
+    closeables.add(redis);
+    List<WorkflowDefinition> definitions = cfg.workflows().build(cfg.targets(), () -> redis);
+    com.zaxxer.hikari.HikariDataSource pool =
+        Servers.dataSource(cfg, "invalidator-workflows", cfg.workflows().concurrency() + 4);
+    closeables.add(pool);
+    workflowEngine =
+        WorkflowEngine.builder()
+            .dataSource(pool)
+            .schema(cfg.workflows().schema())
+            .executorId(cfg.workflows().executorId())
+            .concurrency(cfg.workflows().concurrency())
+            .definitions(definitions)
+            .deadLetters(deadLetters)
+            .meterRegistry(registry)
+            .openTelemetry(openTelemetry)
+            .build();
+    closeables.add(0, workflowEngine); // after the loops stopped, before the connections close
+    workflowAdmin = new WorkflowAdmin(pool, cfg.workflows().schema(), clock);
+    workflowAdmin.bindStateGauges(
+        registry, definitions.stream().map(WorkflowDefinition::name).toList());
+    startTargetWorker(
+        cfg,
+        servers,
+        workflowEngine.asTarget(),
+        deadLetters,
+        failures,
+        listener,
+        clock,
+        spans,
+        process);
+  }
+
+  /** The workflow engine, or null when no workflow is configured (or no worker runs). */
+  WorkflowEngine workflowEngine() {
+    return workflowEngine;
+  }
+
+  /** Workflow operations, or null when no workflow is configured (or no worker runs). */
+  WorkflowAdmin workflowAdmin() {
+    return workflowAdmin;
   }
 
   /**
@@ -320,6 +434,9 @@ final class Pipeline implements AutoCloseable {
   }
 
   void start() {
+    if (workflowEngine != null) {
+      workflowEngine.start(); // resumes this executor's unfinished workflows
+    }
     if (recovery != null) {
       // The first loss check runs before the relay publishes anything: a marker written only
       // after the relay's first batch made that batch look like data Redis had lost (a spurious

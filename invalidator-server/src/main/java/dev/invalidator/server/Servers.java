@@ -85,6 +85,11 @@ final class Servers implements AutoCloseable {
   }
 
   static HikariDataSource dataSource(InvalidatorConfig cfg) {
+    return dataSource(cfg, "invalidator", cfg.postgres().poolSize());
+  }
+
+  /** A pool named {@code name} of at most {@code size} connections to the configured database. */
+  static HikariDataSource dataSource(InvalidatorConfig cfg, String name, int size) {
     HikariConfig hc = new HikariConfig();
     hc.setJdbcUrl(cfg.postgres().jdbcUrl());
     if (!cfg.postgres().user().isEmpty()) {
@@ -93,8 +98,8 @@ final class Servers implements AutoCloseable {
     if (!cfg.postgres().password().isEmpty()) {
       hc.setPassword(cfg.postgres().password());
     }
-    hc.setMaximumPoolSize(cfg.postgres().poolSize());
-    hc.setPoolName("invalidator");
+    hc.setMaximumPoolSize(size);
+    hc.setPoolName(name);
     hc.setConnectionTimeout(Duration.ofSeconds(10).toMillis());
     hc.setInitializationFailTimeout(-1);
     HikariDataSource ds = new HikariDataSource(hc);

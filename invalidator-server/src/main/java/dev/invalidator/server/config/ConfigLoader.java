@@ -2,6 +2,7 @@ package dev.invalidator.server.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -84,6 +85,12 @@ public final class ConfigLoader {
     Map<String, String> out = new LinkedHashMap<>();
     if (root == null || root.isNull() || root.isMissingNode()) {
       return out;
+    }
+    // The one structured setting: the workflow definitions, kept as JSON text for WorkflowsConfig.
+    JsonNode defs = root.path("workflows").path("definitions");
+    if (!defs.isMissingNode() && root.get("workflows") instanceof ObjectNode wf) {
+      wf.remove("definitions");
+      out.put("workflows.definitions", defs.isNull() ? "" : defs.toString());
     }
     flatten("", root, out);
     Set<String> known = new TreeSet<>();

@@ -27,7 +27,8 @@ public record InvalidatorConfig(
     Recovery recovery,
     TargetsConfig targets,
     Observer observer,
-    Kafka kafka) {
+    Kafka kafka,
+    WorkflowsConfig workflows) {
 
   /**
    * The transport events travel on between the relay and the workers.
@@ -334,7 +335,8 @@ public record InvalidatorConfig(
                 r.str("targets.webhook.url"),
                 r.str("targets.webhook.secret"),
                 r.decimal("targets.webhook.rateLimit")),
-            r.duration("targets.idempotencyTtl"));
+            r.duration("targets.idempotencyTtl"),
+            r.bool("targets.cdn.everyEvent"));
     if (targets.cdn().configured()) {
       r.check("targets.cdn.provider", () -> CdnProvider.fromLabel(targets.cdn().provider()));
       validate("targets.cdn", "targets.cdn.provider", () -> targets.cdn().builder().build());
@@ -362,6 +364,13 @@ public record InvalidatorConfig(
       throw new ConfigException("observer.window", "must be at least the longest observer.grace");
     }
     Kafka kafka = kafka(r, redis, worker);
+    WorkflowsConfig workflows =
+        new WorkflowsConfig(
+            r.str("workflows.definitions"),
+            r.str("workflows.schema"),
+            r.str("workflows.executorId"),
+            r.integer("workflows.concurrency", 1, 1000));
+    workflows.validate(targets);
     return new InvalidatorConfig(
         pg,
         redis,
@@ -375,7 +384,8 @@ public record InvalidatorConfig(
         recovery,
         targets,
         observer,
-        kafka);
+        kafka,
+        workflows);
   }
 
   /** The Kafka consumer's default {@code max.poll.interval.ms}. */

@@ -12,6 +12,7 @@ import dev.invalidator.redis.IdempotentTarget;
 import dev.invalidator.redis.NearCacheOptions;
 import dev.invalidator.redis.RedisStreamSource;
 import dev.invalidator.redis.VersionGatedRedisTarget;
+import dev.invalidator.workflows.WorkflowEngine;
 import java.time.Duration;
 import java.util.List;
 
@@ -205,6 +206,10 @@ public record Setting(String name, String defaultValue, String description) {
               n(CdnPurgeTarget.Builder.DEFAULT_RATE_LIMIT),
               "purge requests per second at most (a 429 slows it further)"),
           new Setting(
+              "targets.cdn.everyEvent",
+              "true",
+              "purge every event's cdn_tags (a consumer group of its own); false: only purge-cdn workflow steps purge the CDN"),
+          new Setting(
               "targets.webhook.url",
               "",
               "URL every event is POSTed to with Standard Webhooks headers (empty: no webhook target; path and query never logged)"),
@@ -220,6 +225,22 @@ public record Setting(String name, String defaultValue, String description) {
               "targets.idempotencyTtl",
               d(IdempotentTarget.DEFAULT_TTL),
               "how long a CDN or webhook target remembers an event it sent, so a redelivery is not sent again"),
+          new Setting(
+              "workflows.definitions",
+              "",
+              "durable workflows started by event type (a YAML list in the file, its JSON in the environment; empty: none); see Workflows"),
+          new Setting(
+              "workflows.schema",
+              WorkflowEngine.Builder.DEFAULT_SCHEMA,
+              "PostgreSQL schema of the workflow engine's (DBOS Transact's) tables, in the outbox's database"),
+          new Setting(
+              "workflows.executorId",
+              WorkflowEngine.Builder.DEFAULT_EXECUTOR_ID,
+              "this daemon's executor id: a restarted daemon resumes the unfinished workflows of its id; give each daemon its own, stable across restarts"),
+          new Setting(
+              "workflows.concurrency",
+              Integer.toString(WorkflowEngine.Builder.DEFAULT_CONCURRENCY),
+              "workflows one daemon runs at once"),
           new Setting(
               "admin.port",
               "9464",

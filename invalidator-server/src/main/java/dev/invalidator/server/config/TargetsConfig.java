@@ -20,13 +20,20 @@ import java.util.Locale;
  * @param webhook the webhook target; off while {@code targets.webhook.url} is empty
  * @param idempotencyTtl how long a processed-event record keeps a redelivered event from being sent
  *     again
+ * @param cdnEveryEvent purge every event's cdn_tags in a consumer group of its own; false leaves
+ *     the CDN to {@code purge-cdn} workflow steps
  */
-public record TargetsConfig(Cdn cdn, Webhook webhook, Duration idempotencyTtl) {
+public record TargetsConfig(
+    Cdn cdn, Webhook webhook, Duration idempotencyTtl, boolean cdnEveryEvent) {
 
-  /** The configured targets beyond Redis, built; empty when none is configured. */
+  /**
+   * The configured targets beyond Redis, built; empty when none is configured. The CDN is left out
+   * when {@code targets.cdn.everyEvent} is false: then only {@code purge-cdn} workflow steps purge
+   * it.
+   */
   public List<Target> build() {
     List<Target> out = new ArrayList<>();
-    if (cdn.configured()) {
+    if (cdn.configured() && cdnEveryEvent) {
       out.add(cdn.builder().build());
     }
     if (webhook.configured()) {

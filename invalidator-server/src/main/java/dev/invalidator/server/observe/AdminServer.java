@@ -62,6 +62,22 @@ public final class AdminServer implements AutoCloseable {
   private final DeadLetterAdmin deadLetters;
   private final byte[] token;
   private final Supplier<Map<String, Object>> consistency;
+  private volatile WorkflowCallbacks workflowCallbacks;
+
+  /** Delivers a callback to a workflow's {@code wait-for-callback} step. */
+  @FunctionalInterface
+  public interface WorkflowCallbacks {
+    /** False when no unfinished workflow has that id. */
+    boolean deliver(String workflowId, String step, String body);
+  }
+
+  /**
+   * Serves {@code POST /api/workflows/<workflow id>/callback/<step>} (with the admin token, like
+   * the dead-letter operations) through {@code callbacks}.
+   */
+  public void workflowCallbacks(WorkflowCallbacks callbacks) {
+    this.workflowCallbacks = callbacks;
+  }
 
   private AdminServer(
       HttpServer server,
@@ -154,6 +170,10 @@ public final class AdminServer implements AutoCloseable {
         dlqOperation(ex, path);
         return;
       }
+      if (path.startsWith("/api/workflows/") && method.equals("POST")) {
+        workflowCallback(ex, path);
+        return;
+      }
       if (!method.equals("GET") && !method.equals("HEAD")) {
         send(ex, 405, "text/plain; charset=utf-8", "method not allowed\n");
         return;
@@ -224,6 +244,40 @@ public final class AdminServer implements AutoCloseable {
       return;
     }
     json(ex, 200, Map.of("dead_letters", deadLetters.list(count)));
+  }
+
+  private void workflowCallback(HttpExchange ex, String path) throws IOException {
+    WorkflowCallbacks callbacks = workflowCallbacks;
+    if (token == null || callbacks == null) {
+      json(
+          ex,
+          404,
+          Map.of(
+              "error",
+              "workflow callbacks are disabled: they need workflows.definitions and admin.token"));
+      return;
+    }
+    if (!authorized(ex)) {
+      ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"invalidator\"");
+      json(ex, 401, Map.of("error", "a valid 'Authorization: Bearer <admin.token>' is required"));
+      return;
+    }
+    String[] parts = path.substring("/api/workflows/".length()).split("/");
+    if (parts.length != 3 || !parts[1].equals("callback")) {
+      json(ex, 404, Map.of("error", "use POST /api/workflows/<workflow id>/callback/<step>"));
+      return;
+    }
+    byte[] body = ex.getRequestBody().readNBytes(64 * 1024 + 1);
+    if (body.length > 64 * 1024) {
+      json(ex, 413, Map.of("error", "a callback body may have at most 64 KiB"));
+      return;
+    }
+    if (callbacks.deliver(parts[0], parts[2], new String(body, StandardCharsets.UTF_8))) {
+      log.info("workflow {}: callback for step {} delivered", parts[0], parts[2]);
+      json(ex, 202, Map.of("workflow", parts[0], "step", parts[2], "delivered", true));
+    } else {
+      json(ex, 404, Map.of("error", "no unfinished workflow " + parts[0]));
+    }
   }
 
   private void dlqOperation(HttpExchange ex, String path) throws IOException {
