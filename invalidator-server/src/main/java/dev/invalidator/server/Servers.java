@@ -84,9 +84,26 @@ final class Servers implements AutoCloseable {
     }
   }
 
+  /**
+   * The URL for the driver: the daemon ships MariaDB's driver, which serves MySQL servers too but
+   * accepts a {@code jdbc:mysql:} URL only with {@code permitMysqlScheme}; when MySQL's own
+   * Connector/J is on the class path it takes the URL unchanged.
+   */
+  static String driverUrl(String jdbcUrl) {
+    if (!jdbcUrl.startsWith("jdbc:mysql:") || jdbcUrl.contains("permitMysqlScheme")) {
+      return jdbcUrl;
+    }
+    try {
+      Class.forName("com.mysql.cj.jdbc.Driver", false, Servers.class.getClassLoader());
+      return jdbcUrl;
+    } catch (ClassNotFoundException ex) {
+      return jdbcUrl + (jdbcUrl.contains("?") ? "&" : "?") + "permitMysqlScheme";
+    }
+  }
+
   static HikariDataSource dataSource(InvalidatorConfig cfg) {
     HikariConfig hc = new HikariConfig();
-    hc.setJdbcUrl(cfg.postgres().jdbcUrl());
+    hc.setJdbcUrl(driverUrl(cfg.postgres().jdbcUrl()));
     if (!cfg.postgres().user().isEmpty()) {
       hc.setUsername(cfg.postgres().user());
     }

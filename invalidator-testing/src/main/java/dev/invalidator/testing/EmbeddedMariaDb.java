@@ -7,6 +7,9 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.Statement;
 
 /**
  * A throw-away MariaDB 10.11 started from the binaries of {@code
@@ -38,7 +41,17 @@ final class EmbeddedMariaDb {
     DBConfiguration config = b.build();
     DB db = DB.newEmbeddedDB(config);
     db.start();
-    db.createDB("test");
+    // Not db.createDB: that runs the mariadb client, which needs libncurses.so.5; the server
+    // itself does not. The JDBC driver is the tests' own.
+    try (Connection c =
+            DriverManager.getConnection(
+                "jdbc:mariadb://127.0.0.1:" + config.getPort() + "/?user=root");
+        Statement s = c.createStatement()) {
+      s.execute("CREATE DATABASE IF NOT EXISTS test");
+    } catch (Exception ex) {
+      db.stop();
+      throw ex;
+    }
     return new EmbeddedMariaDb(db, config.getPort());
   }
 
