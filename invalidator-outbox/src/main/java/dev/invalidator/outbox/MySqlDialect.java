@@ -186,16 +186,59 @@ final class MySqlDialect extends OutboxDialect {
   @Override
   int deleteRelayedBefore(Connection c, OutboxTable table, Instant cutoff, int limit)
       throws SQLException {
-    // Single-table DELETE with ORDER BY and LIMIT; MySQL refuses a LIMIT in a subquery of the
-    // table being deleted from. It walks the relayed_at index, which unrelayed rows (null) precede.
-    try (PreparedStatement ps =
-        c.prepareStatement(
-            "DELETE FROM "
-                + qualified(table)
-                + " WHERE relayed_at < ? AND relay_error IS NULL ORDER BY relayed_at LIMIT ?")) {
-      setInstant(ps, 1, cutoff);
-      ps.setInt(2, limit);
-      return ps.executeUpdate();
+    // Lock with SKIP LOCKED first, then delete by id. A plain DELETE ... WHERE relayed_at < ?
+    // may scan the whole table (the optimizer's choice on a small one), and unlike an UPDATE (which
+    // reads semi-consistently at READ COMMITTED) a DELETE's scan waits for every row it meets that
+    // another transaction holds: a producer's insert not yet committed stalled the clean-up, and
+    // the relay loop with it, for innodb_lock_wait_timeout (50 s).
+    boolean autoCommit = c.getAutoCommit();
+    if (autoCommit) {
+      c.setAutoCommit(false);
+    }
+    try {
+      String t = qualified(table);
+      List<Long> ids = new ArrayList<>();
+      try (PreparedStatement ps =
+          c.prepareStatement(
+              "SELECT id FROM "
+                  + t
+                  + " WHERE relayed_at < ? AND relay_error IS NULL ORDER BY relayed_at LIMIT ?"
+                  + " FOR UPDATE SKIP LOCKED")) {
+        setInstant(ps, 1, cutoff);
+        ps.setInt(2, limit);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            ids.add(rs.getLong(1));
+          }
+        }
+      }
+      int deleted = 0;
+      if (!ids.isEmpty()) {
+        // One primary-key equality per row, never "id IN (...)": on a small table the optimizer
+        // runs that as a full scan, and the DELETE's scan waits for the open producer's row.
+        try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + t + " WHERE id = ?")) {
+          for (long id : ids) {
+            ps.setLong(1, id);
+            ps.addBatch();
+          }
+          for (int n : ps.executeBatch()) {
+            deleted += Math.max(n, 0);
+          }
+        }
+      }
+      c.commit();
+      return deleted;
+    } catch (SQLException | RuntimeException ex) {
+      try {
+        c.rollback();
+      } catch (SQLException suppressed) {
+        ex.addSuppressed(suppressed);
+      }
+      throw ex;
+    } finally {
+      if (autoCommit) {
+        c.setAutoCommit(true);
+      }
     }
   }
 

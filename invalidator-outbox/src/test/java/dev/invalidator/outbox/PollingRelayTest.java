@@ -232,6 +232,31 @@ class PollingRelayTest {
     assertThat(relay.cleanUp()).isZero();
   }
 
+  /**
+   * A producer's transaction still open holds a row retention must not wait for. On MySQL a plain
+   * DELETE that scanned the table waited for it (innodb_lock_wait_timeout, 50 s, with the relay
+   * loop stalled behind it); the clean-up skips locked rows instead.
+   */
+  @Test
+  void retentionDoesNotWaitForAProducerTransactionStillOpen() throws Exception {
+    PollingRelay relay = relay(b -> b.retention(Duration.ofHours(1)));
+    write(3);
+    relay.drain();
+    db.execute(
+        "UPDATE " + db.q(table) + " SET relayed_at = " + db.minusSeconds("relayed_at", 7200));
+    try (Connection holder = ds.getConnection()) {
+      holder.setAutoCommit(false);
+      writer.append(holder, Events.event("acme", "order", "open", 1));
+
+      int deleted =
+          java.util.concurrent.CompletableFuture.supplyAsync(relay::cleanUp).get(10, SECONDS);
+
+      assertThat(deleted).isEqualTo(3);
+      holder.rollback();
+      holder.setAutoCommit(true);
+    }
+  }
+
   @Test
   void retentionCutoffFollowsTheInjectedClock() throws SQLException {
     MutableClock clock = new MutableClock(Instant.now());

