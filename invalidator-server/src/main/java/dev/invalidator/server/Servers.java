@@ -40,7 +40,7 @@ final class Servers implements AutoCloseable {
   /** Connects to both servers, checks they answer, and logs what it connected to. */
   static Servers connect(InvalidatorConfig cfg) {
     if (!cfg.postgres().configured()) {
-      throw new ConfigException("postgres.url", "is required (or pass --postgres-url)");
+      throw new ConfigException("database.url", "is required (or pass --db-url)");
     }
     if (!cfg.redis().configured()) {
       throw new ConfigException("redis.url", "is required (or pass --redis-url)");
