@@ -60,7 +60,7 @@ public record Setting(String name, String defaultValue, String description) {
           new Setting(
               "relay.pollInterval",
               d(PollingRelay.DEFAULT_POLL_INTERVAL),
-              "fallback poll when no LISTEN/NOTIFY wake-up arrives"),
+              "fallback poll when no LISTEN/NOTIFY wake-up arrives; on MySQL/MariaDB (no notifications) the longest wait between polls while idle"),
           new Setting(
               "relay.retention",
               d(PollingRelay.DEFAULT_RETENTION),
