@@ -70,7 +70,9 @@ final class DemoWorkload {
       s.execute(
           "CREATE TABLE IF NOT EXISTS "
               + TABLE
-              + " (tenant_id text NOT NULL, account_id text NOT NULL, balance bigint NOT NULL,"
+              // varchar, not text: MySQL and MariaDB index no text column without a length.
+              + " (tenant_id varchar(64) NOT NULL, account_id varchar(128) NOT NULL,"
+              + " balance bigint NOT NULL,"
               + " version bigint NOT NULL, PRIMARY KEY (tenant_id, account_id))");
       s.execute("TRUNCATE " + TABLE);
       c.setAutoCommit(false);
@@ -111,10 +113,19 @@ final class DemoWorkload {
               "UPDATE "
                   + TABLE
                   + " SET balance = balance + ?, version = version + 1"
-                  + " WHERE tenant_id = ? AND account_id = ? RETURNING version")) {
+                  + " WHERE tenant_id = ? AND account_id = ?")) {
         ps.setLong(1, r.nextLong(-100, 101));
         ps.setString(2, tenant);
         ps.setString(3, account);
+        ps.executeUpdate();
+      }
+      // A separate read in the same transaction (MySQL has no UPDATE ... RETURNING): the row is
+      // locked by the update, so this is the version the update wrote.
+      try (PreparedStatement ps =
+          c.prepareStatement(
+              "SELECT version FROM " + TABLE + " WHERE tenant_id = ? AND account_id = ?")) {
+        ps.setString(1, tenant);
+        ps.setString(2, account);
         try (ResultSet rs = ps.executeQuery()) {
           rs.next();
           version = rs.getLong(1);

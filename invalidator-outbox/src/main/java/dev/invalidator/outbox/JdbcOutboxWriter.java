@@ -10,19 +10,31 @@ import java.sql.SQLException;
 import java.util.List;
 import java.util.Objects;
 
-/** {@link OutboxWriter} for PostgreSQL: a parameterised INSERT, the payload cast to jsonb. */
+/**
+ * {@link OutboxWriter}: a parameterised INSERT of the connection's {@link OutboxDialect}. Without a
+ * fixed dialect the writer asks each connection which database it talks to (the driver answers from
+ * what it learnt at connect time, no round trip), so one writer serves whatever database the
+ * caller's connection is to.
+ */
 final class JdbcOutboxWriter implements OutboxWriter {
   private final OutboxTable table;
-  private final String insert;
+  private final OutboxDialect fixed;
+  private final String postgresInsert;
+  private final String mysqlInsert;
 
-  JdbcOutboxWriter(OutboxTable table) {
+  JdbcOutboxWriter(OutboxTable table, OutboxDialect dialect) {
     this.table = Objects.requireNonNull(table, "table");
-    this.insert =
-        "INSERT INTO "
-            + table.qualified()
-            + " (event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version,"
-            + " event_type, payload, traceparent, tracestate)"
-            + " VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?)";
+    this.fixed = dialect;
+    this.postgresInsert = OutboxDialect.POSTGRESQL.insert(table);
+    this.mysqlInsert = OutboxDialect.MYSQL.insert(table);
+  }
+
+  private OutboxDialect dialect(Connection connection) throws SQLException {
+    return fixed != null ? fixed : OutboxDialect.of(connection);
+  }
+
+  private String insert(OutboxDialect dialect) {
+    return dialect == OutboxDialect.MYSQL ? mysqlInsert : postgresInsert;
   }
 
   @Override
@@ -34,8 +46,9 @@ final class JdbcOutboxWriter implements OutboxWriter {
   public void append(Connection connection, InvalidationEvent event) throws SQLException {
     Objects.requireNonNull(connection, "connection");
     Objects.requireNonNull(event, "event");
-    try (PreparedStatement ps = connection.prepareStatement(insert)) {
-      bind(ps, event);
+    OutboxDialect dialect = dialect(connection);
+    try (PreparedStatement ps = connection.prepareStatement(insert(dialect))) {
+      bind(ps, event, dialect);
       ps.executeUpdate();
     }
   }
@@ -47,17 +60,19 @@ final class JdbcOutboxWriter implements OutboxWriter {
     if (events.isEmpty()) {
       return;
     }
-    try (PreparedStatement ps = connection.prepareStatement(insert)) {
+    OutboxDialect dialect = dialect(connection);
+    try (PreparedStatement ps = connection.prepareStatement(insert(dialect))) {
       for (InvalidationEvent event : events) {
-        bind(ps, Objects.requireNonNull(event, "event"));
+        bind(ps, Objects.requireNonNull(event, "event"), dialect);
         ps.addBatch();
       }
       ps.executeBatch();
     }
   }
 
-  private static void bind(PreparedStatement ps, InvalidationEvent e) throws SQLException {
-    ps.setObject(1, e.eventId());
+  private static void bind(PreparedStatement ps, InvalidationEvent e, OutboxDialect dialect)
+      throws SQLException {
+    dialect.setUuid(ps, 1, e.eventId());
     ps.setString(2, e.tenantId());
     ps.setString(3, e.aggregate().type());
     ps.setString(4, e.aggregate().id());

@@ -6,7 +6,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,10 +32,20 @@ public final class OutboxReplay {
 
   private final DataSource dataSource;
   private final OutboxTable table;
+  private volatile OutboxDialect dialect;
 
   public OutboxReplay(DataSource dataSource, OutboxTable table) {
     this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
     this.table = Objects.requireNonNull(table, "table");
+  }
+
+  private OutboxDialect dialect(Connection c) throws SQLException {
+    OutboxDialect d = dialect;
+    if (d == null) {
+      d = OutboxDialect.of(c);
+      dialect = d;
+    }
+    return d;
   }
 
   private String where(String tenant) {
@@ -44,10 +53,11 @@ public final class OutboxReplay {
         + (tenant == null ? "" : " AND tenant_id = ?");
   }
 
-  private int bind(PreparedStatement ps, Instant since, Instant until, String tenant)
+  private static int bind(
+      PreparedStatement ps, OutboxDialect d, Instant since, Instant until, String tenant)
       throws SQLException {
-    ps.setTimestamp(1, Timestamp.from(since));
-    ps.setTimestamp(2, Timestamp.from(until));
+    d.setInstant(ps, 1, since);
+    d.setInstant(ps, 2, until);
     int i = 3;
     if (tenant != null) {
       ps.setString(i++, tenant);
@@ -55,15 +65,26 @@ public final class OutboxReplay {
     return i;
   }
 
+  private String selectSql(OutboxDialect d, String tenant) {
+    return "SELECT "
+        + d.columns()
+        + " FROM "
+        + d.qualified(table)
+        + where(tenant)
+        + " AND id > ? ORDER BY id LIMIT ?";
+  }
+
   /** How many rows a replay of this window would publish. */
   public long count(Instant since, Instant until, String tenant) {
-    String sql = "SELECT count(*) FROM " + table.qualified() + where(tenant);
-    try (Connection c = dataSource.getConnection();
-        PreparedStatement ps = c.prepareStatement(sql)) {
-      bind(ps, since, until, tenant);
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        return rs.getLong(1);
+    try (Connection c = dataSource.getConnection()) {
+      OutboxDialect d = dialect(c);
+      String sql = "SELECT count(*) FROM " + d.qualified(table) + where(tenant);
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        bind(ps, d, since, until, tenant);
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          return rs.getLong(1);
+        }
       }
     } catch (SQLException ex) {
       throw SqlErrors.translate("counting rows to replay in " + table, ex);
@@ -82,27 +103,21 @@ public final class OutboxReplay {
       int batchSize,
       Progress progress) {
     long total = count(since, until, tenant);
-    String sql =
-        "SELECT "
-            + OutboxRows.COLUMNS
-            + " FROM "
-            + table.qualified()
-            + where(tenant)
-            + " AND id > ? ORDER BY id LIMIT ?";
     long done = 0;
     long lastId = 0;
     while (true) {
       List<EventPublisher.Outgoing> batch = new ArrayList<>();
       try (Connection c = dataSource.getConnection();
-          PreparedStatement ps = c.prepareStatement(sql)) {
-        int i = bind(ps, since, until, tenant);
+          PreparedStatement ps = c.prepareStatement(selectSql(dialect(c), tenant))) {
+        OutboxDialect d = dialect(c);
+        int i = bind(ps, d, since, until, tenant);
         ps.setLong(i++, lastId);
         ps.setInt(i, batchSize);
         try (ResultSet rs = ps.executeQuery()) {
           while (rs.next()) {
             lastId = rs.getLong(1);
             try {
-              batch.add(new EventPublisher.Outgoing(lastId, OutboxRows.toEvent(rs, table)));
+              batch.add(new EventPublisher.Outgoing(lastId, OutboxRows.toEvent(rs, table, d)));
             } catch (InvalidEventException ex) {
               log.warn("outbox {} row {} skipped in replay: {}", table, lastId, ex.getMessage());
             }

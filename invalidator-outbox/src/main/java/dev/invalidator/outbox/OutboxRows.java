@@ -4,21 +4,14 @@ import dev.invalidator.core.InvalidEventException;
 import dev.invalidator.core.InvalidationEvent;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.time.OffsetDateTime;
-import java.util.UUID;
 
 /**
- * An outbox row read by a query as an event: the relay and the replay select {@link #COLUMNS} in
- * that order; {@link #toEvent} reads them into an {@link OutboxRow}, whose {@link
- * OutboxRow#toEvent} is the one mapping every relay shares (the CDC relay builds {@link OutboxRow}s
- * from change records).
+ * An outbox row read by a query as an event: the relay and the replay select {@link
+ * OutboxDialect#columns()} in that order; {@link #toEvent} reads them into an {@link OutboxRow},
+ * whose {@link OutboxRow#toEvent} is the one mapping every relay shares (the CDC relay builds
+ * {@link OutboxRow}s from change records).
  */
 final class OutboxRows {
-  /** The columns {@link #toEvent} reads, in order (the payload as text). */
-  static final String COLUMNS =
-      "id, event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version, event_type,"
-          + " payload::text, traceparent, tracestate, created_at";
-
   private OutboxRows() {}
 
   /**
@@ -28,10 +21,11 @@ final class OutboxRows {
    *     bad identifier, a malformed payload); an unparseable trace context is dropped with a
    *     warning instead, since the event itself is sound
    */
-  static InvalidationEvent toEvent(ResultSet rs, OutboxTable table) throws SQLException {
+  static InvalidationEvent toEvent(ResultSet rs, OutboxTable table, OutboxDialect dialect)
+      throws SQLException {
     return new OutboxRow(
             rs.getLong(1),
-            rs.getObject(2, UUID.class),
+            dialect.getUuid(rs, 2),
             rs.getString(3),
             rs.getString(4),
             rs.getString(5),
@@ -40,7 +34,7 @@ final class OutboxRows {
             rs.getString(8),
             rs.getString(9),
             rs.getString(10),
-            rs.getObject(11, OffsetDateTime.class).toInstant())
+            dialect.getInstant(rs, 11))
         .toEvent(table);
   }
 }

@@ -7,7 +7,6 @@ import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.OffsetDateTime;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -40,7 +39,17 @@ public record OutboxStats(
     Objects.requireNonNull(dataSource, "dataSource");
     Objects.requireNonNull(table, "table");
     Objects.requireNonNull(clock, "clock");
-    String t = table.qualified();
+    try (Connection c = dataSource.getConnection()) {
+      return read(c, table, clock);
+    } catch (SQLException ex) {
+      throw SqlErrors.translate("reading statistics of " + table, ex);
+    }
+  }
+
+  private static OutboxStats read(Connection c, OutboxTable table, Clock clock)
+      throws SQLException {
+    OutboxDialect dialect = OutboxDialect.of(c);
+    String t = dialect.qualified(table);
     String sql =
         "SELECT (SELECT count(*) FROM "
             + t
@@ -49,21 +58,17 @@ public record OutboxStats(
             + " WHERE relayed_at IS NULL), (SELECT count(*) FROM "
             + t
             + " WHERE relay_error IS NOT NULL)";
-    try (Connection c = dataSource.getConnection();
-        Statement s = c.createStatement();
+    try (Statement s = c.createStatement();
         ResultSet rs = s.executeQuery(sql)) {
       rs.next();
       long pending = rs.getLong(1);
-      OffsetDateTime oldest = rs.getObject(2, OffsetDateTime.class);
+      Instant oldest = dialect.getInstant(rs, 2);
       long quarantined = rs.getLong(3);
       if (oldest == null) {
         return new OutboxStats(pending, null, Duration.ZERO, quarantined);
       }
-      Duration age = Duration.between(oldest.toInstant(), clock.instant());
-      return new OutboxStats(
-          pending, oldest.toInstant(), age.isNegative() ? Duration.ZERO : age, quarantined);
-    } catch (SQLException ex) {
-      throw SqlErrors.translate("reading statistics of " + table, ex);
+      Duration age = Duration.between(oldest, clock.instant());
+      return new OutboxStats(pending, oldest, age.isNegative() ? Duration.ZERO : age, quarantined);
     }
   }
 
@@ -75,16 +80,18 @@ public record OutboxStats(
    */
   public static Map<String, Instant> oldestUnrelayedByTenant(
       DataSource dataSource, OutboxTable table) {
-    String sql =
-        "SELECT tenant_id, min(created_at) FROM "
-            + table.qualified()
-            + " WHERE relayed_at IS NULL GROUP BY tenant_id";
     Map<String, Instant> oldest = new HashMap<>();
-    try (Connection c = dataSource.getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs = s.executeQuery(sql)) {
-      while (rs.next()) {
-        oldest.put(rs.getString(1), rs.getObject(2, OffsetDateTime.class).toInstant());
+    try (Connection c = dataSource.getConnection()) {
+      OutboxDialect dialect = OutboxDialect.of(c);
+      String sql =
+          "SELECT tenant_id, min(created_at) FROM "
+              + dialect.qualified(table)
+              + " WHERE relayed_at IS NULL GROUP BY tenant_id";
+      try (Statement s = c.createStatement();
+          ResultSet rs = s.executeQuery(sql)) {
+        while (rs.next()) {
+          oldest.put(rs.getString(1), dialect.getInstant(rs, 2));
+        }
       }
     } catch (SQLException ex) {
       throw SqlErrors.translate("reading per-tenant backlog of " + table, ex);

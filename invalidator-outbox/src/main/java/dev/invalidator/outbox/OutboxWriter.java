@@ -39,7 +39,15 @@ import java.util.List;
 public interface OutboxWriter {
   /** A writer for {@code table}. */
   static OutboxWriter create(OutboxTable table) {
-    return new JdbcOutboxWriter(table);
+    return new JdbcOutboxWriter(table, null);
+  }
+
+  /**
+   * A writer for {@code table} in a database of {@code dialect}, for callers that know it; {@link
+   * #create(OutboxTable)} finds it from each connection.
+   */
+  static OutboxWriter create(OutboxTable table, OutboxDialect dialect) {
+    return new JdbcOutboxWriter(table, java.util.Objects.requireNonNull(dialect, "dialect"));
   }
 
   /** The table this writer inserts into. */

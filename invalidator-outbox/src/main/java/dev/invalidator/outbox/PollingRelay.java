@@ -3,19 +3,15 @@ package dev.invalidator.outbox;
 import dev.invalidator.core.Backoff;
 import dev.invalidator.core.EventPublisher;
 import dev.invalidator.core.InvalidEventException;
-import dev.invalidator.core.InvalidationEvent;
 import dev.invalidator.core.MessagingSpans;
 import io.opentelemetry.api.trace.Span;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -59,17 +55,23 @@ import org.slf4j.LoggerFactory;
  * traceparent} or {@code tracestate} does not quarantine a row: the invalidation matters more than
  * its trace, so the trace context is dropped with a WARN.
  *
- * <p>{@link #run()} is the daemon loop: LISTEN on {@link OutboxTable#notifyChannel()} (a dedicated
- * connection; the table's trigger notifies once per inserting transaction, plain-SQL producers
- * included), drain, clean up when due, then wait for a notification or at most {@code pollInterval}
- * (the fallback poll for a lost notification or connection). LISTEN is issued before the drain, so
- * a row committed after the drain's query always wakes the next iteration. The loop catches every
- * exception at its boundary, logs it, tells the listener, drops the LISTEN connection (reopened
- * next iteration), backs off with full jitter and continues. {@link #stop()} makes it return after
- * the batch in flight; an interrupt does the same. The loop waits for notifications in slices of at
- * most {@value #WAIT_SLICE_MILLIS} ms, so it notices a stop or an interrupt that quickly even with
- * a long poll interval; waiting is measured with {@link System#nanoTime()}, while ages, retention
- * cutoffs and {@link #lastLoop()} use the injected clock.
+ * <p>Databases. Everything that differs between PostgreSQL and MySQL/MariaDB (the claim, the
+ * isolation level, clean-up, wake-up) is behind {@link OutboxDialect}, found from the data source's
+ * first connection unless set on the builder. On MySQL and MariaDB there is no LISTEN/NOTIFY: the
+ * loop below simply does not listen and waits out each interval, which {@link #nextWait} keeps at a
+ * few milliseconds while rows arrive and doubles up to {@code pollInterval} while none do.
+ *
+ * <p>{@link #run()} is the daemon loop: LISTEN (PostgreSQL) on {@link OutboxTable#notifyChannel()}
+ * (a dedicated connection; the table's trigger notifies once per inserting transaction, plain-SQL
+ * producers included), drain, clean up when due, then wait for a notification or at most {@code
+ * pollInterval} (the fallback poll for a lost notification or connection). LISTEN is issued before
+ * the drain, so a row committed after the drain's query always wakes the next iteration. The loop
+ * catches every exception at its boundary, logs it, tells the listener, drops the LISTEN connection
+ * (reopened next iteration), backs off with full jitter and continues. {@link #stop()} makes it
+ * return after the batch in flight; an interrupt does the same. The loop waits for notifications in
+ * slices of at most {@value #WAIT_SLICE_MILLIS} ms, so it notices a stop or an interrupt that
+ * quickly even with a long poll interval; waiting is measured with {@link System#nanoTime()}, while
+ * ages, retention cutoffs and {@link #lastLoop()} use the injected clock.
  *
  * <p>Thread safety: {@link #relayOnce()}, {@link #drain()} and {@link #cleanUp()} may be called
  * from any thread, concurrently; {@link #run()} runs on one thread at a time. Configuration is
@@ -98,11 +100,6 @@ public final class PollingRelay implements Runnable {
   public static final int DEFAULT_CLEANUP_BATCH_SIZE = 1000;
 
   static final int WAIT_SLICE_MILLIS = 250;
-
-  /** The claim transaction's settings; see {@link #relay(Connection, int)}. */
-  private static final String CLAIM_SETTINGS =
-      "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off;"
-          + " SET LOCAL synchronous_commit = off; ";
 
   /**
    * How soon the relay looks again after a drain that found rows, without waiting for a
@@ -133,9 +130,8 @@ public final class PollingRelay implements Runnable {
   private final Backoff backoff;
   private final MessagingSpans spans;
 
-  private final String claimSql;
-  private final String quarantineSql;
-  private final String cleanupSql;
+  private final OutboxDialect fixedDialect;
+  private volatile OutboxDialect dialect;
 
   private final CountDownLatch stopSignal = new CountDownLatch(1);
   private final AtomicBoolean looping = new AtomicBoolean();
@@ -163,27 +159,7 @@ public final class PollingRelay implements Runnable {
     this.backoff = b.backoff;
     this.spans = b.spans;
     this.lastLoop = clock.instant();
-    String t = table.qualified();
-    // Claim and mark in one statement: the rows are locked (SKIP LOCKED keeps concurrent relays
-    // apart) and marked relayed in this transaction, which commits only after the publish
-    // succeeded; a failed publish rolls the mark back. One round trip fewer than claim, publish,
-    // mark.
-    this.claimSql =
-        "UPDATE "
-            + t
-            + " SET relayed_at = clock_timestamp() WHERE id = ANY(ARRAY(SELECT id FROM "
-            + t
-            + " WHERE relayed_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED))"
-            + " RETURNING "
-            + OutboxRows.COLUMNS;
-    this.quarantineSql = "UPDATE " + t + " SET relay_error = ? WHERE id = ?";
-    this.cleanupSql =
-        "DELETE FROM "
-            + t
-            + " WHERE id IN (SELECT id FROM "
-            + t
-            + " WHERE relayed_at < ? AND relay_error IS NULL ORDER BY id LIMIT ?"
-            + " FOR UPDATE SKIP LOCKED)";
+    this.fixedDialect = b.dialect;
   }
 
   /**
@@ -193,6 +169,19 @@ public final class PollingRelay implements Runnable {
   public static Builder builder(
       DataSource dataSource, OutboxTable table, EventPublisher publisher) {
     return new Builder(dataSource, table, publisher);
+  }
+
+  /**
+   * The database's dialect: the one set on the builder, else found from the first connection (a
+   * data source does not change databases).
+   */
+  private OutboxDialect dialect(Connection c) throws SQLException {
+    OutboxDialect d = dialect;
+    if (d == null) {
+      d = fixedDialect != null ? fixedDialect : OutboxDialect.of(c);
+      dialect = d;
+    }
+    return d;
   }
 
   /** The table this relay reads. */
@@ -220,12 +209,14 @@ public final class PollingRelay implements Runnable {
     long started = System.nanoTime();
     long committed;
     try (Connection c = dataSource.getConnection()) {
+      OutboxDialect d = dialect(c);
       boolean autoCommit = c.getAutoCommit();
+      int isolation = setRelayIsolation(c, d);
       if (autoCommit) {
         c.setAutoCommit(false);
       }
       try {
-        batch = relay(c, limit);
+        batch = relay(c, d, limit);
         c.commit();
         committed = System.nanoTime();
       } catch (SQLException | RuntimeException ex) {
@@ -235,6 +226,7 @@ public final class PollingRelay implements Runnable {
         if (autoCommit) {
           c.setAutoCommit(true);
         }
+        restoreIsolation(c, isolation);
       }
     } catch (SQLException ex) {
       throw SqlErrors.translate("relaying from " + table, ex);
@@ -255,6 +247,31 @@ public final class PollingRelay implements Runnable {
       notifyListener(l -> l.quarantined(batch.quarantined));
     }
     return batch.published + batch.quarantined;
+  }
+
+  /**
+   * Sets the dialect's isolation level for relay transactions (READ COMMITTED on MySQL/MariaDB, see
+   * {@link MySqlDialect}) before the transaction starts; returns the level to restore, or {@link
+   * Connection#TRANSACTION_NONE} when nothing was changed.
+   */
+  private static int setRelayIsolation(Connection c, OutboxDialect d) throws SQLException {
+    int wanted = d.relayIsolation();
+    if (wanted == Connection.TRANSACTION_NONE) {
+      return Connection.TRANSACTION_NONE;
+    }
+    int previous = c.getTransactionIsolation();
+    if (previous == wanted) {
+      return Connection.TRANSACTION_NONE;
+    }
+    c.setTransactionIsolation(wanted);
+    return previous;
+  }
+
+  /** A pooled connection goes back with the isolation level it came with. */
+  private static void restoreIsolation(Connection c, int previous) throws SQLException {
+    if (previous != Connection.TRANSACTION_NONE) {
+      c.setTransactionIsolation(previous);
+    }
   }
 
   /**
@@ -331,21 +348,23 @@ public final class PollingRelay implements Runnable {
    * @return the number of rows deleted
    */
   public int cleanUp() {
-    OffsetDateTime cutoff =
-        OffsetDateTime.ofInstant(clock.instant().minus(retention), ZoneOffset.UTC);
+    Instant cutoff = clock.instant().minus(retention);
     int total = 0;
-    try (Connection c = dataSource.getConnection();
-        PreparedStatement ps = c.prepareStatement(cleanupSql)) {
-      int n;
-      do {
-        ps.setObject(1, cutoff);
-        ps.setInt(2, cleanupBatchSize);
-        n = ps.executeUpdate();
-        if (!c.getAutoCommit()) {
-          c.commit();
-        }
-        total += n;
-      } while (n >= cleanupBatchSize && running && !Thread.currentThread().isInterrupted());
+    try (Connection c = dataSource.getConnection()) {
+      OutboxDialect d = dialect(c);
+      int isolation = setRelayIsolation(c, d);
+      try {
+        int n;
+        do {
+          n = d.deleteRelayedBefore(c, table, cutoff, cleanupBatchSize);
+          if (!c.getAutoCommit()) {
+            c.commit();
+          }
+          total += n;
+        } while (n >= cleanupBatchSize && running && !Thread.currentThread().isInterrupted());
+      } finally {
+        restoreIsolation(c, isolation);
+      }
     } catch (SQLException ex) {
       throw SqlErrors.translate("cleaning up " + table, ex);
     }
@@ -370,13 +389,15 @@ public final class PollingRelay implements Runnable {
     }
     log.info(
         "relay for {} started (batch {} growing to {} while behind, {} at once, poll interval {},"
-            + " channel {})",
+            + " wake-up {})",
         table,
         batchSize,
         maxBatchSize,
         concurrency,
         pollInterval,
-        table.notifyChannel());
+        fixedDialect == OutboxDialect.MYSQL
+            ? "none, polling"
+            : "LISTEN " + table.notifyChannel() + " on PostgreSQL, else polling");
     int failures = 0;
     int quietDrains = 0;
     ExecutorService pool = null;
@@ -455,44 +476,20 @@ public final class PollingRelay implements Runnable {
     return lastLoop;
   }
 
-  private Batch relay(Connection c, int limit) throws SQLException {
-    // Settings for this transaction only, in one round trip:
-    // - The claim must walk the unrelayed index in id order and stop after `limit` rows. Without
-    //   fresh statistics (a new table, autovacuum off or behind) PostgreSQL picks a bitmap scan of
-    //   every unrelayed row and sorts them all: the cost of a claim then grows with the backlog,
-    //   and a relay that falls behind falls further behind (measured: 22 ms per claim behind
-    //   50,000 rows on an idle server, seconds on a loaded one).
-    // - The commit need not wait for its WAL flush: a mark lost in a crash only makes the rows be
-    //   published again, a duplicate that is harmless (G4). Waiting for the flush put a second
-    //   fsync, and every stall of the disk, between the writer's commit and the apply (measured:
-    //   pauses of 300 ms at 2,000 events/s).
-    //
-    // The settings travel in the claim's own round trip: one prepared statement of four queries,
-    // which the driver sends together and the server runs in order (so the UPDATE is planned with
-    // them). A separate SET LOCAL cost a round trip per batch, a third of the relay's database
-    // round trips.
+  private Batch relay(Connection c, OutboxDialect d, int limit) throws SQLException {
+    d.beforeClaim(c);
     List<EventPublisher.Outgoing> out = new ArrayList<>();
     List<Quarantine> bad = new ArrayList<>();
     Instant oldest = null;
-    try (PreparedStatement ps = c.prepareStatement(CLAIM_SETTINGS + claimSql)) {
-      ps.setInt(1, limit);
-      boolean resultSet = ps.execute();
-      while (!resultSet && ps.getUpdateCount() != -1) {
-        resultSet = ps.getMoreResults();
-      }
-      if (!resultSet) {
-        throw new SQLException("the claim of " + table + " returned no rows result");
-      }
-      try (ResultSet rs = ps.getResultSet()) {
-        while (rs.next()) {
+    d.claim(
+        c,
+        table,
+        limit,
+        rs -> {
           long id = rs.getLong(1);
-          UUID eventId = rs.getObject(2, UUID.class);
+          UUID eventId = d.getUuid(rs, 2);
           try {
-            InvalidationEvent event = OutboxRows.toEvent(rs, table);
-            out.add(new EventPublisher.Outgoing(id, event));
-            if (oldest == null || event.createdAt().isBefore(oldest)) {
-              oldest = event.createdAt();
-            }
+            out.add(new EventPublisher.Outgoing(id, OutboxRows.toEvent(rs, table, d)));
           } catch (InvalidEventException ex) {
             log.warn(
                 "outbox {} row {} (event {}) quarantined, it cannot become a valid event: {}",
@@ -502,18 +499,23 @@ public final class PollingRelay implements Runnable {
                 ex.getMessage());
             bad.add(new Quarantine(id, ex.getMessage()));
           }
-        }
+        });
+    for (EventPublisher.Outgoing o : out) {
+      if (oldest == null || o.event().createdAt().isBefore(oldest)) {
+        oldest = o.event().createdAt();
       }
     }
     long claimedAt = System.nanoTime();
     if (!out.isEmpty()) {
-      // RETURNING gives no order; publish in id order, as the rows were claimed.
+      // PostgreSQL's RETURNING gives no order; publish in id order, as the rows were claimed.
       out.sort(java.util.Comparator.comparingLong(EventPublisher.Outgoing::outboxId));
       publishTraced(out);
     }
     long publishedAt = System.nanoTime();
     if (!bad.isEmpty()) {
-      try (PreparedStatement ps = c.prepareStatement(quarantineSql)) {
+      try (PreparedStatement ps =
+          c.prepareStatement(
+              "UPDATE " + d.qualified(table) + " SET relay_error = ? WHERE id = ?")) {
         for (Quarantine q : bad) {
           ps.setString(1, q.reason);
           ps.setLong(2, q.id);
@@ -552,11 +554,16 @@ public final class PollingRelay implements Runnable {
   }
 
   private void listen() throws SQLException {
-    if (listenConnection != null) {
+    OutboxDialect known = dialect;
+    if (listenConnection != null || (known != null && !known.notifies())) {
       return;
     }
     Connection c = dataSource.getConnection();
     try {
+      if (!dialect(c).notifies()) {
+        closeQuietly(c); // nothing to listen on: the loop polls
+        return;
+      }
       if (!c.getAutoCommit()) {
         c.setAutoCommit(true);
       }
@@ -586,6 +593,15 @@ public final class PollingRelay implements Runnable {
    * when a notification arrived.
    */
   private boolean awaitWakeup(Duration max) throws SQLException {
+    if (listenPg == null) {
+      // No LISTEN/NOTIFY (MySQL, MariaDB): wait the whole interval, or until stopped.
+      try {
+        stopSignal.await(max.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException ex) {
+        Thread.currentThread().interrupt();
+      }
+      return false;
+    }
     long deadline = System.nanoTime() + max.toNanos();
     while (running && !Thread.currentThread().isInterrupted()) {
       long remaining = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
@@ -672,6 +688,7 @@ public final class PollingRelay implements Runnable {
     private RelayListener listener = RelayListener.NONE;
     private Backoff backoff = Backoff.DEFAULT;
     private MessagingSpans spans = MessagingSpans.NOOP;
+    private OutboxDialect dialect;
 
     private Builder(DataSource dataSource, OutboxTable table, EventPublisher publisher) {
       this.dataSource = dataSource;
@@ -752,6 +769,12 @@ public final class PollingRelay implements Runnable {
      */
     public Builder spans(MessagingSpans spans) {
       this.spans = spans;
+      return this;
+    }
+
+    /** The database's dialect; default: found from the data source's first connection. */
+    public Builder dialect(OutboxDialect dialect) {
+      this.dialect = dialect;
       return this;
     }
 

@@ -32,22 +32,28 @@ class CommitOrderTest {
   private static final int WRITERS = 8;
   private static final int EVENTS_PER_WRITER = 200;
 
-  private final DataSource ds = Postgres.dataSource();
+  final TestDb db = db();
+  private final DataSource ds = db.dataSource();
   private final List<PollingRelay> relays = new ArrayList<>();
   private final List<Thread> relayThreads = new ArrayList<>();
   private OutboxTable table;
   private OutboxWriter writer;
 
+  /** The database this suite runs against; {@link MySqlCommitOrderTest} runs it on MariaDB. */
+  TestDb db() {
+    return TestDb.postgres();
+  }
+
   @BeforeEach
   void setUp() {
-    table = Postgres.newOutbox();
+    table = db.newOutbox();
     writer = OutboxWriter.create(table);
   }
 
   @AfterEach
   void tearDown() throws InterruptedException {
     stopRelays();
-    Postgres.drop(table);
+    db.drop(table);
   }
 
   @Test
@@ -94,9 +100,7 @@ class CommitOrderTest {
     assertThat(all).as("no duplicates: no publish failed").hasSize(committed.size());
     assertThat(all.stream().map(EventPublisher.Outgoing::outboxId).distinct().count())
         .isEqualTo(committed.size());
-    assertThat(
-            Postgres.queryLong(
-                "SELECT count(*) FROM " + table.qualified() + " WHERE relayed_at IS NULL"))
+    assertThat(db.queryLong("SELECT count(*) FROM " + db.q(table) + " WHERE relayed_at IS NULL"))
         .isZero();
     System.out.printf(
         "relay a published %d, relay b published %d%n", a.published().size(), b.published().size());
@@ -130,8 +134,8 @@ class CommitOrderTest {
   }
 
   private long maxIdAbove(long lastId) {
-    return Postgres.queryLong(
-        "SELECT coalesce(max(id), 0) FROM " + table.qualified() + " WHERE id > " + lastId);
+    return db.queryLong(
+        "SELECT coalesce(max(id), 0) FROM " + db.q(table) + " WHERE id > " + lastId);
   }
 
   /**

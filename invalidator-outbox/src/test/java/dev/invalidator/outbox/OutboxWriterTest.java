@@ -19,19 +19,27 @@ import org.junit.jupiter.api.Test;
 
 /** G1: an event exists if and only if the business transaction committed. */
 class OutboxWriterTest {
-  private final DataSource ds = Postgres.dataSource();
+  final TestDb db = db();
+  private final DataSource ds = db.dataSource();
   private OutboxTable table;
   private String business;
   private OutboxWriter writer;
   private RecordingPublisher publisher;
   private PollingRelay relay;
 
+  /** The database this suite runs against; {@link MySqlOutboxWriterTest} runs it on MariaDB. */
+  TestDb db() {
+    return TestDb.postgres();
+  }
+
   @BeforeEach
   void setUp() {
-    table = Postgres.newOutbox();
-    business = Postgres.randomName("orders_");
-    Postgres.execute(
-        "CREATE TABLE " + business + " (id text PRIMARY KEY, status text, version bigint)",
+    table = db.newOutbox();
+    business = TestDb.randomName("orders_");
+    db.execute(
+        "CREATE TABLE "
+            + business
+            + " (id varchar(32) PRIMARY KEY, status varchar(32), version bigint)",
         "INSERT INTO " + business + " VALUES ('42', 'new', 1)");
     writer = OutboxWriter.create(table);
     publisher = new RecordingPublisher();
@@ -40,8 +48,8 @@ class OutboxWriterTest {
 
   @AfterEach
   void tearDown() {
-    Postgres.drop(table);
-    Postgres.execute("DROP TABLE IF EXISTS " + business);
+    db.drop(table);
+    db.execute("DROP TABLE IF EXISTS " + business);
   }
 
   @Test
@@ -57,8 +65,8 @@ class OutboxWriterTest {
     assertThat(relay.relayOnce()).isZero();
     assertThat(publisher.published()).isEmpty();
     assertThat(publisher.calls()).isZero();
-    assertThat(Postgres.queryLong("SELECT count(*) FROM " + table.qualified())).isZero();
-    assertThat(Postgres.queryLong("SELECT version FROM " + business)).isEqualTo(1);
+    assertThat(db.queryLong("SELECT count(*) FROM " + db.q(table))).isZero();
+    assertThat(db.queryLong("SELECT version FROM " + business)).isEqualTo(1);
   }
 
   @Test
@@ -93,13 +101,12 @@ class OutboxWriterTest {
     assertThat(got.aggregateVersion()).isEqualTo(2);
     assertThat(got.createdAt()).isBetween(before, Instant.now().plusSeconds(5));
     assertThat(published.get(0).outboxId())
-        .isEqualTo(Postgres.queryLong("SELECT id FROM " + table.qualified()));
+        .isEqualTo(db.queryLong("SELECT id FROM " + db.q(table)));
 
     assertThat(relay.relayOnce()).isZero();
     assertThat(publisher.published()).hasSize(1);
     assertThat(
-            Postgres.queryLong(
-                "SELECT count(*) FROM " + table.qualified() + " WHERE relayed_at IS NOT NULL"))
+            db.queryLong("SELECT count(*) FROM " + db.q(table) + " WHERE relayed_at IS NOT NULL"))
         .isEqualTo(1);
   }
 
@@ -110,7 +117,7 @@ class OutboxWriterTest {
       writer.append(c, Events.event("acme", "order", "42", 2));
       assertThat(c.getAutoCommit()).isFalse();
       // Not visible to anyone else until the caller commits.
-      assertThat(Postgres.queryLong("SELECT count(*) FROM " + table.qualified())).isZero();
+      assertThat(db.queryLong("SELECT count(*) FROM " + db.q(table))).isZero();
       assertThat(relay.relayOnce()).isZero();
       c.commit();
       c.setAutoCommit(true);
@@ -154,14 +161,15 @@ class OutboxWriterTest {
   private long updateOrder(Connection c, String status) throws SQLException {
     try (PreparedStatement ps =
         c.prepareStatement(
-            "UPDATE "
-                + business
-                + " SET status = ?, version = version + 1 WHERE id = '42' RETURNING version")) {
+            "UPDATE " + business + " SET status = ?, version = version + 1 WHERE id = '42'")) {
       ps.setString(1, status);
-      try (var rs = ps.executeQuery()) {
-        rs.next();
-        return rs.getLong(1);
-      }
+      ps.executeUpdate();
+    }
+    try (PreparedStatement ps =
+            c.prepareStatement("SELECT version FROM " + business + " WHERE id = '42'");
+        var rs = ps.executeQuery()) {
+      rs.next();
+      return rs.getLong(1);
     }
   }
 }

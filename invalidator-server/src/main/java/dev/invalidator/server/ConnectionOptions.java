@@ -16,10 +16,12 @@ public final class ConnectionOptions {
   Path config;
 
   @Option(
-      names = "--postgres-url",
+      names = {"--db-url", "--postgres-url"},
       paramLabel = "URL",
       description =
-          "jdbc:postgresql://... or postgresql://user:pass@host/db (overrides postgres.url).")
+          "Outbox database: jdbc:postgresql://..., postgresql://user:pass@host/db,"
+              + " jdbc:mysql://... or jdbc:mariadb://... (overrides database.url; --postgres-url"
+              + " is an alias).")
   String postgresUrl;
 
   @Option(
@@ -43,7 +45,8 @@ public final class ConnectionOptions {
   public InvalidatorConfig load(Map<String, String> extra) {
     Map<String, String> overrides = new LinkedHashMap<>(extra);
     if (postgresUrl != null) {
-      overrides.put("postgres.url", postgresUrl);
+      overrides.put("database.url", postgresUrl);
+      overrides.put("postgres.url", "");
     }
     if (redisUrl != null) {
       overrides.put("redis.url", redisUrl);

@@ -104,7 +104,7 @@ final class FlushCommand implements Callable<Integer> {
         return 0;
       }
       if (!cfg.postgres().configured()) {
-        throw new ConfigException("postgres.url", "is required (or pass --postgres-url)");
+        throw new ConfigException("database.url", "is required (or pass --db-url)");
       }
       try (var ds = Servers.dataSource(cfg)) {
         append(ds, OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table()), event);

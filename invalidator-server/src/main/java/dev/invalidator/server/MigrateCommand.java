@@ -40,20 +40,21 @@ final class MigrateCommand implements Callable<Integer> {
     InvalidatorConfig cfg = connection.load();
     if (!cfg.postgres().configured()) {
       throw new dev.invalidator.server.config.ConfigException(
-          "postgres.url", "is required (or pass --postgres-url)");
+          "database.url", "is required (or pass --db-url)");
     }
     try (HikariDataSource ds = Servers.dataSource(cfg)) {
       OutboxTable table = OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table());
       if (drop) {
-        return drop(ds, table);
+        return drop(ds, table, cfg.postgres().dialect());
       }
       Object result = OutboxSchema.migrate(ds, table);
-      System.out.println("migrated " + table.qualified() + ": " + result);
+      System.out.println("migrated " + cfg.postgres().dialect().qualified(table) + ": " + result);
     }
     return 0;
   }
 
-  private int drop(HikariDataSource ds, OutboxTable table) {
+  private int drop(
+      HikariDataSource ds, OutboxTable table, dev.invalidator.outbox.OutboxDialect dialect) {
     if (!force) {
       long waiting;
       try {
@@ -64,7 +65,7 @@ final class MigrateCommand implements Callable<Integer> {
       if (waiting > 0) {
         System.err.println(
             "invalidator: refusing to drop "
-                + table.qualified()
+                + dialect.qualified(table)
                 + ": "
                 + waiting
                 + " rows wait to be relayed and would never invalidate anything; let the relay"
@@ -75,7 +76,7 @@ final class MigrateCommand implements Callable<Integer> {
     List<String> dropped = OutboxSchema.drop(ds, table);
     System.out.println(
         dropped.isEmpty()
-            ? "nothing to drop: " + table.qualified() + " does not exist"
+            ? "nothing to drop: " + dialect.qualified(table) + " does not exist"
             : "dropped " + String.join(", ", dropped));
     return 0;
   }

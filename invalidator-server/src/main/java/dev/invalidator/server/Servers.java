@@ -40,7 +40,7 @@ final class Servers implements AutoCloseable {
   /** Connects to both servers, checks they answer, and logs what it connected to. */
   static Servers connect(InvalidatorConfig cfg) {
     if (!cfg.postgres().configured()) {
-      throw new ConfigException("postgres.url", "is required (or pass --postgres-url)");
+      throw new ConfigException("database.url", "is required (or pass --db-url)");
     }
     if (!cfg.redis().configured()) {
       throw new ConfigException("redis.url", "is required (or pass --redis-url)");
@@ -84,6 +84,23 @@ final class Servers implements AutoCloseable {
     }
   }
 
+  /**
+   * The URL for the driver: the daemon ships MariaDB's driver, which serves MySQL servers too but
+   * accepts a {@code jdbc:mysql:} URL only with {@code permitMysqlScheme}; when MySQL's own
+   * Connector/J is on the class path it takes the URL unchanged.
+   */
+  static String driverUrl(String jdbcUrl) {
+    if (!jdbcUrl.startsWith("jdbc:mysql:") || jdbcUrl.contains("permitMysqlScheme")) {
+      return jdbcUrl;
+    }
+    try {
+      Class.forName("com.mysql.cj.jdbc.Driver", false, Servers.class.getClassLoader());
+      return jdbcUrl;
+    } catch (ClassNotFoundException ex) {
+      return jdbcUrl + (jdbcUrl.contains("?") ? "&" : "?") + "permitMysqlScheme";
+    }
+  }
+
   static HikariDataSource dataSource(InvalidatorConfig cfg) {
     return dataSource(cfg, "invalidator", cfg.postgres().poolSize());
   }
@@ -91,7 +108,7 @@ final class Servers implements AutoCloseable {
   /** A pool named {@code name} of at most {@code size} connections to the configured database. */
   static HikariDataSource dataSource(InvalidatorConfig cfg, String name, int size) {
     HikariConfig hc = new HikariConfig();
-    hc.setJdbcUrl(cfg.postgres().jdbcUrl());
+    hc.setJdbcUrl(driverUrl(cfg.postgres().jdbcUrl()));
     if (!cfg.postgres().user().isEmpty()) {
       hc.setUsername(cfg.postgres().user());
     }

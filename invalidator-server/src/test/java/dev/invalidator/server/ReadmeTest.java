@@ -26,10 +26,14 @@ class ReadmeTest {
     String ci = Files.readString(Path.of("..", ".ci", "run"));
     assertThat(readme).contains("./invalidator demo").contains("./mvnw -B verify");
     assertThat(ci.strip()).endsWith("./mvnw -B verify");
-    // Once against the machine's services, once on the embedded servers a fresh clone uses.
+    // Once against the machine's services (MariaDB's included), once on the embedded servers a
+    // fresh clone uses.
     assertThat(ci)
-        .containsOnlyOnce("INVALIDATOR_TEST_REDIS_URL=\"$redis_url\" ./mvnw -B verify\n")
         .containsOnlyOnce(
-            "env -u INVALIDATOR_TEST_POSTGRES_URL -u INVALIDATOR_TEST_REDIS_URL ./mvnw -B verify\n");
+            "INVALIDATOR_TEST_MYSQL_URL=\"$mysql_url\" INVALIDATOR_TEST_REDIS_URL=\"$redis_url\""
+                + " ./mvnw -B verify\n")
+        .containsOnlyOnce(
+            "env -u INVALIDATOR_TEST_POSTGRES_URL -u INVALIDATOR_TEST_MYSQL_URL"
+                + " -u INVALIDATOR_TEST_REDIS_URL ./mvnw -B verify\n");
   }
 }

@@ -69,6 +69,11 @@ public record InvalidatorConfig(
       return toJdbc(url);
     }
 
+    /** The outbox database's dialect, picked by the URL's scheme. */
+    public dev.invalidator.outbox.OutboxDialect dialect() {
+      return dev.invalidator.outbox.OutboxDialect.forJdbcUrl(jdbcUrl());
+    }
+
     /** The URL with any password masked, for logs. */
     public String maskedUrl() {
       return mask(url);
@@ -220,16 +225,23 @@ public record InvalidatorConfig(
 
   static InvalidatorConfig from(Map<String, String> v) {
     Reader r = new Reader(v);
+    String databaseUrl = r.str("database.url");
+    String postgresUrl = r.str("postgres.url");
+    if (!databaseUrl.isEmpty() && !postgresUrl.isEmpty() && !databaseUrl.equals(postgresUrl)) {
+      throw new ConfigException(
+          "database.url",
+          "and postgres.url (its alias) name different databases; set only database.url");
+    }
     Postgres pg =
         new Postgres(
-            r.str("postgres.url"),
+            databaseUrl.isEmpty() ? postgresUrl : databaseUrl,
             r.str("postgres.user"),
             r.str("postgres.password"),
             r.identifier("postgres.schema"),
             r.identifier("postgres.table"),
             r.integer("postgres.poolSize", 1, 200));
     if (pg.configured()) {
-      r.check("postgres.url", () -> toJdbc(pg.url()));
+      r.check(databaseUrl.isEmpty() ? "postgres.url" : "database.url", () -> toJdbc(pg.url()));
     }
     Redis redis = new Redis(r.str("redis.url"), r.str("redis.prefix"));
     r.check("redis.prefix", redis::keyScheme);
@@ -257,6 +269,15 @@ public record InvalidatorConfig(
             r.str("relay.cdc.publication"));
     if (!relay.mode().equals("polling") && !relay.mode().equals("cdc")) {
       throw new ConfigException("relay.mode", "'" + relay.mode() + "' must be polling or cdc");
+    }
+    if (relay.mode().equals("cdc")
+        && pg.configured()
+        && pg.dialect() != dev.invalidator.outbox.OutboxDialect.POSTGRESQL) {
+      throw new ConfigException(
+          "relay.mode",
+          "cdc reads PostgreSQL's WAL; the outbox database is "
+              + pg.dialect()
+              + ", use relay.mode: polling");
     }
     Worker worker =
         new Worker(
@@ -466,12 +487,15 @@ public record InvalidatorConfig(
    * Converts {@code postgres://user:pass@host:port/db?x=y} to a JDBC URL; JDBC URLs pass through.
    */
   static String toJdbc(String url) {
-    if (url.startsWith("jdbc:postgresql:")) {
+    if (url.startsWith("jdbc:postgresql:")
+        || url.startsWith("jdbc:mysql:")
+        || url.startsWith("jdbc:mariadb:")) {
       return url;
     }
     if (!url.startsWith("postgres://") && !url.startsWith("postgresql://")) {
       throw new IllegalArgumentException(
-          "must start with jdbc:postgresql:, postgres:// or postgresql://");
+          "must start with jdbc:postgresql:, jdbc:mysql:, jdbc:mariadb:, postgres:// or"
+              + " postgresql://");
     }
     URI u = URI.create(url);
     StringBuilder b = new StringBuilder("jdbc:postgresql://").append(u.getHost());

@@ -28,9 +28,13 @@ public record Setting(String name, String defaultValue, String description) {
   public static final List<Setting> ALL =
       List.of(
           new Setting(
+              "database.url",
+              "",
+              "JDBC URL of the database holding the outbox; its scheme picks the database: jdbc:postgresql: (or postgresql://), jdbc:mysql:, jdbc:mariadb: (required for run; the demo starts an embedded PostgreSQL when empty)"),
+          new Setting(
               "postgres.url",
               "",
-              "JDBC or postgresql:// URL of the database holding the outbox (required for run; the demo starts an embedded PostgreSQL when empty)"),
+              "alias of database.url, kept for existing configurations (setting both to different URLs is an error)"),
           new Setting("postgres.user", "", "database user, when not in the URL"),
           new Setting(
               "postgres.password", "", "database password, when not in the URL (never logged)"),
@@ -57,7 +61,7 @@ public record Setting(String name, String defaultValue, String description) {
           new Setting(
               "relay.pollInterval",
               d(PollingRelay.DEFAULT_POLL_INTERVAL),
-              "fallback poll when no LISTEN/NOTIFY wake-up arrives"),
+              "fallback poll when no LISTEN/NOTIFY wake-up arrives; on MySQL/MariaDB (no notifications) the longest wait between polls while idle"),
           new Setting(
               "relay.retention",
               d(PollingRelay.DEFAULT_RETENTION),

@@ -114,6 +114,42 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void databaseUrlSchemePicksTheDialectAndPostgresUrlIsItsAlias() throws Exception {
+    InvalidatorConfig mariadb =
+        load(null, Map.of("INVALIDATOR_DATABASE_URL", "jdbc:mariadb://db:3306/app"), Map.of());
+    assertThat(mariadb.postgres().dialect()).isSameAs(dev.invalidator.outbox.OutboxDialect.MYSQL);
+    InvalidatorConfig mysql = load("database:\n  url: jdbc:mysql://db/app\n", Map.of(), Map.of());
+    assertThat(mysql.postgres().dialect()).isSameAs(dev.invalidator.outbox.OutboxDialect.MYSQL);
+    InvalidatorConfig alias = load("postgres:\n  url: postgresql://u@db/app\n", Map.of(), Map.of());
+    assertThat(alias.postgres().jdbcUrl()).isEqualTo("jdbc:postgresql://db/app?user=u");
+    assertThat(alias.postgres().dialect())
+        .isSameAs(dev.invalidator.outbox.OutboxDialect.POSTGRESQL);
+
+    assertThatThrownBy(
+            () ->
+                load(
+                    "database:\n  url: jdbc:mysql://a/x\npostgres:\n  url: jdbc:postgresql://b/y\n",
+                    Map.of(),
+                    Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("database.url")
+        .hasMessageContaining("postgres.url");
+    assertThatThrownBy(
+            () -> load("database:\n  url: jdbc:oracle:thin:@db:1521/x\n", Map.of(), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("database.url");
+    assertThatThrownBy(
+            () ->
+                load(
+                    "database:\n  url: jdbc:mariadb://db/app\nrelay:\n  mode: cdc\n",
+                    Map.of(),
+                    Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("relay.mode")
+        .hasMessageContaining("polling");
+  }
+
+  @Test
   void unknownSettingIsRefusedNamingIt() {
     assertThatThrownBy(() -> load("relay:\n  batchSzie: 5\n", Map.of(), Map.of()))
         .isInstanceOf(ConfigException.class)
