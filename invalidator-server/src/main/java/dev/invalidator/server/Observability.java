@@ -167,8 +167,19 @@ final class Observability implements AutoCloseable {
     }
     DeadLetterAdmin dlq =
         workers.isEmpty() ? null : new DeadLetterAdmin(servers.connection(), keys);
+    dev.invalidator.workflows.WorkflowAdmin workflows =
+        pipeline == null ? null : pipeline.workflowAdmin();
     Supplier<java.util.Map<String, Object>> status =
-        () -> metrics.status(keys.stream(), cfg.worker().group());
+        () -> {
+          java.util.Map<String, Object> m = metrics.status(keys.stream(), cfg.worker().group());
+          if (workflows != null) {
+            // Workflows by <workflow>/<state>, as invalidator_workflows counts them.
+            java.util.Map<String, Object> withWorkflows = new java.util.LinkedHashMap<>(m);
+            withWorkflows.put("workflows", new java.util.TreeMap<>(workflows.countsByState()));
+            return withWorkflows;
+          }
+          return m;
+        };
     try {
       admin =
           AdminServer.start(
