@@ -112,25 +112,46 @@ final class Observability implements AutoCloseable {
           "Near-cache heartbeat rounds that failed (subscribers drop their near caches meanwhile)",
           heartbeat::failures);
     }
-    RedisStreamSource statsSource =
-        RedisStreamSource.builder(servers.redis(), keys)
-            .group(cfg.worker().group())
-            .consumer("metrics-sampler")
-            .build();
-    closeables.add(statsSource);
-    RedisDeadLetters deadLetters = new RedisDeadLetters(servers.connection(), keys);
-    MetricsSampler sampler =
-        new MetricsSampler(
-                metrics,
-                servers.dataSource(),
-                table,
-                statsSource::stats,
-                deadLetters,
-                servers.connection(),
-                keys.stream(),
-                cfg.worker().group(),
-                clock)
-            .start(cfg.observability().sampleInterval());
+    MetricsSampler sampler;
+    KafkaTransport kafka = pipeline.kafka();
+    if (kafka != null) {
+      // Same gauges, read from the consumer group's committed offsets and the dead-letter topic.
+      KafkaTransport statsTransport = new KafkaTransport(cfg.kafka());
+      closeables.add(statsTransport);
+      dev.invalidator.kafka.KafkaDeadLetterAdmin dlt = statsTransport.deadLetterAdmin();
+      sampler =
+          new MetricsSampler(
+                  metrics,
+                  servers.dataSource(),
+                  table,
+                  () -> statsTransport.stats(kafka.group()),
+                  dlt::depth,
+                  null,
+                  kafka.topic(),
+                  kafka.group(),
+                  clock)
+              .start(cfg.observability().sampleInterval());
+    } else {
+      RedisStreamSource statsSource =
+          RedisStreamSource.builder(servers.redis(), keys)
+              .group(cfg.worker().group())
+              .consumer("metrics-sampler")
+              .build();
+      closeables.add(statsSource);
+      RedisDeadLetters deadLetters = new RedisDeadLetters(servers.connection(), keys);
+      sampler =
+          new MetricsSampler(
+                  metrics,
+                  servers.dataSource(),
+                  table,
+                  statsSource::stats,
+                  deadLetters,
+                  servers.connection(),
+                  keys.stream(),
+                  cfg.worker().group(),
+                  clock)
+              .start(cfg.observability().sampleInterval());
+    }
     closeables.add(0, sampler);
     List<AdminServer.Check> checks = new ArrayList<>();
     checks.add(
@@ -165,13 +186,17 @@ final class Observability implements AutoCloseable {
           new AdminServer.Check(
               name, () -> loop(name, pipeline.alive(name), w.lastLoop(), stuckAfter)));
     }
+    // The HTTP dead-letter API addresses Redis stream entries; on Kafka, invalidator dlq works on
+    // <topic>-dlt instead.
     DeadLetterAdmin dlq =
-        workers.isEmpty() ? null : new DeadLetterAdmin(servers.connection(), keys);
+        workers.isEmpty() || kafka != null ? null : new DeadLetterAdmin(servers.connection(), keys);
+    String streamName = kafka != null ? kafka.topic() : keys.stream();
+    String groupName = kafka != null ? kafka.group() : cfg.worker().group();
     dev.invalidator.workflows.WorkflowAdmin workflows =
         pipeline == null ? null : pipeline.workflowAdmin();
     Supplier<java.util.Map<String, Object>> status =
         () -> {
-          java.util.Map<String, Object> m = metrics.status(keys.stream(), cfg.worker().group());
+          java.util.Map<String, Object> m = metrics.status(streamName, groupName);
           if (workflows != null) {
             // Workflows by <workflow>/<state>, as invalidator_workflows counts them.
             java.util.Map<String, Object> withWorkflows = new java.util.LinkedHashMap<>(m);
