@@ -192,7 +192,19 @@ final class Observability implements AutoCloseable {
         workers.isEmpty() || kafka != null ? null : new DeadLetterAdmin(servers.connection(), keys);
     String streamName = kafka != null ? kafka.topic() : keys.stream();
     String groupName = kafka != null ? kafka.group() : cfg.worker().group();
-    Supplier<java.util.Map<String, Object>> status = () -> metrics.status(streamName, groupName);
+    dev.invalidator.workflows.WorkflowAdmin workflows =
+        pipeline == null ? null : pipeline.workflowAdmin();
+    Supplier<java.util.Map<String, Object>> status =
+        () -> {
+          java.util.Map<String, Object> m = metrics.status(streamName, groupName);
+          if (workflows != null) {
+            // Workflows by <workflow>/<state>, as invalidator_workflows counts them.
+            java.util.Map<String, Object> withWorkflows = new java.util.LinkedHashMap<>(m);
+            withWorkflows.put("workflows", new java.util.TreeMap<>(workflows.countsByState()));
+            return withWorkflows;
+          }
+          return m;
+        };
     try {
       admin =
           AdminServer.start(

@@ -169,6 +169,9 @@ class WorkflowsDaemonIT {
             .doesNotContain("vendor-dead-letter");
         assertThat(cli("workflows", "list", "--tenant", "other", "--config", config.toString()))
             .contains("0 workflow(s)");
+        await()
+            .atMost(Duration.ofSeconds(10))
+            .until(() -> env.get(admin, "api/status").body().contains("\"plan-change/SUCCESS\":1"));
         String metrics = env.get(admin, "metrics").body();
         assertThat(metrics)
             .contains("invalidator_workflow_step_seconds_count{kind=\"vendor-call\"")

@@ -17,10 +17,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Kills the engine (DBOS runtime and its connection pool, as a dying process loses both) while its
- * workflows wait between steps, many times, and restarts it: every workflow completes, and every
- * step's effect arrives exactly once at the receiver, by its idempotency key. The negative control
- * kills during a step's HTTP call: that step runs again on recovery, and the same check sees its
- * key twice.
+ * workflow waits between steps, 12 times over three workflows, and restarts it: every workflow
+ * completes, and every step's effect arrives exactly once at the receiver, by its idempotency key.
+ * The negative control kills during a step's HTTP call: that step runs again on recovery, and the
+ * same check sees its key twice.
  */
 class WorkflowCrashIT {
   private static final List<String> CALLS = List.of("a", "b", "c", "d", "e");
@@ -50,9 +50,11 @@ class WorkflowCrashIT {
     int kills = 0;
     var engine = fx.start(WorkflowEngine.builder().definition(crashy()));
     try (WorkflowAdmin admin = fx.admin()) {
-      for (int batch = 0; batch < 2; batch++) { // each batch of 3 sees 4 kills, one per pause
+      // One workflow at a time, so each of its four pauses is a kill: 12 kills expected. (Several
+      // at once rarely sleep at the same moment.)
+      for (int batch = 0; batch < 3; batch++) {
         List<String> ids = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < 1; i++) {
           InvalidationEvent e = WorkflowFixture.event("t" + i, "plan.changed");
           events.add(e);
           ids.add(WorkflowEngine.workflowId("crashy", e));
@@ -73,7 +75,7 @@ class WorkflowCrashIT {
     } finally {
       engine.kill();
     }
-    assertThat(kills).isGreaterThanOrEqualTo(6);
+    assertThat(kills).isGreaterThanOrEqualTo(8);
     Map<String, Long> receipts = fx.receiptsByKey();
     for (InvalidationEvent e : events) {
       for (String call : CALLS) {
@@ -112,7 +114,9 @@ class WorkflowCrashIT {
       engine.kill();
     }
     Map<String, Long> receipts = fx.receiptsByKey();
-    assertThat(receipts.get("crashy.b:" + e.eventId())).isEqualTo(2L);
+    // At least twice: the interrupted call (in this in-process kill, the dying runtime's thread
+    // may even send it once more before it notices) and the recovered one.
+    assertThat(receipts.get("crashy.b:" + e.eventId())).isGreaterThanOrEqualTo(2L);
     assertThat(receipts.get("crashy.a:" + e.eventId())).isEqualTo(1L);
     assertThat(receipts.get("crashy.c:" + e.eventId())).isEqualTo(1L);
   }
