@@ -83,6 +83,37 @@ public final class CdcRelay implements AutoCloseable {
   /** Default longest wait of {@link #start()} for the engine to start polling. */
   public static final Duration DEFAULT_START_TIMEOUT = Duration.ofSeconds(60);
 
+  /**
+   * Default interval of Debezium's heartbeats ({@code heartbeat.interval.ms}): each runs {@link
+   * #HEARTBEAT_ACTION_QUERY}, whose WAL message moves the stored offset and the slot's confirmed
+   * LSN on while the outbox is quiet, and counts as activity for {@link #lastActivity()}.
+   */
+  public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofSeconds(10);
+
+  /**
+   * Debezium's {@code heartbeat.action.query} of the relay: a non-transactional logical decoding
+   * message, which {@code pgoutput} sends to the slot whatever the publication covers (PostgreSQL
+   * 14+), so no heartbeat table is needed.
+   */
+  public static final String HEARTBEAT_ACTION_QUERY =
+      "SELECT pg_logical_emit_message(false, 'invalidator-cdc-heartbeat', '')";
+
+  /** What the relay is doing, for health checks. */
+  public enum State {
+    /** Built, not started. */
+    NEW,
+    /** Starting the engine (slot creation and the first start's snapshot included). */
+    STARTING,
+    /** The engine polls the replication stream. */
+    STREAMING,
+    /** The engine stopped on an error; it is started again after a backoff. */
+    RESTARTING,
+    /** Stopped for good on a problem a restart cannot fix; see {@link #failure()}. */
+    FAILED,
+    /** Closed. */
+    STOPPED
+  }
+
   private static final Logger log = LoggerFactory.getLogger(CdcRelay.class);
   private static final Pattern NAME = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
 
@@ -98,6 +129,7 @@ public final class CdcRelay implements AutoCloseable {
   private final Duration offsetFlushInterval;
   private final Duration pollInterval;
   private final Duration startTimeout;
+  private final Duration heartbeatInterval;
   private final Map<String, String> debeziumProperties;
   private final Clock clock;
   private final RelayListener listener;
@@ -115,6 +147,9 @@ public final class CdcRelay implements AutoCloseable {
 
   private volatile boolean running;
   private volatile boolean started;
+  private volatile State state = State.NEW;
+  private volatile Instant lastActivity;
+  private volatile String failure;
   private volatile Throwable lastEngineError;
   private volatile DebeziumEngine<RecordChangeEvent<SourceRecord>> engine;
   private Thread supervisor;
@@ -142,6 +177,7 @@ public final class CdcRelay implements AutoCloseable {
     this.offsetFlushInterval = b.offsetFlushInterval;
     this.pollInterval = b.pollInterval;
     this.startTimeout = b.startTimeout;
+    this.heartbeatInterval = b.heartbeatInterval;
     this.debeziumProperties = Map.copyOf(b.debeziumProperties);
     this.clock = b.clock;
     this.listener = b.listener;
@@ -208,6 +244,25 @@ public final class CdcRelay implements AutoCloseable {
     return errors.get();
   }
 
+  /** What the relay is doing now. */
+  public State state() {
+    return state;
+  }
+
+  /**
+   * When the engine last handed the relay a batch (outbox rows or a heartbeat) or began streaming;
+   * null before that. With heartbeats on (the default), a streaming relay's age stays below about
+   * one heartbeat interval even on a quiet outbox: an older one means the engine is stuck.
+   */
+  public Instant lastActivity() {
+    return lastActivity;
+  }
+
+  /** Why the relay stopped for good ({@link State#FAILED}), or null. */
+  public String failure() {
+    return failure;
+  }
+
   /**
    * The state of this relay's replication slot, read from the server now; for health checks (a slot
    * that is not {@code active} while the relay should run, or whose retained WAL keeps growing) and
@@ -222,13 +277,23 @@ public final class CdcRelay implements AutoCloseable {
                 "SELECT active,"
                     + " coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint,"
                     + " coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn),"
-                    + " 0)::bigint FROM pg_replication_slots WHERE slot_name = ?")) {
+                    + " 0)::bigint, wal_status, active_pid"
+                    + " FROM pg_replication_slots WHERE slot_name = ?")) {
       ps.setString(1, slotName);
       try (ResultSet rs = ps.executeQuery()) {
         if (!rs.next()) {
-          return new SlotHealth(slotName, false, false, 0, 0);
+          return new SlotHealth(slotName, false, false, 0, 0, null, null);
         }
-        return new SlotHealth(slotName, true, rs.getBoolean(1), rs.getLong(2), rs.getLong(3));
+        int pid = rs.getInt(5);
+        Integer activePid = rs.wasNull() ? null : pid;
+        return new SlotHealth(
+            slotName,
+            true,
+            rs.getBoolean(1),
+            rs.getLong(2),
+            rs.getLong(3),
+            rs.getString(4),
+            activePid);
       }
     } catch (SQLException ex) {
       throw new InvalidatorException(
@@ -252,6 +317,7 @@ public final class CdcRelay implements AutoCloseable {
     }
     prepareDatabase();
     running = true;
+    state = State.STARTING;
     supervisor = new Thread(this::supervise, "cdc-relay-" + table.table());
     supervisor.setDaemon(true);
     supervisor.start();
@@ -302,6 +368,9 @@ public final class CdcRelay implements AutoCloseable {
       running = false;
       stopSignal.countDown();
       t = supervisor;
+      if (state != State.FAILED) {
+        state = State.STOPPED;
+      }
     }
     closeEngine();
     if (t != null && t != Thread.currentThread()) {
@@ -488,6 +557,8 @@ public final class CdcRelay implements AutoCloseable {
     p.put("skipped.operations", "u,d,t");
     p.put("tombstones.on.delete", "false");
     p.put("poll.interval.ms", Long.toString(pollInterval.toMillis()));
+    p.put("heartbeat.interval.ms", Long.toString(heartbeatInterval.toMillis()));
+    p.put("heartbeat.action.query", HEARTBEAT_ACTION_QUERY);
     String snapshotTable = table.schema() + "." + table.table();
     if (snapshotUnrelayed) {
       p.put("snapshot.mode", "initial");
@@ -529,6 +600,10 @@ public final class CdcRelay implements AutoCloseable {
                       @Override
                       public void pollingStarted() {
                         started = true;
+                        lastActivity = clock.instant();
+                        if (running) {
+                          state = State.STREAMING;
+                        }
                         streaming.countDown();
                       }
                     })
@@ -563,6 +638,7 @@ public final class CdcRelay implements AutoCloseable {
         return;
       }
       errors.incrementAndGet();
+      state = State.RESTARTING;
       notifyListener(l -> l.loopError(error));
       Duration delay = backoff.delay(failures++);
       log.warn(
@@ -675,6 +751,7 @@ public final class CdcRelay implements AutoCloseable {
         committer.markProcessed(r);
       }
       committer.markBatchFinished();
+      lastActivity = clock.instant();
     }
   }
 
@@ -816,6 +893,7 @@ public final class CdcRelay implements AutoCloseable {
     private Duration offsetFlushInterval = DEFAULT_OFFSET_FLUSH_INTERVAL;
     private Duration pollInterval = DEFAULT_POLL_INTERVAL;
     private Duration startTimeout = DEFAULT_START_TIMEOUT;
+    private Duration heartbeatInterval = DEFAULT_HEARTBEAT_INTERVAL;
     private final Map<String, String> debeziumProperties = new LinkedHashMap<>();
     private Clock clock = Clock.systemUTC();
     private RelayListener listener = RelayListener.NONE;
@@ -889,6 +967,17 @@ public final class CdcRelay implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Debezium's {@code heartbeat.interval.ms} (with the relay's {@link #HEARTBEAT_ACTION_QUERY});
+     * default 10 s. Keeps the slot's confirmed LSN moving while the outbox is quiet and other
+     * tables write WAL, and is what {@link CdcRelay#lastActivity()} shows while nothing is
+     * inserted.
+     */
+    public Builder heartbeatInterval(Duration heartbeatInterval) {
+      this.heartbeatInterval = heartbeatInterval;
+      return this;
+    }
+
     /** Longest wait of {@link CdcRelay#start()} for the engine to poll; default 60 s. */
     public Builder startTimeout(Duration startTimeout) {
       this.startTimeout = startTimeout;
@@ -953,6 +1042,7 @@ public final class CdcRelay implements AutoCloseable {
       requirePositive("cdc.offsetFlushInterval", offsetFlushInterval);
       requirePositive("cdc.pollInterval", pollInterval);
       requirePositive("cdc.startTimeout", startTimeout);
+      requirePositive("cdc.heartbeatInterval", heartbeatInterval);
       require(clock != null, "cdc.clock is missing");
       require(listener != null, "cdc.listener is missing");
       require(backoff != null, "cdc.backoff is missing");

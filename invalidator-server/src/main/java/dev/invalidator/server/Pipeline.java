@@ -106,6 +106,7 @@ final class Pipeline implements AutoCloseable {
             CdcRelay.builder(cfg.postgres().jdbcUrl(), table, publisher)
                 .listener(relayListener)
                 .clock(clock)
+                .heartbeatInterval(cfg.relay().cdcHeartbeatInterval())
                 .spans(spans);
         if (!cfg.postgres().user().isEmpty()) {
           b.user(cfg.postgres().user());
