@@ -116,6 +116,8 @@ public final class CdcRelay implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(CdcRelay.class);
   private static final Pattern NAME = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
+  private static final Pattern OFFSET_LSN =
+      Pattern.compile("\"(?:lsn|lsn_commit|lsn_proc)\"\\s*:\\s*(\\d+)");
 
   private final String jdbcUrl;
   private final Properties credentials;
@@ -330,6 +332,11 @@ public final class CdcRelay implements AutoCloseable {
       throw new InvalidatorException("interrupted while starting CDC relay for " + table, false);
     }
     Throwable failure = lastEngineError;
+    String gap = this.failure;
+    if (gap != null) {
+      close();
+      throw new InvalidatorException(gap, false);
+    }
     if (!ok || !started) {
       close();
       String why = failure == null ? "no answer" : failure.toString();
@@ -579,6 +586,10 @@ public final class CdcRelay implements AutoCloseable {
     }
     p.put(PostgresOffsetBackingStore.TABLE, table.schema() + "." + offsetsTable);
     p.put("offset.flush.interval.ms", Long.toString(offsetFlushInterval.toMillis()));
+    // Neither the engine nor the connector restarts the task by itself: every restart goes
+    // through supervise(), which checks the slot first (a restarted task would re-create a
+    // dropped slot and resume past the gap).
+    p.put("errors.max.retries", "0");
     p.putAll(debeziumProperties);
     Properties props = new Properties();
     props.putAll(p);
@@ -591,7 +602,24 @@ public final class CdcRelay implements AutoCloseable {
     int failures = 0;
     while (running) {
       lastEngineError = null;
+      String gap;
       try {
+        gap = slotGap();
+      } catch (SQLException ex) {
+        gap = null;
+        lastEngineError = ex;
+      }
+      if (gap != null) {
+        fail(gap);
+        return;
+      }
+      try {
+        if (lastEngineError != null) {
+          throw new InvalidatorException(
+              "checking replication slot " + slotName + ": " + lastEngineError.getMessage(),
+              true,
+              lastEngineError);
+        }
         DebeziumEngine<RecordChangeEvent<SourceRecord>> e =
             DebeziumEngine.create(ChangeEventFormat.of(Connect.class))
                 .using(engineProperties())
@@ -658,6 +686,116 @@ public final class CdcRelay implements AutoCloseable {
       }
     }
     log.info("CDC relay for {} stopped", table);
+  }
+
+  /**
+   * Why the stored offsets cannot be resumed from the slot, or null when they can (or when there
+   * are no offsets yet: a first start). Run before every start of the engine, because the connector
+   * itself would create a missing slot and stream from its creation point on, silently skipping
+   * every commit between the stored offset and then.
+   */
+  String slotGap() throws SQLException {
+    try (Connection c = connect()) {
+      Long stored = storedLsn(c);
+      if (stored == null) {
+        return null;
+      }
+      String where =
+          "CDC relay for "
+              + table
+              + ": its offsets ("
+              + table.schema()
+              + "."
+              + offsetsTable
+              + ") hold WAL position "
+              + lsnText(stored)
+              + " but replication slot "
+              + slotName;
+      String remedy =
+          ". Commits after that position cannot be read from the WAL any more, so the relay stops"
+              + " instead of resuming past a gap. Run `invalidator cdc reset` (re-creates the slot"
+              + " and republishes the rows still unrelayed), or decommission() and start again.";
+      try (PreparedStatement ps =
+          c.prepareStatement(
+              "SELECT wal_status, pg_wal_lsn_diff(confirmed_flush_lsn, '0/0')::bigint,"
+                  + " pg_wal_lsn_diff(restart_lsn, '0/0')::bigint"
+                  + " FROM pg_replication_slots WHERE slot_name = ?")) {
+        ps.setString(1, slotName);
+        try (ResultSet rs = ps.executeQuery()) {
+          if (!rs.next()) {
+            return where + " does not exist (dropped, or lost in a failover)" + remedy;
+          }
+          String walStatus = rs.getString(1);
+          long confirmed = rs.getLong(2);
+          boolean noConfirmed = rs.wasNull();
+          long restart = rs.getLong(3);
+          boolean noRestart = rs.wasNull();
+          if ("lost".equals(walStatus)) {
+            return where
+                + " has wal_status = 'lost': PostgreSQL removed WAL it still needed"
+                + " (max_slot_wal_keep_size)"
+                + remedy;
+          }
+          if ((!noConfirmed && confirmed > stored) || (!noRestart && restart > stored)) {
+            return where
+                + " starts later, at "
+                + lsnText(noConfirmed ? restart : confirmed)
+                + ": it was re-created or advanced by someone else"
+                + remedy;
+          }
+          return null;
+        }
+      }
+    }
+  }
+
+  /** The highest LSN of the stored offsets of this relay's slot, or null when there are none. */
+  private Long storedLsn(Connection c) throws SQLException {
+    if (!tableExists(c, table.schema(), offsetsTable)) {
+      return null;
+    }
+    Long max = null;
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "SELECT offset_val FROM "
+                + quote(table.schema())
+                + "."
+                + quote(offsetsTable)
+                + " WHERE offset_key LIKE ?")) {
+      ps.setString(1, "[\"" + slotName + "\",%");
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          String value = rs.getString(1);
+          if (value == null) {
+            continue;
+          }
+          java.util.regex.Matcher m = OFFSET_LSN.matcher(value);
+          while (m.find()) {
+            long lsn = Long.parseLong(m.group(1));
+            max = max == null ? lsn : Math.max(max, lsn);
+          }
+        }
+      }
+    }
+    return max;
+  }
+
+  /** An LSN in PostgreSQL's notation ({@code 16/B374D848}). */
+  static String lsnText(long lsn) {
+    return Long.toHexString(lsn >>> 32).toUpperCase(java.util.Locale.ROOT)
+        + "/"
+        + Long.toHexString(lsn & 0xFFFFFFFFL).toUpperCase(java.util.Locale.ROOT);
+  }
+
+  private void fail(String why) {
+    failure = why;
+    state = State.FAILED;
+    running = false;
+    errors.incrementAndGet();
+    log.error("{}", why);
+    InvalidatorException ex = new InvalidatorException(why, false);
+    notifyListener(l -> l.loopError(ex));
+    streaming.countDown();
   }
 
   private void closeEngine() {

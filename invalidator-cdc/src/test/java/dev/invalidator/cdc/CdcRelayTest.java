@@ -331,6 +331,86 @@ class CdcRelayTest {
     assertThat(relay.slotHealth().exists()).isFalse();
   }
 
+  /** Stops the walsender streaming from {@code slot} and drops the slot, as an operator might. */
+  private static void dropSlotUnderTheRelay(String slot) {
+    Db.execute(
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '"
+            + slot
+            + "' AND active_pid IS NOT NULL");
+    await()
+        .atMost(WAIT)
+        .pollInterval(Duration.ofMillis(20))
+        .until(
+            () -> {
+              try {
+                Db.execute(
+                    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                        + " WHERE slot_name = '"
+                        + slot
+                        + "' AND NOT active");
+              } catch (IllegalStateException raced) {
+                // active again in between (55006): try again
+              }
+              return !Db.slotExists(slot);
+            });
+  }
+
+  private long storedOffsets() {
+    return Db.queryLong(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = '"
+                    + table.table()
+                    + "_cdc_offsets'")
+            == 0
+        ? 0
+        : Db.queryLong("SELECT count(*) FROM \"public\".\"" + table.table() + "_cdc_offsets\"");
+  }
+
+  @Test
+  void slotRecreatedUnderARunningRelayStopsItLoudlyNamingTheGap() {
+    // A slow restart backoff: the drop and re-creation happen before the relay's next attempt.
+    CdcRelay relay =
+        start(b -> b.backoff(new Backoff(Duration.ofSeconds(2), Duration.ofSeconds(2))));
+    List<UUID> before = Db.writeInOneTransaction(table, Db.events(3));
+    await().atMost(WAIT).until(() -> relay.published() >= 3 && storedOffsets() > 0);
+
+    dropSlotUnderTheRelay(relay.slotName());
+    // Committed while no slot exists: no slot created later can deliver these.
+    List<UUID> inTheGap = Db.writeInOneTransaction(table, Db.events(2));
+    Db.execute("SELECT pg_create_logical_replication_slot('" + relay.slotName() + "', 'pgoutput')");
+    List<UUID> afterRecreation = Db.writeInOneTransaction(table, Db.events(2));
+
+    await().atMost(Duration.ofSeconds(30)).until(() -> relay.state() == CdcRelay.State.FAILED);
+    assertThat(relay.failure())
+        .contains("replication slot " + relay.slotName())
+        .contains("re-created or advanced")
+        .contains("invalidator cdc reset")
+        .contains(table.table() + "_cdc_offsets");
+    // Not resumed past the gap: nothing of it was published, and nobody streams from the slot.
+    assertThat(publisher.eventIds()).containsExactlyElementsOf(before);
+    assertThat(publisher.eventIds()).doesNotContainAnyElementsOf(inTheGap);
+    assertThat(publisher.eventIds()).doesNotContainAnyElementsOf(afterRecreation);
+    assertThat(relay.slotHealth().active()).isFalse();
+  }
+
+  @Test
+  void startRefusesStoredOffsetsWhoseSlotIsGone() {
+    CdcRelay first = start(b -> b);
+    Db.writeInOneTransaction(table, Db.events(2));
+    await().atMost(WAIT).until(() -> first.published() >= 2);
+    first.close();
+    dropSlotUnderTheRelay(first.slotName());
+
+    CdcRelay second = CdcRelay.builder(Db.url(), table, publisher).build();
+    relays.add(second);
+    assertThatThrownBy(second::start)
+        .isInstanceOf(InvalidatorException.class)
+        .hasMessageContaining("replication slot " + second.slotName() + " does not exist")
+        .hasMessageContaining("invalidator cdc reset");
+    assertThat(second.state()).isEqualTo(CdcRelay.State.FAILED);
+    // The connector would have created it again: the check runs before the engine starts.
+    assertThat(Db.slotExists(second.slotName())).isFalse();
+  }
+
   @Test
   void builderRejectsBadNamesNamingTheSetting() {
     assertThatThrownBy(
