@@ -411,6 +411,71 @@ class CdcRelayTest {
     assertThat(Db.slotExists(second.slotName())).isFalse();
   }
 
+  /**
+   * Writes WAL through another table while the outbox stays idle; returns the WAL position after
+   * it.
+   */
+  private String writeWalElsewhere(String other) {
+    Db.execute(
+        "CREATE TABLE " + other + " (id bigint, pad text)",
+        "INSERT INTO " + other + " SELECT g, repeat('x', 200) FROM generate_series(1, 2000) g");
+    return Db.queryStrings("SELECT pg_current_wal_lsn()::text").get(0);
+  }
+
+  private boolean confirmedReached(String slot, String lsn) {
+    return Db.queryLong(
+            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '"
+                + slot
+                + "' AND confirmed_flush_lsn >= '"
+                + lsn
+                + "'::pg_lsn")
+        > 0;
+  }
+
+  @Test
+  void heartbeatsMoveTheSlotOnWhileTheOutboxIsIdleAndOtherTablesWriteWal() {
+    CdcRelay relay =
+        start(
+            b ->
+                b.heartbeatInterval(Duration.ofMillis(300))
+                    .offsetFlushInterval(Duration.ofMillis(200)));
+    Db.writeInOneTransaction(table, Db.events(1));
+    await().atMost(WAIT).until(() -> relay.published() >= 1);
+    long rows = Db.queryLong("SELECT count(*) FROM " + table.qualified());
+    String other = Db.randomName("cdc_other_");
+    try {
+      String after = writeWalElsewhere(other);
+      await().atMost(WAIT).until(() -> confirmedReached(relay.slotName(), after));
+      assertThat(Db.queryLong("SELECT count(*) FROM " + table.qualified())).isEqualTo(rows);
+      assertThat(relay.slotHealth().unconfirmedBytes()).isLessThan(1_000_000);
+      assertThat(relay.lastActivity()).isNotNull();
+    } finally {
+      Db.execute("DROP TABLE IF EXISTS " + other);
+    }
+  }
+
+  @Test
+  void withoutHeartbeatsAnIdleOutboxPinsTheWalOtherTablesWrite() {
+    // Negative control of the test above: the slot stays behind when no heartbeat comes.
+    CdcRelay relay =
+        start(
+            b ->
+                b.heartbeatInterval(Duration.ofHours(1))
+                    .offsetFlushInterval(Duration.ofMillis(200)));
+    Db.writeInOneTransaction(table, Db.events(1));
+    await().atMost(WAIT).until(() -> relay.published() >= 1);
+    String other = Db.randomName("cdc_other_");
+    try {
+      String after = writeWalElsewhere(other);
+      await()
+          .during(Duration.ofSeconds(5))
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> !confirmedReached(relay.slotName(), after));
+    } finally {
+      Db.execute("DROP TABLE IF EXISTS " + other);
+    }
+  }
+
   @Test
   void builderRejectsBadNamesNamingTheSetting() {
     assertThatThrownBy(
