@@ -80,6 +80,9 @@ public final class CdcRelay implements AutoCloseable {
   /** Default longest wait of Debezium's poll for new records. */
   public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofMillis(50);
 
+  /** Default time between a standby relay's attempts to take the slot's advisory lock. */
+  public static final Duration DEFAULT_STANDBY_POLL_INTERVAL = Duration.ofSeconds(2);
+
   /** Default longest wait of {@link #start()} for the engine to start polling. */
   public static final Duration DEFAULT_START_TIMEOUT = Duration.ofSeconds(60);
 
@@ -106,6 +109,11 @@ public final class CdcRelay implements AutoCloseable {
     STARTING,
     /** The engine polls the replication stream. */
     STREAMING,
+    /**
+     * Another relay of the same slot holds its advisory lock; this one takes over when it is
+     * released (that relay stopped, or its connection died).
+     */
+    STANDBY,
     /** The engine stopped on an error; it is started again after a backoff. */
     RESTARTING,
     /** Stopped for good on a problem a restart cannot fix; see {@link #failure()}. */
@@ -132,6 +140,7 @@ public final class CdcRelay implements AutoCloseable {
   private final Duration pollInterval;
   private final Duration startTimeout;
   private final Duration heartbeatInterval;
+  private final Duration standbyPollInterval;
   private final Map<String, String> debeziumProperties;
   private final Clock clock;
   private final RelayListener listener;
@@ -152,6 +161,9 @@ public final class CdcRelay implements AutoCloseable {
   private volatile State state = State.NEW;
   private volatile Instant lastActivity;
   private volatile String failure;
+  private volatile boolean startWaiting;
+  // Holds the slot's advisory lock; touched only by the supervisor thread.
+  private Connection lockConnection;
   private volatile Throwable lastEngineError;
   private volatile DebeziumEngine<RecordChangeEvent<SourceRecord>> engine;
   private Thread supervisor;
@@ -180,6 +192,7 @@ public final class CdcRelay implements AutoCloseable {
     this.pollInterval = b.pollInterval;
     this.startTimeout = b.startTimeout;
     this.heartbeatInterval = b.heartbeatInterval;
+    this.standbyPollInterval = b.standbyPollInterval;
     this.debeziumProperties = Map.copyOf(b.debeziumProperties);
     this.clock = b.clock;
     this.listener = b.listener;
@@ -319,6 +332,7 @@ public final class CdcRelay implements AutoCloseable {
     }
     prepareDatabase();
     running = true;
+    startWaiting = true;
     state = State.STARTING;
     supervisor = new Thread(this::supervise, "cdc-relay-" + table.table());
     supervisor.setDaemon(true);
@@ -330,6 +344,16 @@ public final class CdcRelay implements AutoCloseable {
       Thread.currentThread().interrupt();
       close();
       throw new InvalidatorException("interrupted while starting CDC relay for " + table, false);
+    } finally {
+      startWaiting = false;
+    }
+    if (state == State.STANDBY) {
+      log.info(
+          "CDC relay for {} is standing by: another relay streams from slot {}; it takes over"
+              + " when that one stops",
+          table,
+          slotName);
+      return;
     }
     Throwable failure = lastEngineError;
     String gap = this.failure;
@@ -599,9 +623,20 @@ public final class CdcRelay implements AutoCloseable {
   // --- the engine -------------------------------------------------------------------------------
 
   private void supervise() {
+    try {
+      superviseHoldingTheLock();
+    } finally {
+      closeLockConnection();
+    }
+  }
+
+  private void superviseHoldingTheLock() {
     int failures = 0;
     while (running) {
       lastEngineError = null;
+      if (!holdLock()) {
+        break;
+      }
       String gap;
       try {
         gap = slotGap();
@@ -660,7 +695,7 @@ public final class CdcRelay implements AutoCloseable {
           lastEngineError != null
               ? lastEngineError
               : new IllegalStateException("Debezium engine stopped without an error");
-      if (!started) {
+      if (!started && startWaiting) {
         // A first start that fails is a configuration or prerequisite problem: start() reports it.
         streaming.countDown();
         return;
@@ -686,6 +721,109 @@ public final class CdcRelay implements AutoCloseable {
       }
     }
     log.info("CDC relay for {} stopped", table);
+  }
+
+  /**
+   * Takes or keeps the slot's advisory lock, so one relay per slot streams and the others stand by
+   * (PostgreSQL releases the lock when its session ends, so a relay that dies hands over too).
+   * Returns false when the relay was stopped while waiting. After taking it, waits for the previous
+   * holder's walsender to let go of the slot.
+   */
+  private boolean holdLock() {
+    while (running) {
+      try {
+        if (lockConnection != null) {
+          if (lockConnection.isValid(5)) {
+            return true;
+          }
+          closeLockConnection();
+        }
+        Connection c = connect();
+        boolean got;
+        try (PreparedStatement ps =
+            c.prepareStatement("SELECT pg_try_advisory_lock(hashtextextended(?, 0))")) {
+          ps.setString(1, lockName());
+          try (ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            got = rs.getBoolean(1);
+          }
+        }
+        if (got) {
+          lockConnection = c;
+          if (state == State.STANDBY) {
+            state = State.STARTING;
+            log.info("CDC relay for {} took over slot {}", table, slotName);
+          }
+          awaitSlotReleased(c);
+          return running;
+        }
+        c.close();
+        if (state != State.STANDBY) {
+          state = State.STANDBY;
+          log.info(
+              "CDC relay for {} stands by: another relay holds the lock of slot {}",
+              table,
+              slotName);
+          streaming.countDown();
+        }
+      } catch (SQLException ex) {
+        closeLockConnection();
+        log.warn(
+            "CDC relay for {}: taking the lock of slot {} failed: {}",
+            table,
+            slotName,
+            ex.toString());
+      }
+      try {
+        if (stopSignal.await(standbyPollInterval.toMillis(), TimeUnit.MILLISECONDS)) {
+          return false;
+        }
+      } catch (InterruptedException ex) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+    }
+    return false;
+  }
+
+  /** The advisory lock's name (hashed to its key): one per slot, as the slot is what is shared. */
+  String lockName() {
+    return "invalidator-cdc:" + slotName;
+  }
+
+  private void awaitSlotReleased(Connection c) throws SQLException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (running && System.nanoTime() < deadline) {
+      try (PreparedStatement ps =
+          c.prepareStatement("SELECT active FROM pg_replication_slots WHERE slot_name = ?")) {
+        ps.setString(1, slotName);
+        try (ResultSet rs = ps.executeQuery()) {
+          if (!rs.next() || !rs.getBoolean(1)) {
+            return;
+          }
+        }
+      }
+      try {
+        if (stopSignal.await(100, TimeUnit.MILLISECONDS)) {
+          return;
+        }
+      } catch (InterruptedException ex) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  private void closeLockConnection() {
+    Connection c = lockConnection;
+    lockConnection = null;
+    if (c != null) {
+      try {
+        c.close();
+      } catch (SQLException ex) {
+        log.debug("closing the lock connection of {} failed: {}", table, ex.toString());
+      }
+    }
   }
 
   /**
@@ -1032,6 +1170,7 @@ public final class CdcRelay implements AutoCloseable {
     private Duration pollInterval = DEFAULT_POLL_INTERVAL;
     private Duration startTimeout = DEFAULT_START_TIMEOUT;
     private Duration heartbeatInterval = DEFAULT_HEARTBEAT_INTERVAL;
+    private Duration standbyPollInterval = DEFAULT_STANDBY_POLL_INTERVAL;
     private final Map<String, String> debeziumProperties = new LinkedHashMap<>();
     private Clock clock = Clock.systemUTC();
     private RelayListener listener = RelayListener.NONE;
@@ -1116,6 +1255,15 @@ public final class CdcRelay implements AutoCloseable {
       return this;
     }
 
+    /**
+     * How often a standby relay (another one holds the slot's advisory lock) tries to take over;
+     * default 2 s.
+     */
+    public Builder standbyPollInterval(Duration standbyPollInterval) {
+      this.standbyPollInterval = standbyPollInterval;
+      return this;
+    }
+
     /** Longest wait of {@link CdcRelay#start()} for the engine to poll; default 60 s. */
     public Builder startTimeout(Duration startTimeout) {
       this.startTimeout = startTimeout;
@@ -1181,6 +1329,7 @@ public final class CdcRelay implements AutoCloseable {
       requirePositive("cdc.pollInterval", pollInterval);
       requirePositive("cdc.startTimeout", startTimeout);
       requirePositive("cdc.heartbeatInterval", heartbeatInterval);
+      requirePositive("cdc.standbyPollInterval", standbyPollInterval);
       require(clock != null, "cdc.clock is missing");
       require(listener != null, "cdc.listener is missing");
       require(backoff != null, "cdc.backoff is missing");

@@ -477,6 +477,38 @@ class CdcRelayTest {
   }
 
   @Test
+  void secondRelayOfTheSlotStandsByAndTakesOverWhenTheFirstStops() {
+    CdcRelay first = start(b -> b);
+    CollectingPublisher secondPublisher = new CollectingPublisher();
+    CdcRelay second =
+        CdcRelay.builder(Db.url(), table, secondPublisher)
+            .offsetFlushInterval(Duration.ofMillis(200))
+            .standbyPollInterval(Duration.ofMillis(200))
+            .backoff(new Backoff(Duration.ofMillis(10), Duration.ofMillis(100)))
+            .build();
+    relays.add(second);
+    second.start(); // returns at once: standing by
+    assertThat(second.state()).isEqualTo(CdcRelay.State.STANDBY);
+    assertThat(first.state()).isEqualTo(CdcRelay.State.STREAMING);
+
+    List<UUID> whileFirst = Db.writeInOneTransaction(table, Db.events(3));
+    await().atMost(WAIT).until(() -> publisher.published().size() >= 3);
+    assertThat(publisher.eventIds()).containsExactlyElementsOf(whileFirst);
+    assertThat(second.state()).isEqualTo(CdcRelay.State.STANDBY);
+    assertThat(secondPublisher.published()).isEmpty();
+
+    first.close();
+    long stopped = System.nanoTime();
+    await().atMost(WAIT).until(() -> second.state() == CdcRelay.State.STREAMING);
+    Duration takeover = Duration.ofNanos(System.nanoTime() - stopped);
+    List<UUID> afterTakeover = Db.writeInOneTransaction(table, Db.events(2));
+    await().atMost(WAIT).until(() -> secondPublisher.eventIds().containsAll(afterTakeover));
+    // Resumed from the first relay's offsets: nothing of its share again.
+    assertThat(secondPublisher.eventIds()).containsExactlyElementsOf(afterTakeover);
+    assertThat(takeover).isLessThan(Duration.ofSeconds(30));
+  }
+
+  @Test
   void builderRejectsBadNamesNamingTheSetting() {
     assertThatThrownBy(
             () -> CdcRelay.builder(Db.url(), table, publisher).slotName("Bad-Slot").build())

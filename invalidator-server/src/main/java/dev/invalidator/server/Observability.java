@@ -238,6 +238,11 @@ final class Observability implements AutoCloseable {
     CdcRelay.State state = cdc.state();
     switch (state) {
       case STREAMING -> {}
+      case STANDBY -> {
+        return "standby: another relay holds the lock of slot "
+            + cdc.slotName()
+            + "; this one takes over when it stops";
+      }
       case FAILED -> throw new IllegalStateException("CDC relay failed: " + cdc.failure());
       default ->
           throw new IllegalStateException(
