@@ -445,6 +445,99 @@ public final class CdcRelay implements AutoCloseable {
   }
 
   /**
+   * The highest WAL position in this relay's stored offsets ({@code 16/B374D848}), or null when
+   * none are stored (before the first start, after {@link #decommission()} or {@link #reset}).
+   *
+   * @throws InvalidatorException (retryable) when the server cannot be asked
+   */
+  public String storedPosition() {
+    try (Connection c = connect()) {
+      Long lsn = storedLsn(c);
+      return lsn == null ? null : lsnText(lsn);
+    } catch (SQLException ex) {
+      throw new InvalidatorException(
+          "reading CDC offsets of " + table + ": " + ex.getMessage(), true, ex);
+    }
+  }
+
+  /**
+   * Why the relay could not resume from its stored offsets now (slot gone, {@code wal_status =
+   * 'lost'}, slot re-created or advanced past them), or null when it could: the check every engine
+   * start runs.
+   *
+   * @throws InvalidatorException (retryable) when the server cannot be asked
+   */
+  public String slotProblem() {
+    try {
+      return slotGap();
+    } catch (SQLException ex) {
+      throw new InvalidatorException(
+          "checking replication slot " + slotName + ": " + ex.getMessage(), true, ex);
+    }
+  }
+
+  /**
+   * The repair after the relay stopped on a lost or re-created slot: holding the slot's advisory
+   * lock (so no relay starts meanwhile), drops the slot if it exists and this relay's stored
+   * offsets, then runs {@code republish} (the daemon's: the polling relay's drain of the rows still
+   * unrelayed). The next start of a relay creates the slot with a snapshot of the rows still
+   * unrelayed then, so nothing committed in between is missed; duplicates are harmless. Call on a
+   * relay that was not started.
+   *
+   * @throws InvalidatorException (permanent) when a relay of the slot runs (holds the lock, or
+   *     streams from the slot)
+   */
+  public void reset(Runnable republish) {
+    try (Connection c = connect()) {
+      try (PreparedStatement ps =
+          c.prepareStatement("SELECT pg_try_advisory_lock(hashtextextended(?, 0))")) {
+        ps.setString(1, lockName());
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          if (!rs.getBoolean(1)) {
+            throw new InvalidatorException(
+                "a CDC relay of slot "
+                    + slotName
+                    + " is running (it holds the slot's lock): stop it first",
+                false);
+          }
+        }
+      }
+      SlotHealth h = slotHealth();
+      if (h.active()) {
+        throw new InvalidatorException(
+            "replication slot "
+                + slotName
+                + " is in use by process "
+                + h.activePid()
+                + ": stop its relay first",
+            false);
+      }
+      dropSlot(c, slotName, Duration.ofSeconds(30));
+      if (tableExists(c, table.schema(), offsetsTable)) {
+        try (PreparedStatement ps =
+            c.prepareStatement(
+                "DELETE FROM "
+                    + quote(table.schema())
+                    + "."
+                    + quote(offsetsTable)
+                    + " WHERE offset_key LIKE ?")) {
+          ps.setString(1, "[\"" + slotName + "\",%");
+          ps.executeUpdate();
+        }
+      }
+      republish.run();
+      log.warn(
+          "CDC relay for {}: slot {} and its offsets were reset; the next start creates the slot",
+          table,
+          slotName);
+    } catch (SQLException ex) {
+      throw new InvalidatorException(
+          "resetting CDC relay " + slotName + ": " + ex.getMessage(), true, ex);
+    }
+  }
+
+  /**
    * Drops replication slot {@code slotName} if it exists, waiting up to {@code wait} for a
    * walsender that still holds it to exit. Returns whether a slot was dropped.
    */

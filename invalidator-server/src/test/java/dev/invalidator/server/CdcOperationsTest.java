@@ -5,12 +5,17 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.invalidator.cdc.CdcRelay;
 import dev.invalidator.core.MessagingSpans;
 import dev.invalidator.core.WorkerListeners;
 import dev.invalidator.server.observe.AdminServer;
+import dev.invalidator.testing.ConsoleCapture;
+import dev.invalidator.testing.TestServers;
 import io.opentelemetry.api.OpenTelemetry;
 import java.net.URI;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Clock;
@@ -21,6 +26,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The daemon's operations surface in {@code relay.mode: cdc}: the replication slot's gauges on
@@ -149,5 +155,113 @@ class CdcOperationsTest {
               assertThat(gauge(metrics, "invalidator_cdc_slot_active{slot=\"" + slot + "\"}"))
                   .isEqualTo(0.0);
             });
+  }
+
+  private static ConsoleCapture.Result cli(String... args) {
+    return ConsoleCapture.run(Main::execute, args);
+  }
+
+  @Test
+  void cdcStatusAndResetRepairARelayStoppedByARecreatedSlot(@TempDir Path dir) throws Exception {
+    URI base = start(Map.of());
+    CdcRelay relay = pipeline.cdc();
+    String slot = relay.slotName();
+    Path config = dir.resolve("invalidator.yaml");
+    Files.writeString(
+        config,
+        "postgres:\n  url: \""
+            + TestServers.postgresUrl()
+            + "\"\n  table: "
+            + env.table.table()
+            + "\nredis:\n  url: "
+            + TestServers.redisUrl()
+            + "\n  prefix: "
+            + env.keys.prefix()
+            + "\nrelay:\n  mode: cdc\n");
+    String cfg = config.toString();
+    for (int v = 1; v <= 3; v++) {
+      env.commit("acme", "r" + v, v);
+    }
+    await().atMost(WAIT).until(() -> relay.published() >= 3 && relay.storedPosition() != null);
+
+    ConsoleCapture.Result ok = cli("cdc", "status", "-c", cfg);
+    assertThat(ok.exit()).as(ok.out() + ok.err()).isZero();
+    assertThat(ok.out())
+        .contains("slot            " + slot + ": active (walsender pid ")
+        .contains("wal_status reserved")
+        .contains("resumable       yes")
+        .contains("unrelayed       0 row(s)");
+    // Never while a relay of the slot runs.
+    ConsoleCapture.Result refused = cli("cdc", "reset", "-c", cfg);
+    assertThat(refused.exit()).isEqualTo(1);
+    assertThat(refused.err()).contains("is running");
+    assertThat(relay.state()).isEqualTo(CdcRelay.State.STREAMING);
+
+    // Someone drops and re-creates the slot under the running relay.
+    try (Connection c = env.servers.dataSource().getConnection();
+        Statement st = c.createStatement()) {
+      st.execute(
+          "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '"
+              + slot
+              + "'");
+      await()
+          .atMost(WAIT)
+          .until(
+              () -> {
+                try {
+                  st.execute(
+                      "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                          + " WHERE slot_name = '"
+                          + slot
+                          + "' AND NOT active");
+                } catch (java.sql.SQLException raced) {
+                  return false;
+                }
+                return true;
+              });
+      st.execute("SELECT pg_create_logical_replication_slot('" + slot + "', 'pgoutput')");
+    }
+    await().atMost(WAIT).until(() -> relay.state() == CdcRelay.State.FAILED);
+    env.commit("acme", "r4", 1);
+    env.commit("acme", "r5", 1);
+    HttpResponse<String> down = env.get(base, "health/ready");
+    assertThat(down.statusCode()).isEqualTo(503);
+    assertThat(JSON.readTree(down.body()).at("/checks/relay/detail").asText())
+        .contains("CDC relay failed")
+        .contains("re-created");
+
+    ConsoleCapture.Result broken = cli("cdc", "status", "-c", cfg);
+    assertThat(broken.exit()).isEqualTo(1);
+    assertThat(broken.out()).contains("resumable       NO: ").contains("unrelayed       2 row(s)");
+
+    ConsoleCapture.Result dry = cli("cdc", "reset", "-c", cfg, "--dry-run");
+    assertThat(dry.exit()).as(dry.err()).isZero();
+    assertThat(dry.out())
+        .contains("would drop slot " + slot + " (inactive)")
+        .contains("republish 2 unrelayed row(s)");
+    assertThat(relay.slotHealth().exists()).isTrue();
+    long streamed = env.servers.connection().sync().xlen(env.keys.stream());
+
+    ConsoleCapture.Result reset = cli("cdc", "reset", "-c", cfg);
+    assertThat(reset.exit()).as(reset.err()).isZero();
+    assertThat(reset.out()).contains("republished 2 unrelayed row(s)");
+    assertThat(relay.slotHealth().exists()).isFalse();
+    assertThat(relay.storedPosition()).isNull();
+    assertThat(env.servers.connection().sync().xlen(env.keys.stream())).isEqualTo(streamed + 2);
+
+    // A relay started afterwards creates the slot again and is resumable.
+    CdcRelay next = CdcCommand.relay(env.cfg);
+    CdcRelay restarted =
+        Pipeline.cdcRelay(env.cfg, batch -> {}).offsetFlushInterval(Duration.ofMillis(200)).build();
+    restarted.start();
+    try {
+      env.commit("acme", "r6", 1);
+      await().atMost(WAIT).until(() -> restarted.published() >= 1 && next.storedPosition() != null);
+      ConsoleCapture.Result again = cli("cdc", "status", "-c", cfg);
+      assertThat(again.exit()).as(again.out()).isZero();
+      assertThat(again.out()).contains("resumable       yes").contains("unrelayed       0 row(s)");
+    } finally {
+      restarted.close();
+    }
   }
 }
