@@ -509,6 +509,29 @@ class CdcRelayTest {
   }
 
   @Test
+  void cleanCloseReleasesTheSlotWithinFiveSeconds() {
+    for (int round = 0; round < 2; round++) {
+      CdcRelay relay = start(b -> b);
+      Db.writeInOneTransaction(table, Db.events(2));
+      await().atMost(WAIT).until(() -> relay.published() >= 2 && relay.slotHealth().active());
+
+      long t0 = System.nanoTime();
+      relay.close();
+      Duration closing = Duration.ofNanos(System.nanoTime() - t0);
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .pollInterval(Duration.ofMillis(20))
+          .until(() -> !relay.slotHealth().active());
+      Duration released = Duration.ofNanos(System.nanoTime() - t0);
+      System.out.printf(
+          "round %d: close() returned after %d ms, slot inactive after %d ms%n",
+          round, closing.toMillis(), released.toMillis());
+      assertThat(closing).isLessThan(Duration.ofSeconds(5));
+      assertThat(relay.state()).isEqualTo(CdcRelay.State.STOPPED);
+    }
+  }
+
+  @Test
   void builderRejectsBadNamesNamingTheSetting() {
     assertThatThrownBy(
             () -> CdcRelay.builder(Db.url(), table, publisher).slotName("Bad-Slot").build())
