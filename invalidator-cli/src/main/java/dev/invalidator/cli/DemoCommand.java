@@ -9,10 +9,10 @@ import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.OutboxWriter;
 import dev.invalidator.redis.CacheClient;
 import dev.invalidator.redis.CacheInspector;
-import dev.invalidator.redis.RedisStreamSource;
 import dev.invalidator.redis.StreamStats;
 import dev.invalidator.server.ConnectionOptions;
 import dev.invalidator.server.Daemon;
+import dev.invalidator.server.config.ConfigException;
 import dev.invalidator.server.config.InvalidatorConfig;
 import dev.invalidator.server.consistency.ConsistencyObserver;
 import dev.invalidator.server.consistency.Verification;
@@ -33,7 +33,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import javax.sql.DataSource;
 import org.HdrHistogram.Histogram;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,7 +51,8 @@ import picocli.CommandLine.Option;
     description = {
       "Run a self-contained workload: writers commit account changes with outbox events, readers",
       "read through CacheClient, relay and workers invalidate. Ends with 'stale after drain: N'",
-      "(exit code 0 only when N is 0). Starts embedded PostgreSQL and Redis when no URLs are given."
+      "(exit code 0 only when N is 0). Starts embedded PostgreSQL and Redis when no URLs are given,",
+      "and with --transport kafka an in-JVM Kafka broker when no --kafka-bootstrap is given."
     })
 final class DemoCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(DemoCommand.class);
@@ -131,7 +131,20 @@ final class DemoCommand implements Callable<Integer> {
     List<AutoCloseable> embedded = new ArrayList<>();
     try {
       Map<String, String> overrides = new LinkedHashMap<>();
-      InvalidatorConfig base = connection.load();
+      InvalidatorConfig base;
+      try {
+        base = connection.load();
+      } catch (ConfigException e) {
+        if (!"kafka.bootstrap".equals(e.setting()) || !e.getMessage().contains("is required")) {
+          throw e;
+        }
+        // transport kafka without a bootstrap: the demo brings its own broker.
+        out.println("No Kafka bootstrap given: starting an in-JVM Kafka broker (KRaft)...");
+        EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start();
+        embedded.add(0, broker);
+        overrides.put("kafka.bootstrap", broker.bootstrap());
+        base = connection.load(overrides);
+      }
       if (!base.postgres().configured()) {
         out.println(
             "No PostgreSQL URL given: starting embedded PostgreSQL (first run unpacks binaries)...");
@@ -200,6 +213,10 @@ final class DemoCommand implements Callable<Integer> {
     if (base.redis().configured()) {
       m.put("redis.url", base.redis().url());
     }
+    if (base.kafka().enabled()) {
+      m.put("transport", "kafka");
+      m.put("kafka.bootstrap", base.kafka().bootstrap());
+    }
     m.putAll(overrides);
     return m;
   }
@@ -219,12 +236,7 @@ final class DemoCommand implements Callable<Integer> {
                 .fenceTtl(cfg.cache().fenceTtl())
                 .fillDeadline(cfg.cache().fillDeadline())
                 .build();
-        StatefulRedisConnection<String, String> redis = daemon.redisClient().connect();
-        RedisStreamSource probe =
-            RedisStreamSource.builder(daemon.redisClient(), keys)
-                .group(cfg.worker().group())
-                .consumer("demo-status")
-                .build()) {
+        StatefulRedisConnection<String, String> redis = daemon.redisClient().connect()) {
       DemoWorkload workload =
           new DemoWorkload(
               daemon.dataSource(), OutboxWriter.create(table), cache, tracker, tenants, accounts);
@@ -243,7 +255,7 @@ final class DemoCommand implements Callable<Integer> {
       runWorkload(workload, metrics, tracker, cache, runFor);
       out.println("workload stopped; waiting for the pipeline to drain...");
       long drainStart = System.nanoTime();
-      boolean drained = awaitDrain(daemon.dataSource(), table, probe, drainFor);
+      boolean drained = awaitDrain(daemon, table, drainFor);
       long drainMs = (System.nanoTime() - drainStart) / 1_000_000;
       int stale = checkAfterDrain(redis.sync(), workload, keys);
       Verification.Report verified = verifyAfterDrain(daemon, cfg, workload);
@@ -332,13 +344,12 @@ final class DemoCommand implements Callable<Integer> {
     }
   }
 
-  private boolean awaitDrain(
-      DataSource dataSource, OutboxTable table, RedisStreamSource probe, Duration timeout)
+  private boolean awaitDrain(Daemon daemon, OutboxTable table, Duration timeout)
       throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < deadline) {
-      OutboxStats outbox = OutboxStats.read(dataSource, table);
-      StreamStats stream = probe.stats();
+      OutboxStats outbox = OutboxStats.read(daemon.dataSource(), table);
+      StreamStats stream = daemon.transportStats();
       if (outbox.pending() == 0 && stream.pending() == 0 && stream.lag() == 0) {
         return true;
       }

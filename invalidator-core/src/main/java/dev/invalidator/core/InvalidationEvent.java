@@ -51,7 +51,10 @@ public record InvalidationEvent(
 
   /** Builds an event; {@link #build()} validates every field. */
   public static final class Builder {
-    private UUID eventId = UUID.randomUUID();
+    // A random id is drawn only when none was given: SecureRandom per decoded event was a visible
+    // cost of the relay and the workers, which always set the id.
+    private UUID eventId;
+    private boolean eventIdSet;
     private String tenantId;
     private String aggregateType;
     private String aggregateId;
@@ -65,6 +68,7 @@ public record InvalidationEvent(
 
     public Builder eventId(UUID eventId) {
       this.eventId = eventId;
+      this.eventIdSet = true;
       return this;
     }
 
@@ -91,6 +95,10 @@ public record InvalidationEvent(
       return this;
     }
 
+    /**
+     * The event type (1-128 of letters, digits, {@code . _ -}); {@code "changed"} when never set.
+     * Give one: {@code worker.eventTypes} filters on it and dead letters name it.
+     */
     public Builder eventType(String eventType) {
       this.eventType = eventType;
       return this;
@@ -113,7 +121,7 @@ public record InvalidationEvent(
 
     public InvalidationEvent build() {
       return new InvalidationEvent(
-          eventId,
+          eventIdSet ? eventId : UUID.randomUUID(),
           new AggregateRef(tenantId, aggregateType, aggregateId),
           aggregateVersion,
           eventType,

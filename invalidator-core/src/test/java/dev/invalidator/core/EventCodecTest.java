@@ -79,4 +79,77 @@ class EventCodecTest {
     assertThatThrownBy(() -> TraceContext.of("not-a-trace", null))
         .hasMessageStartingWith("traceparent:");
   }
+
+  @Test
+  void encodesTheDocumentedTextFieldByField() {
+    assertThat(EventCodec.encode(event))
+        .isEqualTo(
+            "{\"event_id\":\"0b9c3f6e-58f8-4e3a-9d8f-0d2a3c1e7b11\",\"tenant_id\":\"acme\","
+                + "\"aggregate_type\":\"account\",\"aggregate_id\":\"42\",\"aggregate_version\":7,"
+                + "\"event_type\":\"account.plan_changed\",\"payload\":{\"views\":[\"summary\"],"
+                + "\"tags\":[\"plan-pro\"],\"cdn_tags\":[\"acct-42\"]},"
+                + "\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\","
+                + "\"tracestate\":\"k=v\",\"created_at\":\"2026-11-24T10:15:30.123456Z\"}");
+    assertThat(EventCodec.encodePayload(Payload.EMPTY)).isEqualTo("{}");
+  }
+
+  /**
+   * The streaming fast path must accept and refuse exactly what the tree decoder does, with the
+   * same message: every mutation below goes through both.
+   */
+  @Test
+  void fastAndReferenceDecodersAgreeOnEveryVariant() {
+    String json = EventCodec.encode(event);
+    String[][] edits = {
+      {"", ""},
+      {"\"tenant_id\":\"acme\",", ""},
+      {"\"tenant_id\":\"acme\"", "\"tenant_id\":null"},
+      {"\"tenant_id\":\"acme\"", "\"tenant_id\":5"},
+      {"\"tenant_id\":\"acme\"", "\"tenant_id\":\"acme\",\"tenant_id\":\"other\""},
+      {"\"tenant_id\":\"acme\"", "\"tenant_id\":\"acme\",\"tenant_id\":null"},
+      {"\"aggregate_version\":7", "\"aggregate_version\":\"7\""},
+      {"\"aggregate_version\":7", "\"aggregate_version\":7.0"},
+      {"\"aggregate_version\":7", "\"aggregate_version\":7.5"},
+      {"\"aggregate_version\":7", "\"aggregate_version\":-1"},
+      {"\"aggregate_version\":7", "\"aggregate_version\":99999999999999999999"},
+      {"\"aggregate_version\":7", "\"aggregate_version\":null"},
+      {"\"aggregate_version\":7,", ""},
+      {"acme", "ac me"},
+      {"acme", "ac{me"},
+      {"0b9c3f6e", "zzzz"},
+      {"\"event_type\":\"account.plan_changed\"", "\"event_type\":\"bad type\""},
+      {"\"views\":[\"summary\"]", "\"views\":\"summary\""},
+      {"\"views\":[\"summary\"]", "\"views\":[1]"},
+      {"\"views\":[\"summary\"]", "\"views\":[\"a|b\"]"},
+      {"\"views\":[\"summary\"]", "\"views\":null"},
+      {"\"views\":[\"summary\"]", "\"views\":[\"summary\"],\"other\":{\"x\":[1,{}]}"},
+      {"\"payload\":{", "\"payload\":null,\"unused\":{"},
+      {"\"payload\":{\"views\":[\"summary\"],", "\"payload\":[],\"p\":{"},
+      {"\"traceparent\":\"00-", "\"traceparent\":\"01-"},
+      {"\"tracestate\":\"k=v\"", "\"tracestate\":7"},
+      {"\"tracestate\":\"k=v\"", "\"tracestate\":null"},
+      {"2026-11-24T10:15:30.123456Z", "2026-11-24 10:15:30"},
+      {"2026-11-24T10:15:30.123456Z", "2026-02-30T10:15:30Z"},
+      {"\"created_at\":\"2026-11-24T10:15:30.123456Z\"", "\"created_at\":null"},
+      {"\"created_at\":\"2026-11-24T10:15:30.123456Z\"", "\"created_at\":{}"},
+      {"{\"event_id\"", "{\"extra\":[1,2,{\"a\":null}],\"event_id\""},
+      {"}}", "}"},
+      {"}}", "}} trailing"},
+      {"}}", "}},"},
+    };
+    for (String[] edit : edits) {
+      String variant = json.replace(edit[0], edit[1]);
+      Object fast = outcome(() -> EventCodec.decode(variant));
+      Object reference = outcome(() -> EventCodec.decodeTree(variant));
+      assertThat(fast).as(variant).isEqualTo(reference);
+    }
+  }
+
+  private static Object outcome(java.util.function.Supplier<InvalidationEvent> decode) {
+    try {
+      return decode.get();
+    } catch (InvalidEventException ex) {
+      return "refused: " + ex.getMessage();
+    }
+  }
 }

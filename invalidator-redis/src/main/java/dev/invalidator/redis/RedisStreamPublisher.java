@@ -5,7 +5,12 @@ import dev.invalidator.core.InvalidatorException;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.core.StreamEntry;
 import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.output.StatusOutput;
+import io.lettuce.core.protocol.AsyncCommand;
+import io.lettuce.core.protocol.Command;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -66,14 +71,19 @@ public final class RedisStreamPublisher implements EventPublisher {
       return;
     }
     Instant now = clock.instant();
-    RedisAsyncCommands<String, String> async = connection.async();
-    List<CompletableFuture<String>> replies = new ArrayList<>(batch.size());
+    // One write and one flush for the whole batch (StatefulConnection.dispatch of a collection):
+    // an XADD per async call was flushed on its own, a write system call and an event-loop task
+    // per event, which made Lettuce's I/O thread as busy as the relay itself (JFR, relay drain).
+    List<AsyncCommand<String, String, String>> replies = new ArrayList<>(batch.size());
     for (Outgoing o : batch) {
+      CommandArgs<String, String> args =
+          new CommandArgs<>(StringCodec.UTF8).addKey(stream).add("*");
+      args.add(StreamEntry.fields(o.outboxId(), o.event(), o.event().createdAt(), now));
       replies.add(
-          async
-              .xadd(stream, StreamEntry.fields(o.outboxId(), o.event(), o.event().createdAt(), now))
-              .toCompletableFuture());
+          new AsyncCommand<>(
+              new Command<>(CommandType.XADD, new StatusOutput<>(StringCodec.UTF8), args)));
     }
+    connection.dispatch(replies);
     Duration timeout = connection.getTimeout();
     try {
       RedisErrors.await(

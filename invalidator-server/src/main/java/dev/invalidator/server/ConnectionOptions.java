@@ -28,6 +28,18 @@ public final class ConnectionOptions {
       description = "redis://[user:pass@]host:port or rediss://... (overrides redis.url).")
   String redisUrl;
 
+  @Option(
+      names = "--transport",
+      paramLabel = "redis|kafka",
+      description = "Where events travel between relay and workers (overrides transport).")
+  String transport;
+
+  @Option(
+      names = "--kafka-bootstrap",
+      paramLabel = "HOST:PORT",
+      description = "Kafka bootstrap servers, comma-separated (overrides kafka.bootstrap).")
+  String kafkaBootstrap;
+
   public InvalidatorConfig load(Map<String, String> extra) {
     Map<String, String> overrides = new LinkedHashMap<>(extra);
     if (postgresUrl != null) {
@@ -35,6 +47,12 @@ public final class ConnectionOptions {
     }
     if (redisUrl != null) {
       overrides.put("redis.url", redisUrl);
+    }
+    if (transport != null) {
+      overrides.put("transport", transport);
+    }
+    if (kafkaBootstrap != null) {
+      overrides.put("kafka.bootstrap", kafkaBootstrap);
     }
     return ConfigLoader.load(config, System.getenv(), overrides);
   }

@@ -55,6 +55,8 @@ public final class Daemon implements AutoCloseable {
   private final ConsistencyObserver observer;
   private AdminServer admin;
   private boolean closed;
+  private dev.invalidator.redis.RedisStreamSource statsProbe;
+  private KafkaTransport statsKafka;
 
   private Daemon(InvalidatorConfig cfg, Role role, WorkerListener extra, boolean migrate) {
     this.cfg = cfg;
@@ -156,6 +158,27 @@ public final class Daemon implements AutoCloseable {
     return observer;
   }
 
+  /**
+   * The workers' backlog on the configured transport, read now: the Redis stream's group, or on
+   * Kafka the group's lag (what {@code invalidator status --wait-drained} waits on).
+   */
+  public synchronized dev.invalidator.redis.StreamStats transportStats() {
+    if (cfg.kafka().enabled()) {
+      if (statsKafka == null) {
+        statsKafka = new KafkaTransport(cfg.kafka());
+      }
+      return statsKafka.stats(statsKafka.group());
+    }
+    if (statsProbe == null) {
+      statsProbe =
+          dev.invalidator.redis.RedisStreamSource.builder(servers.redis(), cfg.redis().keyScheme())
+              .group(cfg.worker().group())
+              .consumer("status-probe")
+              .build();
+    }
+    return statsProbe.stats();
+  }
+
   /** Asks every loop to stop and waits up to {@code timeout} for the batches in flight. */
   public void stop(Duration timeout) {
     pipeline.stop(timeout);
@@ -168,6 +191,12 @@ public final class Daemon implements AutoCloseable {
       return;
     }
     closed = true;
+    if (statsKafka != null) {
+      statsKafka.close();
+    }
+    if (statsProbe != null) {
+      statsProbe.close();
+    }
     pipeline.stop(Duration.ofSeconds(20));
     pipeline.close();
     if (observer != null) {

@@ -3,6 +3,7 @@ package dev.invalidator.server;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.invalidator.core.DeadLetterReason;
+import dev.invalidator.kafka.KafkaDeadLetterAdmin;
 import dev.invalidator.redis.RedisDeadLetters;
 import dev.invalidator.server.config.ConfigException;
 import dev.invalidator.server.config.Durations;
@@ -21,7 +22,9 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "dlq",
     mixinStandardHelpOptions = true,
-    description = "Inspect and act on dead letters (the <prefix>:dlq stream).",
+    description =
+        "Inspect and act on dead letters (the <prefix>:dlq stream, or <kafka.topic>-dlt when"
+            + " transport is kafka).",
     subcommands = {
       DlqCommand.List.class,
       DlqCommand.Show.class,
@@ -77,7 +80,19 @@ final class DlqCommand implements Runnable {
       Duration age = olderThan == null ? null : Durations.parse("--older-than", olderThan);
       return new RedisDeadLetters.Filter(tenant, target, reason, age);
     }
+
+    /** The Kafka dead letters the filter matches, oldest first per partition, at most limit. */
+    java.util.List<KafkaDeadLetterAdmin.Stored> kafka(KafkaDeadLetterAdmin dlt, Instant now) {
+      RedisDeadLetters.Filter f = filter();
+      return dlt.list(KAFKA_SCAN_LIMIT).stream()
+          .filter(d -> f.matches(Base.asRedisShape(d), now))
+          .limit(limit)
+          .toList();
+    }
   }
+
+  /** Unhandled dead letters read from the topic per command before filtering. */
+  static final int KAFKA_SCAN_LIMIT = 100_000;
 
   abstract static class Base implements Callable<Integer> {
     @Mixin ConnectionOptions connection;
@@ -93,6 +108,11 @@ final class DlqCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       InvalidatorConfig cfg = connection.load();
+      if (cfg.kafka().enabled()) {
+        try (KafkaTransport kafka = new KafkaTransport(cfg.kafka())) {
+          return runKafka(cfg, kafka.deadLetterAdmin());
+        }
+      }
       try (Servers servers = Servers.connect(cfg)) {
         RedisDeadLetters dlq = new RedisDeadLetters(servers.connection(), cfg.redis().keyScheme());
         return run(cfg, dlq);
@@ -100,6 +120,30 @@ final class DlqCommand implements Runnable {
     }
 
     abstract int run(InvalidatorConfig cfg, RedisDeadLetters dlq) throws Exception;
+
+    /** The same command on {@code <kafka.topic>-dlt}. */
+    abstract int runKafka(InvalidatorConfig cfg, KafkaDeadLetterAdmin dlt) throws Exception;
+
+    void printKafka(java.util.List<KafkaDeadLetterAdmin.Stored> letters) throws Exception {
+      print(letters.stream().map(Base::asRedisShape).toList());
+    }
+
+    /** A Kafka dead letter in the shape list and show print (the source id is partition-offset). */
+    static RedisDeadLetters.Stored asRedisShape(KafkaDeadLetterAdmin.Stored s) {
+      String source =
+          s.originalPartition() == null ? null : s.originalPartition() + "-" + s.originalOffset();
+      return new RedisDeadLetters.Stored(
+          s.id(),
+          source,
+          s.target(),
+          s.reason(),
+          s.attempts(),
+          s.firstFailure(),
+          s.lastFailure(),
+          s.lastError(),
+          s.original(),
+          s.tenant());
+    }
 
     void print(java.util.List<RedisDeadLetters.Stored> letters) throws Exception {
       if (json) {
@@ -158,6 +202,12 @@ final class DlqCommand implements Runnable {
       print(dlq.list(filters.filter(), Instant.now(), filters.limit));
       return 0;
     }
+
+    @Override
+    int runKafka(InvalidatorConfig cfg, KafkaDeadLetterAdmin dlt) throws Exception {
+      printKafka(filters.kafka(dlt, Instant.now()));
+      return 0;
+    }
   }
 
   @Command(
@@ -179,7 +229,24 @@ final class DlqCommand implements Runnable {
         out().println(mapper().writeValueAsString(asMap(s.get())));
         return 0;
       }
-      RedisDeadLetters.Stored d = s.get();
+      return show(s.get());
+    }
+
+    @Override
+    int runKafka(InvalidatorConfig cfg, KafkaDeadLetterAdmin dlt) throws Exception {
+      var s = dlt.list(KAFKA_SCAN_LIMIT).stream().filter(d -> d.id().equals(id)).findFirst();
+      if (s.isEmpty()) {
+        spec.commandLine().getErr().println("invalidator: no dead letter " + id);
+        return 1;
+      }
+      if (json) {
+        out().println(mapper().writeValueAsString(asMap(asRedisShape(s.get()))));
+        return 0;
+      }
+      return show(asRedisShape(s.get()));
+    }
+
+    private int show(RedisDeadLetters.Stored d) {
       out().printf("%-14s %s%n", "id", d.id());
       out().printf("%-14s %s%n", "source entry", d.sourceId());
       out().printf("%-14s %s%n", "tenant", d.tenant());
@@ -221,6 +288,19 @@ final class DlqCommand implements Runnable {
       out().printf("redrove %d dead letter(s) to %s%n", n, cfg.redis().keyScheme().stream());
       return 0;
     }
+
+    @Override
+    int runKafka(InvalidatorConfig cfg, KafkaDeadLetterAdmin dlt) {
+      var letters = filters.kafka(dlt, Instant.now());
+      if (dryRun) {
+        out()
+            .printf("would redrive %d dead letter(s) to %s%n", letters.size(), cfg.kafka().topic());
+        return 0;
+      }
+      int n = dlt.redrive(letters);
+      out().printf("redrove %d dead letter(s) to %s%n", n, cfg.kafka().topic());
+      return 0;
+    }
   }
 
   @Command(
@@ -241,6 +321,17 @@ final class DlqCommand implements Runnable {
         return 0;
       }
       out().printf("dropped %d dead letter(s)%n", dlq.drop(letters));
+      return 0;
+    }
+
+    @Override
+    int runKafka(InvalidatorConfig cfg, KafkaDeadLetterAdmin dlt) {
+      var letters = filters.kafka(dlt, Instant.now());
+      if (dryRun) {
+        out().printf("would drop %d dead letter(s)%n", letters.size());
+        return 0;
+      }
+      out().printf("dropped %d dead letter(s)%n", dlt.drop(letters));
       return 0;
     }
   }

@@ -119,24 +119,44 @@ final class Observability implements AutoCloseable {
           "Near-cache heartbeat rounds that failed (subscribers drop their near caches meanwhile)",
           heartbeat::failures);
     }
-    RedisStreamSource statsSource =
-        RedisStreamSource.builder(servers.redis(), keys)
-            .group(cfg.worker().group())
-            .consumer("metrics-sampler")
-            .build();
-    closeables.add(statsSource);
-    RedisDeadLetters deadLetters = new RedisDeadLetters(servers.connection(), keys);
-    MetricsSampler sampler =
-        new MetricsSampler(
-            metrics,
-            servers.dataSource(),
-            table,
-            statsSource::stats,
-            deadLetters,
-            servers.connection(),
-            keys.stream(),
-            cfg.worker().group(),
-            clock);
+    MetricsSampler sampler;
+    KafkaTransport kafka = pipeline.kafka();
+    if (kafka != null) {
+      // Same gauges, read from the consumer group's committed offsets and the dead-letter topic.
+      KafkaTransport statsTransport = new KafkaTransport(cfg.kafka());
+      closeables.add(statsTransport);
+      dev.invalidator.kafka.KafkaDeadLetterAdmin dlt = statsTransport.deadLetterAdmin();
+      sampler =
+          new MetricsSampler(
+              metrics,
+              servers.dataSource(),
+              table,
+              () -> statsTransport.stats(kafka.group()),
+              dlt::depth,
+              null,
+              kafka.topic(),
+              kafka.group(),
+              clock);
+    } else {
+      RedisStreamSource statsSource =
+          RedisStreamSource.builder(servers.redis(), keys)
+              .group(cfg.worker().group())
+              .consumer("metrics-sampler")
+              .build();
+      closeables.add(statsSource);
+      RedisDeadLetters deadLetters = new RedisDeadLetters(servers.connection(), keys);
+      sampler =
+          new MetricsSampler(
+              metrics,
+              servers.dataSource(),
+              table,
+              statsSource::stats,
+              deadLetters,
+              servers.connection(),
+              keys.stream(),
+              cfg.worker().group(),
+              clock);
+    }
     if (cdc != null) {
       sampler.cdcSlot(cdc::slotHealth);
     }
@@ -178,10 +198,13 @@ final class Observability implements AutoCloseable {
           new AdminServer.Check(
               name, () -> loop(name, pipeline.alive(name), w.lastLoop(), stuckAfter)));
     }
+    // The HTTP dead-letter API addresses Redis stream entries; on Kafka, invalidator dlq works on
+    // <topic>-dlt instead.
     DeadLetterAdmin dlq =
-        workers.isEmpty() ? null : new DeadLetterAdmin(servers.connection(), keys);
-    Supplier<java.util.Map<String, Object>> status =
-        () -> metrics.status(keys.stream(), cfg.worker().group());
+        workers.isEmpty() || kafka != null ? null : new DeadLetterAdmin(servers.connection(), keys);
+    String streamName = kafka != null ? kafka.topic() : keys.stream();
+    String groupName = kafka != null ? kafka.group() : cfg.worker().group();
+    Supplier<java.util.Map<String, Object>> status = () -> metrics.status(streamName, groupName);
     try {
       admin =
           AdminServer.start(

@@ -1,7 +1,9 @@
 package dev.invalidator.server;
 
 import dev.invalidator.cdc.CdcRelay;
+import dev.invalidator.core.DeadLetters;
 import dev.invalidator.core.EventPublisher;
+import dev.invalidator.core.EventSource;
 import dev.invalidator.core.InvalidationWorker;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.core.MessagingSpans;
@@ -37,6 +39,11 @@ import org.slf4j.LoggerFactory;
  * The running daemon: one relay thread and {@code worker.threads} worker threads, each worker with
  * its own Redis connection (a blocking XREADGROUP must not stall the others).
  *
+ * <p>With {@code transport: kafka} the same loops run on the invalidator-kafka adapters behind the
+ * same ports: the relay publishes to the topic, each worker thread is one member of the consumer
+ * group, and dead letters go to {@code <topic>-dlt}. Redis stays the cache and the targets' state
+ * (fences, versions, failure history, idempotency keys).
+ *
  * <p>Shutdown asks every loop to stop, then waits for the batch in flight: a relay batch either
  * commits after publishing or rolls back, and a worker acknowledges only what it applied, so a stop
  * at any moment loses nothing.
@@ -55,6 +62,7 @@ final class Pipeline implements AutoCloseable {
   private NearCacheHeartbeat heartbeat;
   private TargetBreakers breakers;
   private final List<PipelineInterceptor> interceptors = loadInterceptors();
+  private KafkaTransport kafka;
 
   Pipeline(
       InvalidatorConfig cfg,
@@ -77,16 +85,28 @@ final class Pipeline implements AutoCloseable {
       MessagingSpans spans) {
     KeyScheme keys = cfg.redis().keyScheme();
     OutboxTable table = OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table());
+    if (cfg.kafka().enabled()) {
+      kafka = new KafkaTransport(cfg.kafka());
+      closeables.add(kafka);
+      kafka.ensureTopics();
+    }
+    EventPublisher kafkaPublisher = null;
     if (role.relay()) {
-      // The relay publishes on a connection of its own, so its XADDs never queue behind the
-      // workers' scripts on the shared connection (measured: half the relay's time was spent
-      // waiting there at 3,000 events/s).
-      StatefulRedisConnection<String, String> relayConnection = servers.redis().connect();
-      closeables.add(relayConnection);
-      EventPublisher publisher =
-          intercept(
-              new RedisStreamPublisher(relayConnection, keys, clock),
-              PipelineInterceptor::publisher);
+      EventPublisher transportPublisher;
+      if (kafka != null) {
+        var p = kafka.publisher(clock);
+        closeables.add(p);
+        kafkaPublisher = p;
+        transportPublisher = p;
+      } else {
+        // The relay publishes on a connection of its own, so its XADDs never queue behind the
+        // workers' scripts on the shared connection (measured: half the relay's time was spent
+        // waiting there at 3,000 events/s).
+        StatefulRedisConnection<String, String> relayConnection = servers.redis().connect();
+        closeables.add(relayConnection);
+        transportPublisher = new RedisStreamPublisher(relayConnection, keys, clock);
+      }
+      EventPublisher publisher = intercept(transportPublisher, PipelineInterceptor::publisher);
       relay =
           PollingRelay.builder(servers.dataSource(), table, publisher)
               .batchSize(cfg.relay().batchSize())
@@ -139,6 +159,7 @@ final class Pipeline implements AutoCloseable {
               cfg.recovery().replayWindow(),
               cfg.recovery().checkInterval(),
               cfg.recovery().trimInterval(),
+              kafkaPublisher,
               clock);
       stoppers.add(recovery::stop);
       threads.add(new Thread(recovery, "recovery"));
@@ -158,7 +179,14 @@ final class Pipeline implements AutoCloseable {
         stoppers.add(heartbeat::stop);
         threads.add(new Thread(heartbeat, "near-cache-heartbeat"));
       }
-      RedisDeadLetters deadLetters = new RedisDeadLetters(servers.connection(), keys);
+      DeadLetters deadLetters;
+      if (kafka != null) {
+        var d = kafka.deadLetters();
+        closeables.add(d);
+        deadLetters = d;
+      } else {
+        deadLetters = new RedisDeadLetters(servers.connection(), keys);
+      }
       RedisFailureHistory failures = new RedisFailureHistory(servers.connection(), keys);
       WorkerListener listener = intercept(workerListener, PipelineInterceptor::workerListener);
       breakers = new TargetBreakers(cfg.worker().breakerOpenWait(), listener);
@@ -177,13 +205,7 @@ final class Pipeline implements AutoCloseable {
                     cfg.tags().walkBatchSize(), cfg.nearCache().channels()),
                 servers.redis());
         closeables.add(target);
-        RedisStreamSource source =
-            RedisStreamSource.builder(servers.redis(), keys)
-                .group(cfg.worker().group())
-                .consumer(process + "-w" + i)
-                .build();
-        source.ensureGroup();
-        closeables.add(source);
+        EventSource source = source(cfg, servers, cfg.worker().group(), process + "-w" + i, clock);
         InvalidationWorker w =
             new InvalidationWorker(
                 intercept(source, PipelineInterceptor::source),
@@ -216,7 +238,7 @@ final class Pipeline implements AutoCloseable {
       InvalidatorConfig cfg,
       Servers servers,
       Target target,
-      RedisDeadLetters deadLetters,
+      DeadLetters deadLetters,
       RedisFailureHistory failures,
       WorkerListener listener,
       Clock clock,
@@ -231,13 +253,10 @@ final class Pipeline implements AutoCloseable {
     Target idempotent =
         new IdempotentTarget(target, connection, keys, cfg.targets().idempotencyTtl());
     String group = cfg.worker().group() + "-" + target.name();
-    RedisStreamSource source =
-        RedisStreamSource.builder(servers.redis(), keys)
-            .group(group)
-            .consumer(process + "-" + target.name())
-            .build();
-    source.ensureGroup();
-    closeables.add(source);
+    EventSource source = source(cfg, servers, group, process + "-" + target.name(), clock);
+    if (kafka != null) {
+      group = kafka.group() + "-" + target.name();
+    }
     InvalidationWorker w =
         new InvalidationWorker(
             intercept(source, PipelineInterceptor::source),
@@ -275,6 +294,33 @@ final class Pipeline implements AutoCloseable {
       b.publicationName(cfg.relay().cdcPublication());
     }
     return b;
+  }
+
+  /**
+   * A worker's source: a consumer of the Redis stream in {@code redisGroup}, or on Kafka a member
+   * of {@code kafka.groupId} (or {@code <kafka.groupId>-<target>} for another target's worker).
+   */
+  private EventSource source(
+      InvalidatorConfig cfg, Servers servers, String redisGroup, String consumer, Clock clock) {
+    if (kafka != null) {
+      String suffix = redisGroup.substring(cfg.worker().group().length());
+      var source = kafka.source(kafka.group() + suffix, consumer, clock);
+      closeables.add(source);
+      return source;
+    }
+    RedisStreamSource source =
+        RedisStreamSource.builder(servers.redis(), cfg.redis().keyScheme())
+            .group(redisGroup)
+            .consumer(consumer)
+            .build();
+    source.ensureGroup();
+    closeables.add(source);
+    return source;
+  }
+
+  /** The Kafka transport, or null when events travel through Redis. */
+  KafkaTransport kafka() {
+    return kafka;
   }
 
   void start() {

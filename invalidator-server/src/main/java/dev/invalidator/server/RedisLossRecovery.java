@@ -1,6 +1,7 @@
 package dev.invalidator.server;
 
 import dev.invalidator.core.Backoff;
+import dev.invalidator.core.EventPublisher;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.outbox.OutboxReplay;
 import dev.invalidator.outbox.OutboxTable;
@@ -32,6 +33,10 @@ import org.slf4j.LoggerFactory;
  * so they are applied, not forgotten. The replay is a duplicate for whatever targets had applied:
  * harmless (G4). Several relays may each notice and replay; that is more duplicates, still
  * harmless.
+ *
+ * <p>With {@code transport: kafka} the events in flight are safe on the topic, but the cache's
+ * fences and versions were lost with Redis: the same replay goes to the topic instead (so the
+ * workers write the fences again), and there is no stream to recreate or trim.
  */
 final class RedisLossRecovery implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(RedisLossRecovery.class);
@@ -40,7 +45,8 @@ final class RedisLossRecovery implements Runnable {
   private final KeyScheme keys;
   private final String group;
   private final OutboxReplay replay;
-  private final RedisStreamPublisher publisher;
+  private final EventPublisher publisher;
+  private final boolean streamOnRedis;
   private final StreamTrimmer trimmer;
   private final Duration window;
   private final Duration checkInterval;
@@ -62,12 +68,14 @@ final class RedisLossRecovery implements Runnable {
       Duration window,
       Duration checkInterval,
       Duration trimInterval,
+      EventPublisher kafkaPublisher,
       Clock clock) {
     this.marker = new RedisLossMarker(redis, keys);
     this.keys = keys;
     this.group = group;
     this.replay = new OutboxReplay(dataSource, table);
-    this.publisher = new RedisStreamPublisher(redis, keys, clock);
+    this.streamOnRedis = kafkaPublisher == null;
+    this.publisher = streamOnRedis ? new RedisStreamPublisher(redis, keys, clock) : kafkaPublisher;
     this.trimmer = new StreamTrimmer(redis, keys.stream());
     this.window = window;
     this.checkInterval = checkInterval;
@@ -96,7 +104,7 @@ final class RedisLossRecovery implements Runnable {
     while (stop.getCount() > 0) {
       try {
         check();
-        if (!clock.instant().isBefore(nextTrim)) {
+        if (streamOnRedis && !clock.instant().isBefore(nextTrim)) {
           nextTrim = clock.instant().plus(trimInterval);
           trimmer.trim();
         }
@@ -157,8 +165,12 @@ final class RedisLossRecovery implements Runnable {
   }
 
   private void recover(String reason, Instant now) {
-    log.warn("Redis data loss detected: {}; recreating stream and group", reason);
-    marker.recreateStream(group);
+    if (streamOnRedis) {
+      log.warn("Redis data loss detected: {}; recreating stream and group", reason);
+      marker.recreateStream(group);
+    } else {
+      log.warn("Redis data loss detected: {}; replaying the outbox to {}", reason, publisher);
+    }
     Instant since = now.minus(window).minus(checkInterval);
     long n =
         replay.replay(
@@ -173,6 +185,6 @@ final class RedisLossRecovery implements Runnable {
         "re-published {} outbox rows relayed since {} to {} after the loss",
         n,
         since,
-        keys.stream());
+        publisher.destination());
   }
 }

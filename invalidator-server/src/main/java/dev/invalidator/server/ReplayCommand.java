@@ -77,7 +77,16 @@ final class ReplayCommand implements Callable<Integer> {
     }
     InvalidatorConfig cfg = connection.load();
     PrintWriter out = spec.commandLine().getOut();
-    try (Servers servers = Servers.connect(cfg)) {
+    boolean onKafka = cfg.kafka().enabled();
+    try (Servers servers = Servers.connect(cfg);
+        KafkaTransport kafka = onKafka ? new KafkaTransport(cfg.kafka()) : null;
+        dev.invalidator.kafka.KafkaEventPublisher kafkaPublisher =
+            onKafka ? kafka.publisher(Clock.systemUTC()) : null) {
+      dev.invalidator.core.EventPublisher publisher =
+          onKafka
+              ? kafkaPublisher
+              : new RedisStreamPublisher(
+                  servers.connection(), cfg.redis().keyScheme(), Clock.systemUTC());
       OutboxReplay replay =
           new OutboxReplay(
               servers.dataSource(),
@@ -93,15 +102,14 @@ final class ReplayCommand implements Callable<Integer> {
               from,
               to,
               tenant,
-              new RedisStreamPublisher(
-                  servers.connection(), cfg.redis().keyScheme(), Clock.systemUTC()),
+              publisher,
               batchSize,
               (n, all) -> {
                 double secs = Math.max(1e-3, (System.nanoTime() - start) / 1e9);
                 out.printf("replayed %d / %d rows (%.0f rows/s)%n", n, all, n / secs);
                 out.flush();
               });
-      out.printf("re-published %d row(s) to %s%n", done, cfg.redis().keyScheme().stream());
+      out.printf("re-published %d row(s) to %s%n", done, publisher.destination());
     }
     return 0;
   }

@@ -41,30 +41,43 @@ final class StatusCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     InvalidatorConfig cfg = connection.load();
+    boolean onKafka = cfg.kafka().enabled();
     try (Servers servers = Servers.connect(cfg);
+        KafkaTransport kafka = onKafka ? new KafkaTransport(cfg.kafka()) : null;
         RedisStreamSource source =
-            RedisStreamSource.builder(servers.redis(), cfg.redis().keyScheme())
-                .group(cfg.worker().group())
-                .consumer("status")
-                .build()) {
+            onKafka
+                ? null
+                : RedisStreamSource.builder(servers.redis(), cfg.redis().keyScheme())
+                    .group(cfg.worker().group())
+                    .consumer("status")
+                    .build()) {
+      // On Kafka the same figures: lag from the group's committed offsets, dead letters in
+      // <topic>-dlt.
+      String streamName = onKafka ? kafka.topic() : cfg.redis().keyScheme().stream();
+      String group = onKafka ? kafka.group() : cfg.worker().group();
+      java.util.function.Supplier<StreamStats> stats =
+          onKafka ? () -> kafka.stats(kafka.group()) : source::stats;
       OutboxTable table = OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table());
       if (waitDrained != null) {
         java.time.Duration timeout =
             dev.invalidator.server.config.Durations.parse("--wait-drained", waitDrained);
-        if (!awaitDrained(servers, table, source, timeout)) {
+        if (!awaitDrained(servers, table, stats, timeout)) {
           return 3;
         }
       }
       OutboxStats outbox = OutboxStats.read(servers.dataSource(), table);
-      StreamStats stream = source.stats();
-      long dlq = new RedisDeadLetters(servers.connection(), cfg.redis().keyScheme()).depth();
+      StreamStats stream = stats.get();
+      long dlq =
+          onKafka
+              ? kafka.deadLetterAdmin().depth()
+              : new RedisDeadLetters(servers.connection(), cfg.redis().keyScheme()).depth();
       Map<String, Object> status =
           StatusFigures.of(
               outbox.pending(),
               outbox.oldestPendingAge(),
-              cfg.redis().keyScheme().stream(),
+              streamName,
               stream.length(),
-              cfg.worker().group(),
+              group,
               stream.pending(),
               stream.lag(),
               stream.pendingPerConsumer(),
@@ -99,13 +112,16 @@ final class StatusCommand implements Callable<Integer> {
    * before it compares the cache with the database.
    */
   private static boolean awaitDrained(
-      Servers servers, OutboxTable table, RedisStreamSource source, java.time.Duration timeout)
+      Servers servers,
+      OutboxTable table,
+      java.util.function.Supplier<StreamStats> source,
+      java.time.Duration timeout)
       throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     long nextReport = 0;
     while (true) {
       OutboxStats outbox = OutboxStats.read(servers.dataSource(), table);
-      StreamStats stream = source.stats();
+      StreamStats stream = source.get();
       long left = outbox.pending() + stream.pending() + Math.max(0, stream.lag());
       if (left == 0) {
         System.err.println("drained");

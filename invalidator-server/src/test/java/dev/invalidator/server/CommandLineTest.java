@@ -301,6 +301,16 @@ class CommandLineTest {
   }
 
   @Test
+  void kafkaTransportWithoutBootstrapStopsStartUpNamingTheSetting() {
+    ConsoleCapture.Result r = cli("run", "--config", config.toString(), "--transport", "kafka");
+    assertThat(r.exit()).isEqualTo(2);
+    assertThat(r.err())
+        .contains("kafka.bootstrap")
+        .contains("INVALIDATOR_KAFKA_BOOTSTRAP")
+        .contains("--kafka-bootstrap");
+  }
+
+  @Test
   void wrongOptionValueIsRefusedNamingTheOptionNotAVariable() {
     ConsoleCapture.Result dlq =
         cli("dlq", "list", "--config", config.toString(), "--older-than", "a while");

@@ -26,7 +26,31 @@ public record InvalidatorConfig(
     Observability observability,
     Recovery recovery,
     TargetsConfig targets,
-    Observer observer) {
+    Observer observer,
+    Kafka kafka) {
+
+  /**
+   * The transport events travel on between the relay and the workers.
+   *
+   * @param transport {@code redis} or {@code kafka}
+   * @param bootstrap the Kafka cluster (kafka only)
+   * @param topic the event topic; its dead letters are in {@code <topic>-dlt}
+   * @param groupId the workers' consumer group
+   * @param partitions partitions of the event topic when the daemon creates it
+   * @param replicationFactor replication factor of created topics; -1 for the broker's default
+   */
+  public record Kafka(
+      String transport,
+      String bootstrap,
+      String topic,
+      String groupId,
+      int partitions,
+      int replicationFactor) {
+    /** True when events travel through Kafka instead of a Redis stream. */
+    public boolean enabled() {
+      return "kafka".equals(transport);
+    }
+  }
 
   /** Stream trimming and Redis data-loss recovery, run by the relay. */
   public record Recovery(Duration trimInterval, Duration replayWindow, Duration checkInterval) {}
@@ -339,6 +363,7 @@ public record InvalidatorConfig(
     if (observer.window().compareTo(longestGrace) < 0) {
       throw new ConfigException("observer.window", "must be at least the longest observer.grace");
     }
+    Kafka kafka = kafka(r, redis, worker);
     return new InvalidatorConfig(
         pg,
         redis,
@@ -351,7 +376,70 @@ public record InvalidatorConfig(
         observability,
         recovery,
         targets,
-        observer);
+        observer,
+        kafka);
+  }
+
+  /** The Kafka consumer's default {@code max.poll.interval.ms}. */
+  private static final Duration KAFKA_MAX_POLL_INTERVAL = Duration.ofMinutes(5);
+
+  private static final java.util.regex.Pattern KAFKA_NAME =
+      java.util.regex.Pattern.compile("[A-Za-z0-9._-]{1,200}");
+
+  private static Kafka kafka(Reader r, Redis redis, Worker worker) {
+    String transport = r.str("transport").toLowerCase(java.util.Locale.ROOT);
+    if (!transport.equals("redis") && !transport.equals("kafka")) {
+      throw new ConfigException("transport", "'" + transport + "' must be redis or kafka");
+    }
+    String topic = r.str("kafka.topic");
+    if (topic.isEmpty()) {
+      topic = redis.keyScheme().stream().replace(':', '.');
+    }
+    String group = r.str("kafka.groupId");
+    if (group.isEmpty()) {
+      group = worker.group();
+    }
+    Kafka kafka =
+        new Kafka(
+            transport,
+            r.str("kafka.bootstrap"),
+            topic,
+            group,
+            r.integer("kafka.partitions", 1, 10_000),
+            r.integer("kafka.replicationFactor", -1, 32));
+    if (kafka.replicationFactor() == 0) {
+      throw new ConfigException("kafka.replicationFactor", "must be -1 (broker default) or 1..32");
+    }
+    if (!KAFKA_NAME.matcher(kafka.topic()).matches()) {
+      throw new ConfigException(
+          "kafka.topic", "'" + kafka.topic() + "' must be 1-200 letters, digits, '.', '_' or '-'");
+    }
+    if (!KAFKA_NAME.matcher(kafka.groupId()).matches()) {
+      throw new ConfigException(
+          "kafka.groupId",
+          "'" + kafka.groupId() + "' must be 1-200 letters, digits, '.', '_' or '-'");
+    }
+    if (kafka.enabled()) {
+      if (worker.breakerOpenWait().compareTo(KAFKA_MAX_POLL_INTERVAL) >= 0) {
+        throw new ConfigException(
+            "worker.breakerOpenWait",
+            "must be shorter than 5m when transport is kafka: a worker whose breaker is open does"
+                + " not poll, and Kafka expels a member that has not polled for"
+                + " max.poll.interval.ms (5m)");
+      }
+      if (kafka.bootstrap().isEmpty()) {
+        throw new ConfigException(
+            "kafka.bootstrap", "is required when transport is kafka (or pass --kafka-bootstrap)");
+      }
+      for (String server : kafka.bootstrap().split(",")) {
+        if (!server.trim().matches("[^\\s:/]+:[0-9]{1,5}")) {
+          throw new ConfigException(
+              "kafka.bootstrap",
+              "'" + server.trim() + "' is not host:port (a comma-separated list of them)");
+        }
+      }
+    }
+    return kafka;
   }
 
   /** Builds a target once to check its settings with the library's own rules, then drops it. */

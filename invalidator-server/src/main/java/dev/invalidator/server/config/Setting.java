@@ -82,6 +82,30 @@ public record Setting(String name, String defaultValue, String description) {
               "relay.cdc.heartbeatInterval",
               d(CdcRelay.DEFAULT_HEARTBEAT_INTERVAL),
               "cdc: Debezium heartbeat.interval.ms; each heartbeat writes a WAL message that moves the slot on while the outbox is quiet, and keeps /health/ready's relay check fresh"),
+          new Setting(
+              "transport",
+              "redis",
+              "redis (events travel through a Redis stream) or kafka (through the topic kafka.topic; Redis stays the cache)"),
+          new Setting(
+              "kafka.bootstrap",
+              "",
+              "kafka: the cluster's bootstrap servers, host:port[,host:port...] (required when transport is kafka)"),
+          new Setting(
+              "kafka.topic",
+              "",
+              "kafka: the event topic (empty: the stream name with ':' as '.', e.g. inv.stream); dead letters go to <topic>-dlt"),
+          new Setting(
+              "kafka.groupId",
+              "",
+              "kafka: the workers' consumer group (empty: worker.group); other targets use <groupId>-<target>"),
+          new Setting(
+              "kafka.partitions",
+              "6",
+              "kafka: partitions of the event topic when the daemon creates it (an existing topic is left as it is)"),
+          new Setting(
+              "kafka.replicationFactor",
+              "-1",
+              "kafka: replication factor of the topics the daemon creates (-1: the broker's default.replication.factor)"),
           new Setting("worker.threads", "2", "worker threads (consumers) per process"),
           new Setting(
               "worker.group", RedisStreamSource.DEFAULT_GROUP, "Redis Streams consumer group"),

@@ -37,13 +37,13 @@ public final class MetricsSampler implements AutoCloseable {
   private final DataSource dataSource;
   private final OutboxTable table;
   private final Supplier<StreamStats> streamStats;
-  private final RedisDeadLetters deadLetters;
+  private final java.util.function.LongSupplier dlqDepth;
   private final TenantStaleness staleness;
   private final Clock clock;
   private final ScheduledExecutorService scheduler;
   private volatile Supplier<SlotHealth> cdcSlot;
 
-  /** Builds the sampler; {@link #start(Duration)} schedules it. */
+  /** Builds the sampler of the Redis stream transport; {@link #start(Duration)} schedules it. */
   public MetricsSampler(
       InvalidatorMetrics metrics,
       DataSource dataSource,
@@ -54,11 +54,39 @@ public final class MetricsSampler implements AutoCloseable {
       String stream,
       String group,
       Clock clock) {
+    this(
+        metrics,
+        dataSource,
+        table,
+        streamStats,
+        Objects.requireNonNull(deadLetters, "deadLetters")::depth,
+        Objects.requireNonNull(redis, "redis"),
+        stream,
+        group,
+        clock);
+  }
+
+  /**
+   * Builds the sampler of any transport: {@code streamStats} and {@code dlqDepth} read it (on
+   * Kafka, the group's lag and the dead-letter topic). With {@code redis} null (Kafka) tenant
+   * staleness counts unrelayed outbox rows only: a record on the topic has no cheap per-tenant
+   * scan.
+   */
+  public MetricsSampler(
+      InvalidatorMetrics metrics,
+      DataSource dataSource,
+      OutboxTable table,
+      Supplier<StreamStats> streamStats,
+      java.util.function.LongSupplier dlqDepth,
+      io.lettuce.core.api.StatefulRedisConnection<String, String> redis,
+      String stream,
+      String group,
+      Clock clock) {
     this.metrics = Objects.requireNonNull(metrics, "metrics");
     this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
     this.table = Objects.requireNonNull(table, "table");
     this.streamStats = Objects.requireNonNull(streamStats, "streamStats");
-    this.deadLetters = Objects.requireNonNull(deadLetters, "deadLetters");
+    this.dlqDepth = Objects.requireNonNull(dlqDepth, "dlqDepth");
     this.staleness = new TenantStaleness(dataSource, table, redis, stream, group);
     this.clock = Objects.requireNonNull(clock, "clock");
     this.scheduler =
@@ -124,7 +152,7 @@ public final class MetricsSampler implements AutoCloseable {
     }
     long dlq = prev.dlqDepth();
     try {
-      dlq = deadLetters.depth();
+      dlq = dlqDepth.getAsLong();
     } catch (RuntimeException ex) {
       failed("dlq", ex);
     }

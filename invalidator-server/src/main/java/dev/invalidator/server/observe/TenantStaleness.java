@@ -42,14 +42,14 @@ final class TenantStaleness {
       String group) {
     this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
     this.table = Objects.requireNonNull(table, "table");
-    this.backlog = new StreamBacklog(redis, stream, group);
+    this.backlog = redis == null ? null : new StreamBacklog(redis, stream, group);
   }
 
   /** Reads both sources; throws when either read failed. */
   Result read() {
     Map<String, Instant> oldest =
         new HashMap<>(OutboxStats.oldestUnrelayedByTenant(dataSource, table));
-    boolean truncated = backlog.oldestUnappliedByTenant(oldest);
+    boolean truncated = backlog != null && backlog.oldestUnappliedByTenant(oldest);
     return new Result(oldest, truncated);
   }
 }

@@ -35,6 +35,47 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void transportIsRedisByDefaultAndKafkaTakesItsTopicFromTheStreamName() throws Exception {
+    InvalidatorConfig redis = load(null, Map.of(), Map.of());
+    assertThat(redis.kafka().enabled()).isFalse();
+    InvalidatorConfig kafka =
+        load(
+            "transport: kafka\nredis:\n  prefix: shop\n",
+            Map.of("INVALIDATOR_KAFKA_BOOTSTRAP", "k1:9092,k2:9092"),
+            Map.of());
+    assertThat(kafka.kafka().enabled()).isTrue();
+    assertThat(kafka.kafka().bootstrap()).isEqualTo("k1:9092,k2:9092");
+    assertThat(kafka.kafka().topic()).isEqualTo("shop.stream");
+    assertThat(kafka.kafka().groupId()).isEqualTo(kafka.worker().group());
+  }
+
+  @Test
+  void kafkaWithoutBootstrapOrWithBadValuesIsRefusedNamingTheSetting() {
+    assertThatThrownBy(() -> load("transport: kafka\n", Map.of(), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("kafka.bootstrap")
+        .hasMessageContaining("INVALIDATOR_KAFKA_BOOTSTRAP")
+        .hasMessageContaining("required when transport is kafka");
+    assertThatThrownBy(
+            () -> load(null, Map.of(), Map.of("transport", "kafka", "kafka.bootstrap", "k1")))
+        .hasMessageContaining("kafka.bootstrap")
+        .hasMessageContaining("'k1' is not host:port");
+    assertThatThrownBy(() -> load(null, Map.of("INVALIDATOR_TRANSPORT", "rabbit"), Map.of()))
+        .hasMessageContaining("transport (env INVALIDATOR_TRANSPORT)")
+        .hasMessageContaining("must be redis or kafka");
+    assertThatThrownBy(() -> load("kafka:\n  topic: a/b\n", Map.of(), Map.of()))
+        .hasMessageContaining("kafka.topic");
+    assertThatThrownBy(
+            () ->
+                load(
+                    "transport: kafka\nkafka:\n  bootstrap: k1:9092\nworker:\n  breakerOpenWait: 5m\n",
+                    Map.of(),
+                    Map.of()))
+        .hasMessageContaining("worker.breakerOpenWait")
+        .hasMessageContaining("max.poll.interval.ms");
+  }
+
+  @Test
   void environmentOverridesFileAndCommandLineOverridesEnvironment() throws Exception {
     String yaml =
         "relay:\n  batchSize: 100\n  pollInterval: 250ms\nredis:\n  url: redis://file:6379\n";

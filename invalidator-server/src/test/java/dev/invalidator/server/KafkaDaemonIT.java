@@ -1,0 +1,231 @@
+package dev.invalidator.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.invalidator.core.AggregateRef;
+import dev.invalidator.core.DeadLetter;
+import dev.invalidator.core.InvalidationEvent;
+import dev.invalidator.core.StreamEntry;
+import dev.invalidator.core.WorkerListener;
+import dev.invalidator.kafka.KafkaDeadLetters;
+import dev.invalidator.outbox.OutboxStats;
+import dev.invalidator.redis.CacheClient;
+import dev.invalidator.testing.ConsoleCapture;
+import dev.invalidator.testing.TestServers;
+import io.lettuce.core.api.sync.RedisCommands;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The daemon with {@code transport: kafka}: PostgreSQL outbox, relay to an in-JVM KRaft broker,
+ * workers in a consumer group, Redis as the cache; and {@code invalidator status} and {@code dlq}
+ * on the topic.
+ */
+@ExtendWith(TestKafkaBroker.Broker.class)
+class KafkaDaemonIT {
+  private static final String VIEW = "summary";
+
+  @TempDir Path dir;
+
+  private static Map<String, String> kafka(String topic) {
+    return Map.of(
+        "transport", "kafka",
+        "kafka.bootstrap", TestKafkaBroker.bootstrap(),
+        "kafka.topic", topic,
+        "kafka.partitions", "3",
+        "worker.threads", "2");
+  }
+
+  /**
+   * Cache entries filled at version 1, then writes committed while no daemon runs: the checker
+   * counts every entry stale (it can fail). The daemon on Kafka creates the topics, relays the rows
+   * and applies them: 0 stale after drain, every fence at the last version, and the gauges read the
+   * topic (its length is the events relayed, the group's lag 0).
+   */
+  @Test
+  void daemonOnKafkaAppliesEveryEventAndLeavesNothingStale() throws Exception {
+    String topic = TestKafkaBroker.newTopic();
+    try (TestEnv env = new TestEnv(kafka(topic))) {
+      RedisCommands<String, String> redis = env.servers.connection().sync();
+      int aggregates = 20;
+      int versions = 10;
+      Map<String, Long> latest = new TreeMap<>();
+      try (CacheClient cache =
+          CacheClient.builder().redisClient(env.servers.redis()).keyScheme(env.keys).build()) {
+        for (int a = 0; a < aggregates; a++) {
+          cache.get(
+              "acme",
+              "account",
+              "k" + a,
+              VIEW,
+              () -> new CacheClient.Versioned(1, "v1".getBytes(StandardCharsets.UTF_8)));
+        }
+      }
+      for (int a = 0; a < aggregates; a++) {
+        String id = "k" + a;
+        for (long v = 2; v <= versions; v++) {
+          env.commit("acme", id, v);
+        }
+        latest.put(id, (long) versions);
+      }
+      assertThat(stale(env, latest)).as("the checker sees the entries of version 1").hasSize(20);
+
+      try (Daemon daemon = Daemon.create(env.cfg, Daemon.Role.ALL, WorkerListener.NONE, false)) {
+        URI admin = daemon.start(true);
+        await()
+            .atMost(Duration.ofSeconds(60))
+            .pollInterval(Duration.ofMillis(100))
+            .untilAsserted(
+                () -> {
+                  assertThat(OutboxStats.read(env.servers.dataSource(), env.table).pending())
+                      .isZero();
+                  for (String id : latest.keySet()) {
+                    assertThat(redis.get(env.keys.fence(new AggregateRef("acme", "account", id))))
+                        .as("fence of %s", id)
+                        .isEqualTo(Long.toString(versions));
+                  }
+                });
+        assertThat(stale(env, latest)).as("stale after drain").isEmpty();
+        assertThat(redis.exists(env.keys.stream())).as("no Redis stream on Kafka").isZero();
+
+        MeterRegistry registry = daemon.meterRegistry();
+        long events = (long) aggregates * (versions - 1);
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .untilAsserted(
+                () -> {
+                  JsonNode status =
+                      new ObjectMapper().readTree(env.get(admin, "/api/status").body());
+                  assertThat(status.get("stream").asText()).isEqualTo(topic);
+                  assertThat(status.get("stream_length").asLong()).isEqualTo(events);
+                  assertThat(status.get("dlq_depth").asLong()).isZero();
+                  assertThat(registry.get("invalidator.stream.lag.entries").gauge().value())
+                      .isZero();
+                });
+      }
+    }
+  }
+
+  /**
+   * {@code invalidator dlq} and {@code status} with {@code --transport kafka --kafka-bootstrap}:
+   * dead letters in {@code <topic>-dlt} are listed, a dry run changes nothing, redrive puts the
+   * original back on the topic (status then counts it as lag of the group that has not read it),
+   * drop marks the rest handled.
+   */
+  @Test
+  void dlqListsRedrivesAndDropsOnTheDeadLetterTopic() throws Exception {
+    String topic = TestKafkaBroker.newTopic();
+    try (TestEnv env = new TestEnv(kafka(topic))) {
+      try (KafkaTransport transport = new KafkaTransport(env.cfg.kafka())) {
+        transport.ensureTopics();
+      }
+      Instant t = Instant.now();
+      try (KafkaDeadLetters dlt =
+          new KafkaDeadLetters(TestKafkaBroker.bootstrap(), topic, Map.of())) {
+        dlt.add(
+            new DeadLetter(
+                "0-7", entry("acme", "1"), "redis", "retries_exhausted", 16, t, t, "down"));
+        dlt.add(
+            new DeadLetter(
+                "1-9", entry("beta", "2"), "redis", "retries_exhausted", 16, t, t, "down"));
+      }
+      Path config = dir.resolve("invalidator.yaml");
+      Files.writeString(
+          config,
+          "postgres:\n  url: \""
+              + TestServers.postgresUrl()
+              + "\"\n  table: "
+              + env.table.table()
+              + "\nredis:\n  url: "
+              + TestServers.redisUrl()
+              + "\n  prefix: "
+              + env.keys.prefix()
+              + "\nkafka:\n  topic: "
+              + topic
+              + "\n");
+      String[] kafka = {
+        "-c",
+        config.toString(),
+        "--transport",
+        "kafka",
+        "--kafka-bootstrap",
+        TestKafkaBroker.bootstrap()
+      };
+
+      ConsoleCapture.Result list = cli(kafka, "dlq", "list", "--json");
+      assertThat(list.exit()).as(list.err()).isZero();
+      JsonNode all = new ObjectMapper().readTree(list.out());
+      assertThat(all).hasSize(2);
+      assertThat(all.get(0).get("reason").asText()).isEqualTo("retries_exhausted");
+      assertThat(all.get(0).get("source_id").asText()).isEqualTo("0-7");
+
+      assertThat(cli(kafka, "dlq", "redrive", "--tenant", "acme", "--dry-run").out())
+          .contains("would redrive 1 dead letter(s) to " + topic);
+      assertThat(statusJson(kafka).get("stream_length").asLong()).isZero();
+      assertThat(statusJson(kafka).get("dlq_depth").asLong()).isEqualTo(2);
+
+      ConsoleCapture.Result redrive = cli(kafka, "dlq", "redrive", "--tenant", "acme");
+      assertThat(redrive.exit()).as(redrive.err()).isZero();
+      assertThat(redrive.out()).contains("redrove 1 dead letter(s) to " + topic);
+      JsonNode status = statusJson(kafka);
+      assertThat(status.get("stream").asText()).isEqualTo(topic);
+      assertThat(status.get("stream_length").asLong()).isEqualTo(1);
+      assertThat(status.get("stream_lag_entries").asLong()).isEqualTo(1);
+      assertThat(status.get("dlq_depth").asLong()).isEqualTo(1);
+      JsonNode left = new ObjectMapper().readTree(cli(kafka, "dlq", "list", "--json").out());
+      assertThat(left).hasSize(1);
+      assertThat(left.get(0).get("tenant").asText()).isEqualTo("beta");
+
+      assertThat(cli(kafka, "dlq", "drop").out()).contains("dropped 1 dead letter(s)");
+      assertThat(new ObjectMapper().readTree(cli(kafka, "dlq", "list", "--json").out())).isEmpty();
+      assertThat(statusJson(kafka).get("dlq_depth").asLong()).isZero();
+    }
+  }
+
+  private static JsonNode statusJson(String[] kafka) throws Exception {
+    ConsoleCapture.Result r = cli(kafka, "status", "--json");
+    assertThat(r.exit()).as(r.err()).isZero();
+    return new ObjectMapper().readTree(r.out());
+  }
+
+  private static ConsoleCapture.Result cli(String[] common, String... args) {
+    List<String> all = new ArrayList<>(List.of(args));
+    all.addAll(List.of(common));
+    return ConsoleCapture.run(Main::execute, all.toArray(String[]::new));
+  }
+
+  private static Map<String, String> entry(String tenant, String id) {
+    InvalidationEvent e =
+        InvalidationEvent.builder().tenant(tenant).aggregate("account", id).version(5).build();
+    return StreamEntry.fields(1, e, Instant.now(), Instant.now());
+  }
+
+  /** Entries older than the newest committed version of their aggregate. */
+  private static List<String> stale(TestEnv env, Map<String, Long> latest) {
+    List<String> out = new ArrayList<>();
+    latest.forEach(
+        (id, v) -> {
+          String key = env.keys.entry(new AggregateRef("acme", "account", id), VIEW);
+          String ver = env.servers.connection().sync().hget(key, "ver");
+          if (ver != null && Long.parseLong(ver) < v) {
+            out.add(key + " holds " + ver + " < " + v);
+          }
+        });
+    return out;
+  }
+}
