@@ -80,11 +80,52 @@ public final class CdcRelay implements AutoCloseable {
   /** Default longest wait of Debezium's poll for new records. */
   public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofMillis(50);
 
+  /** Default time between a standby relay's attempts to take the slot's advisory lock. */
+  public static final Duration DEFAULT_STANDBY_POLL_INTERVAL = Duration.ofSeconds(2);
+
   /** Default longest wait of {@link #start()} for the engine to start polling. */
   public static final Duration DEFAULT_START_TIMEOUT = Duration.ofSeconds(60);
 
+  /**
+   * Default interval of Debezium's heartbeats ({@code heartbeat.interval.ms}): each runs {@link
+   * #HEARTBEAT_ACTION_QUERY}, whose WAL message moves the stored offset and the slot's confirmed
+   * LSN on while the outbox is quiet, and counts as activity for {@link #lastActivity()}.
+   */
+  public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofSeconds(10);
+
+  /**
+   * Debezium's {@code heartbeat.action.query} of the relay: a non-transactional logical decoding
+   * message, which {@code pgoutput} sends to the slot whatever the publication covers (PostgreSQL
+   * 14+), so no heartbeat table is needed.
+   */
+  public static final String HEARTBEAT_ACTION_QUERY =
+      "SELECT pg_logical_emit_message(false, 'invalidator-cdc-heartbeat', '')";
+
+  /** What the relay is doing, for health checks. */
+  public enum State {
+    /** Built, not started. */
+    NEW,
+    /** Starting the engine (slot creation and the first start's snapshot included). */
+    STARTING,
+    /** The engine polls the replication stream. */
+    STREAMING,
+    /**
+     * Another relay of the same slot holds its advisory lock; this one takes over when it is
+     * released (that relay stopped, or its connection died).
+     */
+    STANDBY,
+    /** The engine stopped on an error; it is started again after a backoff. */
+    RESTARTING,
+    /** Stopped for good on a problem a restart cannot fix; see {@link #failure()}. */
+    FAILED,
+    /** Closed. */
+    STOPPED
+  }
+
   private static final Logger log = LoggerFactory.getLogger(CdcRelay.class);
   private static final Pattern NAME = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
+  private static final Pattern OFFSET_LSN =
+      Pattern.compile("\"(?:lsn|lsn_commit|lsn_proc)\"\\s*:\\s*(\\d+)");
 
   private final String jdbcUrl;
   private final Properties credentials;
@@ -98,6 +139,8 @@ public final class CdcRelay implements AutoCloseable {
   private final Duration offsetFlushInterval;
   private final Duration pollInterval;
   private final Duration startTimeout;
+  private final Duration heartbeatInterval;
+  private final Duration standbyPollInterval;
   private final Map<String, String> debeziumProperties;
   private final Clock clock;
   private final RelayListener listener;
@@ -115,6 +158,12 @@ public final class CdcRelay implements AutoCloseable {
 
   private volatile boolean running;
   private volatile boolean started;
+  private volatile State state = State.NEW;
+  private volatile Instant lastActivity;
+  private volatile String failure;
+  private volatile boolean startWaiting;
+  // Holds the slot's advisory lock; touched only by the supervisor thread.
+  private Connection lockConnection;
   private volatile Throwable lastEngineError;
   private volatile DebeziumEngine<RecordChangeEvent<SourceRecord>> engine;
   private Thread supervisor;
@@ -142,6 +191,8 @@ public final class CdcRelay implements AutoCloseable {
     this.offsetFlushInterval = b.offsetFlushInterval;
     this.pollInterval = b.pollInterval;
     this.startTimeout = b.startTimeout;
+    this.heartbeatInterval = b.heartbeatInterval;
+    this.standbyPollInterval = b.standbyPollInterval;
     this.debeziumProperties = Map.copyOf(b.debeziumProperties);
     this.clock = b.clock;
     this.listener = b.listener;
@@ -208,6 +259,25 @@ public final class CdcRelay implements AutoCloseable {
     return errors.get();
   }
 
+  /** What the relay is doing now. */
+  public State state() {
+    return state;
+  }
+
+  /**
+   * When the engine last handed the relay a batch (outbox rows or a heartbeat) or began streaming;
+   * null before that. With heartbeats on (the default), a streaming relay's age stays below about
+   * one heartbeat interval even on a quiet outbox: an older one means the engine is stuck.
+   */
+  public Instant lastActivity() {
+    return lastActivity;
+  }
+
+  /** Why the relay stopped for good ({@link State#FAILED}), or null. */
+  public String failure() {
+    return failure;
+  }
+
   /**
    * The state of this relay's replication slot, read from the server now; for health checks (a slot
    * that is not {@code active} while the relay should run, or whose retained WAL keeps growing) and
@@ -222,13 +292,23 @@ public final class CdcRelay implements AutoCloseable {
                 "SELECT active,"
                     + " coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint,"
                     + " coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn),"
-                    + " 0)::bigint FROM pg_replication_slots WHERE slot_name = ?")) {
+                    + " 0)::bigint, wal_status, active_pid"
+                    + " FROM pg_replication_slots WHERE slot_name = ?")) {
       ps.setString(1, slotName);
       try (ResultSet rs = ps.executeQuery()) {
         if (!rs.next()) {
-          return new SlotHealth(slotName, false, false, 0, 0);
+          return new SlotHealth(slotName, false, false, 0, 0, null, null);
         }
-        return new SlotHealth(slotName, true, rs.getBoolean(1), rs.getLong(2), rs.getLong(3));
+        int pid = rs.getInt(5);
+        Integer activePid = rs.wasNull() ? null : pid;
+        return new SlotHealth(
+            slotName,
+            true,
+            rs.getBoolean(1),
+            rs.getLong(2),
+            rs.getLong(3),
+            rs.getString(4),
+            activePid);
       }
     } catch (SQLException ex) {
       throw new InvalidatorException(
@@ -252,6 +332,8 @@ public final class CdcRelay implements AutoCloseable {
     }
     prepareDatabase();
     running = true;
+    startWaiting = true;
+    state = State.STARTING;
     supervisor = new Thread(this::supervise, "cdc-relay-" + table.table());
     supervisor.setDaemon(true);
     supervisor.start();
@@ -262,8 +344,23 @@ public final class CdcRelay implements AutoCloseable {
       Thread.currentThread().interrupt();
       close();
       throw new InvalidatorException("interrupted while starting CDC relay for " + table, false);
+    } finally {
+      startWaiting = false;
+    }
+    if (state == State.STANDBY) {
+      log.info(
+          "CDC relay for {} is standing by: another relay streams from slot {}; it takes over"
+              + " when that one stops",
+          table,
+          slotName);
+      return;
     }
     Throwable failure = lastEngineError;
+    String gap = this.failure;
+    if (gap != null) {
+      close();
+      throw new InvalidatorException(gap, false);
+    }
     if (!ok || !started) {
       close();
       String why = failure == null ? "no answer" : failure.toString();
@@ -302,6 +399,9 @@ public final class CdcRelay implements AutoCloseable {
       running = false;
       stopSignal.countDown();
       t = supervisor;
+      if (state != State.FAILED) {
+        state = State.STOPPED;
+      }
     }
     closeEngine();
     if (t != null && t != Thread.currentThread()) {
@@ -341,6 +441,99 @@ public final class CdcRelay implements AutoCloseable {
     } catch (SQLException ex) {
       throw new InvalidatorException(
           "decommissioning CDC relay " + slotName + ": " + ex.getMessage(), true, ex);
+    }
+  }
+
+  /**
+   * The highest WAL position in this relay's stored offsets ({@code 16/B374D848}), or null when
+   * none are stored (before the first start, after {@link #decommission()} or {@link #reset}).
+   *
+   * @throws InvalidatorException (retryable) when the server cannot be asked
+   */
+  public String storedPosition() {
+    try (Connection c = connect()) {
+      Long lsn = storedLsn(c);
+      return lsn == null ? null : lsnText(lsn);
+    } catch (SQLException ex) {
+      throw new InvalidatorException(
+          "reading CDC offsets of " + table + ": " + ex.getMessage(), true, ex);
+    }
+  }
+
+  /**
+   * Why the relay could not resume from its stored offsets now (slot gone, {@code wal_status =
+   * 'lost'}, slot re-created or advanced past them), or null when it could: the check every engine
+   * start runs.
+   *
+   * @throws InvalidatorException (retryable) when the server cannot be asked
+   */
+  public String slotProblem() {
+    try {
+      return slotGap();
+    } catch (SQLException ex) {
+      throw new InvalidatorException(
+          "checking replication slot " + slotName + ": " + ex.getMessage(), true, ex);
+    }
+  }
+
+  /**
+   * The repair after the relay stopped on a lost or re-created slot: holding the slot's advisory
+   * lock (so no relay starts meanwhile), drops the slot if it exists and this relay's stored
+   * offsets, then runs {@code republish} (the daemon's: the polling relay's drain of the rows still
+   * unrelayed). The next start of a relay creates the slot with a snapshot of the rows still
+   * unrelayed then, so nothing committed in between is missed; duplicates are harmless. Call on a
+   * relay that was not started.
+   *
+   * @throws InvalidatorException (permanent) when a relay of the slot runs (holds the lock, or
+   *     streams from the slot)
+   */
+  public void reset(Runnable republish) {
+    try (Connection c = connect()) {
+      try (PreparedStatement ps =
+          c.prepareStatement("SELECT pg_try_advisory_lock(hashtextextended(?, 0))")) {
+        ps.setString(1, lockName());
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          if (!rs.getBoolean(1)) {
+            throw new InvalidatorException(
+                "a CDC relay of slot "
+                    + slotName
+                    + " is running (it holds the slot's lock): stop it first",
+                false);
+          }
+        }
+      }
+      SlotHealth h = slotHealth();
+      if (h.active()) {
+        throw new InvalidatorException(
+            "replication slot "
+                + slotName
+                + " is in use by process "
+                + h.activePid()
+                + ": stop its relay first",
+            false);
+      }
+      dropSlot(c, slotName, Duration.ofSeconds(30));
+      if (tableExists(c, table.schema(), offsetsTable)) {
+        try (PreparedStatement ps =
+            c.prepareStatement(
+                "DELETE FROM "
+                    + quote(table.schema())
+                    + "."
+                    + quote(offsetsTable)
+                    + " WHERE offset_key LIKE ?")) {
+          ps.setString(1, "[\"" + slotName + "\",%");
+          ps.executeUpdate();
+        }
+      }
+      republish.run();
+      log.warn(
+          "CDC relay for {}: slot {} and its offsets were reset; the next start creates the slot",
+          table,
+          slotName);
+    } catch (SQLException ex) {
+      throw new InvalidatorException(
+          "resetting CDC relay " + slotName + ": " + ex.getMessage(), true, ex);
     }
   }
 
@@ -488,6 +681,8 @@ public final class CdcRelay implements AutoCloseable {
     p.put("skipped.operations", "u,d,t");
     p.put("tombstones.on.delete", "false");
     p.put("poll.interval.ms", Long.toString(pollInterval.toMillis()));
+    p.put("heartbeat.interval.ms", Long.toString(heartbeatInterval.toMillis()));
+    p.put("heartbeat.action.query", HEARTBEAT_ACTION_QUERY);
     String snapshotTable = table.schema() + "." + table.table();
     if (snapshotUnrelayed) {
       p.put("snapshot.mode", "initial");
@@ -508,6 +703,10 @@ public final class CdcRelay implements AutoCloseable {
     }
     p.put(PostgresOffsetBackingStore.TABLE, table.schema() + "." + offsetsTable);
     p.put("offset.flush.interval.ms", Long.toString(offsetFlushInterval.toMillis()));
+    // Neither the engine nor the connector restarts the task by itself: every restart goes
+    // through supervise(), which checks the slot first (a restarted task would re-create a
+    // dropped slot and resume past the gap).
+    p.put("errors.max.retries", "0");
     p.putAll(debeziumProperties);
     Properties props = new Properties();
     props.putAll(p);
@@ -517,10 +716,38 @@ public final class CdcRelay implements AutoCloseable {
   // --- the engine -------------------------------------------------------------------------------
 
   private void supervise() {
+    try {
+      superviseHoldingTheLock();
+    } finally {
+      closeLockConnection();
+    }
+  }
+
+  private void superviseHoldingTheLock() {
     int failures = 0;
     while (running) {
       lastEngineError = null;
+      if (!holdLock()) {
+        break;
+      }
+      String gap;
       try {
+        gap = slotGap();
+      } catch (SQLException ex) {
+        gap = null;
+        lastEngineError = ex;
+      }
+      if (gap != null) {
+        fail(gap);
+        return;
+      }
+      try {
+        if (lastEngineError != null) {
+          throw new InvalidatorException(
+              "checking replication slot " + slotName + ": " + lastEngineError.getMessage(),
+              true,
+              lastEngineError);
+        }
         DebeziumEngine<RecordChangeEvent<SourceRecord>> e =
             DebeziumEngine.create(ChangeEventFormat.of(Connect.class))
                 .using(engineProperties())
@@ -529,6 +756,10 @@ public final class CdcRelay implements AutoCloseable {
                       @Override
                       public void pollingStarted() {
                         started = true;
+                        lastActivity = clock.instant();
+                        if (running) {
+                          state = State.STREAMING;
+                        }
                         streaming.countDown();
                       }
                     })
@@ -557,12 +788,13 @@ public final class CdcRelay implements AutoCloseable {
           lastEngineError != null
               ? lastEngineError
               : new IllegalStateException("Debezium engine stopped without an error");
-      if (!started) {
+      if (!started && startWaiting) {
         // A first start that fails is a configuration or prerequisite problem: start() reports it.
         streaming.countDown();
         return;
       }
       errors.incrementAndGet();
+      state = State.RESTARTING;
       notifyListener(l -> l.loopError(error));
       Duration delay = backoff.delay(failures++);
       log.warn(
@@ -582,6 +814,219 @@ public final class CdcRelay implements AutoCloseable {
       }
     }
     log.info("CDC relay for {} stopped", table);
+  }
+
+  /**
+   * Takes or keeps the slot's advisory lock, so one relay per slot streams and the others stand by
+   * (PostgreSQL releases the lock when its session ends, so a relay that dies hands over too).
+   * Returns false when the relay was stopped while waiting. After taking it, waits for the previous
+   * holder's walsender to let go of the slot.
+   */
+  private boolean holdLock() {
+    while (running) {
+      try {
+        if (lockConnection != null) {
+          if (lockConnection.isValid(5)) {
+            return true;
+          }
+          closeLockConnection();
+        }
+        Connection c = connect();
+        boolean got;
+        try (PreparedStatement ps =
+            c.prepareStatement("SELECT pg_try_advisory_lock(hashtextextended(?, 0))")) {
+          ps.setString(1, lockName());
+          try (ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            got = rs.getBoolean(1);
+          }
+        }
+        if (got) {
+          lockConnection = c;
+          if (state == State.STANDBY) {
+            state = State.STARTING;
+            log.info("CDC relay for {} took over slot {}", table, slotName);
+          }
+          awaitSlotReleased(c);
+          return running;
+        }
+        c.close();
+        if (state != State.STANDBY) {
+          state = State.STANDBY;
+          log.info(
+              "CDC relay for {} stands by: another relay holds the lock of slot {}",
+              table,
+              slotName);
+          streaming.countDown();
+        }
+      } catch (SQLException ex) {
+        closeLockConnection();
+        log.warn(
+            "CDC relay for {}: taking the lock of slot {} failed: {}",
+            table,
+            slotName,
+            ex.toString());
+      }
+      try {
+        if (stopSignal.await(standbyPollInterval.toMillis(), TimeUnit.MILLISECONDS)) {
+          return false;
+        }
+      } catch (InterruptedException ex) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+    }
+    return false;
+  }
+
+  /** The advisory lock's name (hashed to its key): one per slot, as the slot is what is shared. */
+  String lockName() {
+    return "invalidator-cdc:" + slotName;
+  }
+
+  private void awaitSlotReleased(Connection c) throws SQLException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (running && System.nanoTime() < deadline) {
+      try (PreparedStatement ps =
+          c.prepareStatement("SELECT active FROM pg_replication_slots WHERE slot_name = ?")) {
+        ps.setString(1, slotName);
+        try (ResultSet rs = ps.executeQuery()) {
+          if (!rs.next() || !rs.getBoolean(1)) {
+            return;
+          }
+        }
+      }
+      try {
+        if (stopSignal.await(100, TimeUnit.MILLISECONDS)) {
+          return;
+        }
+      } catch (InterruptedException ex) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  private void closeLockConnection() {
+    Connection c = lockConnection;
+    lockConnection = null;
+    if (c != null) {
+      try {
+        c.close();
+      } catch (SQLException ex) {
+        log.debug("closing the lock connection of {} failed: {}", table, ex.toString());
+      }
+    }
+  }
+
+  /**
+   * Why the stored offsets cannot be resumed from the slot, or null when they can (or when there
+   * are no offsets yet: a first start). Run before every start of the engine, because the connector
+   * itself would create a missing slot and stream from its creation point on, silently skipping
+   * every commit between the stored offset and then.
+   */
+  String slotGap() throws SQLException {
+    try (Connection c = connect()) {
+      Long stored = storedLsn(c);
+      if (stored == null) {
+        return null;
+      }
+      String where =
+          "CDC relay for "
+              + table
+              + ": its offsets ("
+              + table.schema()
+              + "."
+              + offsetsTable
+              + ") hold WAL position "
+              + lsnText(stored)
+              + " but replication slot "
+              + slotName;
+      String remedy =
+          ". Commits after that position cannot be read from the WAL any more, so the relay stops"
+              + " instead of resuming past a gap. Run `invalidator cdc reset` (re-creates the slot"
+              + " and republishes the rows still unrelayed), or decommission() and start again.";
+      try (PreparedStatement ps =
+          c.prepareStatement(
+              "SELECT wal_status, pg_wal_lsn_diff(confirmed_flush_lsn, '0/0')::bigint,"
+                  + " pg_wal_lsn_diff(restart_lsn, '0/0')::bigint"
+                  + " FROM pg_replication_slots WHERE slot_name = ?")) {
+        ps.setString(1, slotName);
+        try (ResultSet rs = ps.executeQuery()) {
+          if (!rs.next()) {
+            return where + " does not exist (dropped, or lost in a failover)" + remedy;
+          }
+          String walStatus = rs.getString(1);
+          long confirmed = rs.getLong(2);
+          boolean noConfirmed = rs.wasNull();
+          long restart = rs.getLong(3);
+          boolean noRestart = rs.wasNull();
+          if ("lost".equals(walStatus)) {
+            return where
+                + " has wal_status = 'lost': PostgreSQL removed WAL it still needed"
+                + " (max_slot_wal_keep_size)"
+                + remedy;
+          }
+          if ((!noConfirmed && confirmed > stored) || (!noRestart && restart > stored)) {
+            return where
+                + " starts later, at "
+                + lsnText(noConfirmed ? restart : confirmed)
+                + ": it was re-created or advanced by someone else"
+                + remedy;
+          }
+          return null;
+        }
+      }
+    }
+  }
+
+  /** The highest LSN of the stored offsets of this relay's slot, or null when there are none. */
+  private Long storedLsn(Connection c) throws SQLException {
+    if (!tableExists(c, table.schema(), offsetsTable)) {
+      return null;
+    }
+    Long max = null;
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "SELECT offset_val FROM "
+                + quote(table.schema())
+                + "."
+                + quote(offsetsTable)
+                + " WHERE offset_key LIKE ?")) {
+      ps.setString(1, "[\"" + slotName + "\",%");
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          String value = rs.getString(1);
+          if (value == null) {
+            continue;
+          }
+          java.util.regex.Matcher m = OFFSET_LSN.matcher(value);
+          while (m.find()) {
+            long lsn = Long.parseLong(m.group(1));
+            max = max == null ? lsn : Math.max(max, lsn);
+          }
+        }
+      }
+    }
+    return max;
+  }
+
+  /** An LSN in PostgreSQL's notation ({@code 16/B374D848}). */
+  static String lsnText(long lsn) {
+    return Long.toHexString(lsn >>> 32).toUpperCase(java.util.Locale.ROOT)
+        + "/"
+        + Long.toHexString(lsn & 0xFFFFFFFFL).toUpperCase(java.util.Locale.ROOT);
+  }
+
+  private void fail(String why) {
+    failure = why;
+    state = State.FAILED;
+    running = false;
+    errors.incrementAndGet();
+    log.error("{}", why);
+    InvalidatorException ex = new InvalidatorException(why, false);
+    notifyListener(l -> l.loopError(ex));
+    streaming.countDown();
   }
 
   private void closeEngine() {
@@ -675,6 +1120,7 @@ public final class CdcRelay implements AutoCloseable {
         committer.markProcessed(r);
       }
       committer.markBatchFinished();
+      lastActivity = clock.instant();
     }
   }
 
@@ -816,6 +1262,8 @@ public final class CdcRelay implements AutoCloseable {
     private Duration offsetFlushInterval = DEFAULT_OFFSET_FLUSH_INTERVAL;
     private Duration pollInterval = DEFAULT_POLL_INTERVAL;
     private Duration startTimeout = DEFAULT_START_TIMEOUT;
+    private Duration heartbeatInterval = DEFAULT_HEARTBEAT_INTERVAL;
+    private Duration standbyPollInterval = DEFAULT_STANDBY_POLL_INTERVAL;
     private final Map<String, String> debeziumProperties = new LinkedHashMap<>();
     private Clock clock = Clock.systemUTC();
     private RelayListener listener = RelayListener.NONE;
@@ -889,6 +1337,26 @@ public final class CdcRelay implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Debezium's {@code heartbeat.interval.ms} (with the relay's {@link #HEARTBEAT_ACTION_QUERY});
+     * default 10 s. Keeps the slot's confirmed LSN moving while the outbox is quiet and other
+     * tables write WAL, and is what {@link CdcRelay#lastActivity()} shows while nothing is
+     * inserted.
+     */
+    public Builder heartbeatInterval(Duration heartbeatInterval) {
+      this.heartbeatInterval = heartbeatInterval;
+      return this;
+    }
+
+    /**
+     * How often a standby relay (another one holds the slot's advisory lock) tries to take over;
+     * default 2 s.
+     */
+    public Builder standbyPollInterval(Duration standbyPollInterval) {
+      this.standbyPollInterval = standbyPollInterval;
+      return this;
+    }
+
     /** Longest wait of {@link CdcRelay#start()} for the engine to poll; default 60 s. */
     public Builder startTimeout(Duration startTimeout) {
       this.startTimeout = startTimeout;
@@ -953,6 +1421,8 @@ public final class CdcRelay implements AutoCloseable {
       requirePositive("cdc.offsetFlushInterval", offsetFlushInterval);
       requirePositive("cdc.pollInterval", pollInterval);
       requirePositive("cdc.startTimeout", startTimeout);
+      requirePositive("cdc.heartbeatInterval", heartbeatInterval);
+      requirePositive("cdc.standbyPollInterval", standbyPollInterval);
       require(clock != null, "cdc.clock is missing");
       require(listener != null, "cdc.listener is missing");
       require(backoff != null, "cdc.backoff is missing");

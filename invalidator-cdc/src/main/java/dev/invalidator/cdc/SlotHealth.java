@@ -13,11 +13,26 @@ package dev.invalidator.cdc;
  *     not exist
  * @param unconfirmedBytes WAL not yet confirmed by the relay, from {@code confirmed_flush_lsn} to
  *     the current WAL position (any table's writes count, not only the outbox's); 0 when the slot
- *     does not exist
+ *     does not exist; exported as {@code invalidator_cdc_slot_lag_bytes}
+ * @param walStatus PostgreSQL's {@code wal_status}: {@code reserved}, {@code extended}, {@code
+ *     unreserved} (WAL beyond {@code max_slot_wal_keep_size}, about to be removed) or {@code lost}
+ *     (the WAL the slot needs is gone: the relay cannot resume); null when the slot does not exist
+ * @param activePid the walsender's process id while a relay streams from the slot, else null
  */
 public record SlotHealth(
     String slotName,
     boolean exists,
     boolean active,
     long retainedWalBytes,
-    long unconfirmedBytes) {}
+    long unconfirmedBytes,
+    String walStatus,
+    Integer activePid) {
+  /** The {@code wal_status} values, and {@code missing} for a slot that does not exist. */
+  public static final java.util.List<String> WAL_STATUSES =
+      java.util.List.of("reserved", "extended", "unreserved", "lost", "missing");
+
+  /** {@link #walStatus()}, or {@code missing} when the slot does not exist. */
+  public String walStatusOrMissing() {
+    return exists ? walStatus : "missing";
+  }
+}

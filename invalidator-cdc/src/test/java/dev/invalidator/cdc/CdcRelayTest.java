@@ -331,6 +331,206 @@ class CdcRelayTest {
     assertThat(relay.slotHealth().exists()).isFalse();
   }
 
+  /** Stops the walsender streaming from {@code slot} and drops the slot, as an operator might. */
+  private static void dropSlotUnderTheRelay(String slot) {
+    Db.execute(
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '"
+            + slot
+            + "' AND active_pid IS NOT NULL");
+    await()
+        .atMost(WAIT)
+        .pollInterval(Duration.ofMillis(20))
+        .until(
+            () -> {
+              try {
+                Db.execute(
+                    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                        + " WHERE slot_name = '"
+                        + slot
+                        + "' AND NOT active");
+              } catch (IllegalStateException raced) {
+                // active again in between (55006): try again
+              }
+              return !Db.slotExists(slot);
+            });
+  }
+
+  private long storedOffsets() {
+    return Db.queryLong(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = '"
+                    + table.table()
+                    + "_cdc_offsets'")
+            == 0
+        ? 0
+        : Db.queryLong("SELECT count(*) FROM \"public\".\"" + table.table() + "_cdc_offsets\"");
+  }
+
+  @Test
+  void slotRecreatedUnderARunningRelayStopsItLoudlyNamingTheGap() {
+    // A slow restart backoff: the drop and re-creation happen before the relay's next attempt.
+    CdcRelay relay =
+        start(b -> b.backoff(new Backoff(Duration.ofSeconds(2), Duration.ofSeconds(2))));
+    List<UUID> before = Db.writeInOneTransaction(table, Db.events(3));
+    await().atMost(WAIT).until(() -> relay.published() >= 3 && storedOffsets() > 0);
+
+    dropSlotUnderTheRelay(relay.slotName());
+    // Committed while no slot exists: no slot created later can deliver these.
+    List<UUID> inTheGap = Db.writeInOneTransaction(table, Db.events(2));
+    Db.execute("SELECT pg_create_logical_replication_slot('" + relay.slotName() + "', 'pgoutput')");
+    List<UUID> afterRecreation = Db.writeInOneTransaction(table, Db.events(2));
+
+    await().atMost(Duration.ofSeconds(30)).until(() -> relay.state() == CdcRelay.State.FAILED);
+    assertThat(relay.failure())
+        .contains("replication slot " + relay.slotName())
+        .contains("re-created or advanced")
+        .contains("invalidator cdc reset")
+        .contains(table.table() + "_cdc_offsets");
+    // Not resumed past the gap: nothing of it was published, and nobody streams from the slot.
+    assertThat(publisher.eventIds()).containsExactlyElementsOf(before);
+    assertThat(publisher.eventIds()).doesNotContainAnyElementsOf(inTheGap);
+    assertThat(publisher.eventIds()).doesNotContainAnyElementsOf(afterRecreation);
+    assertThat(relay.slotHealth().active()).isFalse();
+  }
+
+  @Test
+  void startRefusesStoredOffsetsWhoseSlotIsGone() {
+    CdcRelay first = start(b -> b);
+    Db.writeInOneTransaction(table, Db.events(2));
+    await().atMost(WAIT).until(() -> first.published() >= 2);
+    first.close();
+    dropSlotUnderTheRelay(first.slotName());
+
+    CdcRelay second = CdcRelay.builder(Db.url(), table, publisher).build();
+    relays.add(second);
+    assertThatThrownBy(second::start)
+        .isInstanceOf(InvalidatorException.class)
+        .hasMessageContaining("replication slot " + second.slotName() + " does not exist")
+        .hasMessageContaining("invalidator cdc reset");
+    assertThat(second.state()).isEqualTo(CdcRelay.State.FAILED);
+    // The connector would have created it again: the check runs before the engine starts.
+    assertThat(Db.slotExists(second.slotName())).isFalse();
+  }
+
+  /**
+   * Writes WAL through another table while the outbox stays idle; returns the WAL position after
+   * it.
+   */
+  private String writeWalElsewhere(String other) {
+    Db.execute(
+        "CREATE TABLE " + other + " (id bigint, pad text)",
+        "INSERT INTO " + other + " SELECT g, repeat('x', 200) FROM generate_series(1, 2000) g");
+    return Db.queryStrings("SELECT pg_current_wal_lsn()::text").get(0);
+  }
+
+  private boolean confirmedReached(String slot, String lsn) {
+    return Db.queryLong(
+            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '"
+                + slot
+                + "' AND confirmed_flush_lsn >= '"
+                + lsn
+                + "'::pg_lsn")
+        > 0;
+  }
+
+  @Test
+  void heartbeatsMoveTheSlotOnWhileTheOutboxIsIdleAndOtherTablesWriteWal() {
+    CdcRelay relay =
+        start(
+            b ->
+                b.heartbeatInterval(Duration.ofMillis(300))
+                    .offsetFlushInterval(Duration.ofMillis(200)));
+    Db.writeInOneTransaction(table, Db.events(1));
+    await().atMost(WAIT).until(() -> relay.published() >= 1);
+    long rows = Db.queryLong("SELECT count(*) FROM " + table.qualified());
+    String other = Db.randomName("cdc_other_");
+    try {
+      String after = writeWalElsewhere(other);
+      await().atMost(WAIT).until(() -> confirmedReached(relay.slotName(), after));
+      assertThat(Db.queryLong("SELECT count(*) FROM " + table.qualified())).isEqualTo(rows);
+      assertThat(relay.slotHealth().unconfirmedBytes()).isLessThan(1_000_000);
+      assertThat(relay.lastActivity()).isNotNull();
+    } finally {
+      Db.execute("DROP TABLE IF EXISTS " + other);
+    }
+  }
+
+  @Test
+  void withoutHeartbeatsAnIdleOutboxPinsTheWalOtherTablesWrite() {
+    // Negative control of the test above: the slot stays behind when no heartbeat comes.
+    CdcRelay relay =
+        start(
+            b ->
+                b.heartbeatInterval(Duration.ofHours(1))
+                    .offsetFlushInterval(Duration.ofMillis(200)));
+    Db.writeInOneTransaction(table, Db.events(1));
+    await().atMost(WAIT).until(() -> relay.published() >= 1);
+    String other = Db.randomName("cdc_other_");
+    try {
+      String after = writeWalElsewhere(other);
+      await()
+          .during(Duration.ofSeconds(5))
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> !confirmedReached(relay.slotName(), after));
+    } finally {
+      Db.execute("DROP TABLE IF EXISTS " + other);
+    }
+  }
+
+  @Test
+  void secondRelayOfTheSlotStandsByAndTakesOverWhenTheFirstStops() {
+    CdcRelay first = start(b -> b);
+    CollectingPublisher secondPublisher = new CollectingPublisher();
+    CdcRelay second =
+        CdcRelay.builder(Db.url(), table, secondPublisher)
+            .offsetFlushInterval(Duration.ofMillis(200))
+            .standbyPollInterval(Duration.ofMillis(200))
+            .backoff(new Backoff(Duration.ofMillis(10), Duration.ofMillis(100)))
+            .build();
+    relays.add(second);
+    second.start(); // returns at once: standing by
+    assertThat(second.state()).isEqualTo(CdcRelay.State.STANDBY);
+    assertThat(first.state()).isEqualTo(CdcRelay.State.STREAMING);
+
+    List<UUID> whileFirst = Db.writeInOneTransaction(table, Db.events(3));
+    await().atMost(WAIT).until(() -> publisher.published().size() >= 3);
+    assertThat(publisher.eventIds()).containsExactlyElementsOf(whileFirst);
+    assertThat(second.state()).isEqualTo(CdcRelay.State.STANDBY);
+    assertThat(secondPublisher.published()).isEmpty();
+
+    first.close();
+    long stopped = System.nanoTime();
+    await().atMost(WAIT).until(() -> second.state() == CdcRelay.State.STREAMING);
+    Duration takeover = Duration.ofNanos(System.nanoTime() - stopped);
+    List<UUID> afterTakeover = Db.writeInOneTransaction(table, Db.events(2));
+    await().atMost(WAIT).until(() -> secondPublisher.eventIds().containsAll(afterTakeover));
+    // Resumed from the first relay's offsets: nothing of its share again.
+    assertThat(secondPublisher.eventIds()).containsExactlyElementsOf(afterTakeover);
+    assertThat(takeover).isLessThan(Duration.ofSeconds(30));
+  }
+
+  @Test
+  void cleanCloseReleasesTheSlotWithinFiveSeconds() {
+    for (int round = 0; round < 2; round++) {
+      CdcRelay relay = start(b -> b);
+      Db.writeInOneTransaction(table, Db.events(2));
+      await().atMost(WAIT).until(() -> relay.published() >= 2 && relay.slotHealth().active());
+
+      long t0 = System.nanoTime();
+      relay.close();
+      Duration closing = Duration.ofNanos(System.nanoTime() - t0);
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .pollInterval(Duration.ofMillis(20))
+          .until(() -> !relay.slotHealth().active());
+      Duration released = Duration.ofNanos(System.nanoTime() - t0);
+      System.out.printf(
+          "round %d: close() returned after %d ms, slot inactive after %d ms%n",
+          round, closing.toMillis(), released.toMillis());
+      assertThat(closing).isLessThan(Duration.ofSeconds(5));
+      assertThat(relay.state()).isEqualTo(CdcRelay.State.STOPPED);
+    }
+  }
+
   @Test
   void builderRejectsBadNamesNamingTheSetting() {
     assertThatThrownBy(

@@ -24,6 +24,7 @@ import picocli.CommandLine.Command;
       FlushCommand.class,
       DlqCommand.class,
       ReplayCommand.class,
+      CdcCommand.class,
       VerifyCommand.class,
       WorkflowsCommand.class,
       CommandLine.HelpCommand.class

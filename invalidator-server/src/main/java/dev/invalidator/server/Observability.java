@@ -1,5 +1,6 @@
 package dev.invalidator.server;
 
+import dev.invalidator.cdc.CdcRelay;
 import dev.invalidator.core.InvalidationWorker;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.core.MessagingSpans;
@@ -93,7 +94,13 @@ final class Observability implements AutoCloseable {
     for (InvalidationWorker w : pipeline.workers()) {
       workerLoops.add(w::lastLoop);
     }
-    metrics.bindLoops(relay == null ? null : relay::lastLoop, workerLoops);
+    CdcRelay cdc = pipeline.cdc();
+    // In CDC mode the relay's "loop" is the engine: its last batch or heartbeat.
+    metrics.bindLoops(
+        relay != null ? relay::lastLoop : cdc != null ? cdc::lastActivity : null, workerLoops);
+    if (cdc != null) {
+      metrics.bindCdcSlot(cdc.slotName());
+    }
     RedisLossRecovery recovery = pipeline.recovery();
     if (recovery != null) {
       metrics.bindCount(
@@ -121,16 +128,15 @@ final class Observability implements AutoCloseable {
       dev.invalidator.kafka.KafkaDeadLetterAdmin dlt = statsTransport.deadLetterAdmin();
       sampler =
           new MetricsSampler(
-                  metrics,
-                  servers.dataSource(),
-                  table,
-                  () -> statsTransport.stats(kafka.group()),
-                  dlt::depth,
-                  null,
-                  kafka.topic(),
-                  kafka.group(),
-                  clock)
-              .start(cfg.observability().sampleInterval());
+              metrics,
+              servers.dataSource(),
+              table,
+              () -> statsTransport.stats(kafka.group()),
+              dlt::depth,
+              null,
+              kafka.topic(),
+              kafka.group(),
+              clock);
     } else {
       RedisStreamSource statsSource =
           RedisStreamSource.builder(servers.redis(), keys)
@@ -141,17 +147,20 @@ final class Observability implements AutoCloseable {
       RedisDeadLetters deadLetters = new RedisDeadLetters(servers.connection(), keys);
       sampler =
           new MetricsSampler(
-                  metrics,
-                  servers.dataSource(),
-                  table,
-                  statsSource::stats,
-                  deadLetters,
-                  servers.connection(),
-                  keys.stream(),
-                  cfg.worker().group(),
-                  clock)
-              .start(cfg.observability().sampleInterval());
+              metrics,
+              servers.dataSource(),
+              table,
+              statsSource::stats,
+              deadLetters,
+              servers.connection(),
+              keys.stream(),
+              cfg.worker().group(),
+              clock);
     }
+    if (cdc != null) {
+      sampler.cdcSlot(cdc::slotHealth);
+    }
+    sampler.start(cfg.observability().sampleInterval());
     closeables.add(0, sampler);
     List<AdminServer.Check> checks = new ArrayList<>();
     checks.add(
@@ -177,6 +186,9 @@ final class Observability implements AutoCloseable {
       checks.add(
           new AdminServer.Check(
               "relay", () -> loop("relay", pipeline.alive("relay"), relay.lastLoop(), stuckAfter)));
+    }
+    if (cdc != null) {
+      checks.add(new AdminServer.Check("relay", () -> cdcRelay(cdc, stuckAfter)));
     }
     List<InvalidationWorker> workers = pipeline.workers();
     for (int i = 0; i < workers.size(); i++) {
@@ -254,6 +266,41 @@ final class Observability implements AutoCloseable {
               + " s)");
     }
     return "last iteration " + since.toMillis() + " ms ago";
+  }
+
+  /**
+   * The CDC relay's readiness: its engine streams, and its last batch or heartbeat (every {@code
+   * relay.cdc.heartbeatInterval}) is younger than {@code observability.stuckAfter}.
+   */
+  private String cdcRelay(CdcRelay cdc, Duration stuckAfter) {
+    CdcRelay.State state = cdc.state();
+    switch (state) {
+      case STREAMING -> {}
+      case STANDBY -> {
+        return "standby: another relay holds the lock of slot "
+            + cdc.slotName()
+            + "; this one takes over when it stops";
+      }
+      case FAILED -> throw new IllegalStateException("CDC relay failed: " + cdc.failure());
+      default ->
+          throw new IllegalStateException(
+              "CDC relay is " + state.name().toLowerCase(java.util.Locale.ROOT));
+    }
+    Instant last = cdc.lastActivity();
+    Duration since = last == null ? Duration.ZERO : Duration.between(last, clock.instant());
+    if (since.compareTo(stuckAfter) > 0) {
+      throw new IllegalStateException(
+          "CDC relay has had no batch or heartbeat for "
+              + since.toSeconds()
+              + " s (observability.stuckAfter "
+              + stuckAfter.toSeconds()
+              + " s)");
+    }
+    return "streaming from slot "
+        + cdc.slotName()
+        + ", last batch or heartbeat "
+        + since.toMillis()
+        + " ms ago";
   }
 
   @Override

@@ -153,24 +153,7 @@ final class Pipeline implements AutoCloseable {
       if (cfg.relay().cdc()) {
         // Change data capture reads the outbox's inserts from the WAL (Debezium); the polling
         // relay then only deletes rows past retention, on its cleanup interval.
-        CdcRelay.Builder b =
-            CdcRelay.builder(cfg.postgres().jdbcUrl(), table, publisher)
-                .listener(relayListener)
-                .clock(clock)
-                .spans(spans);
-        if (!cfg.postgres().user().isEmpty()) {
-          b.user(cfg.postgres().user());
-        }
-        if (!cfg.postgres().password().isEmpty()) {
-          b.password(cfg.postgres().password());
-        }
-        if (!cfg.relay().cdcSlot().isEmpty()) {
-          b.slotName(cfg.relay().cdcSlot());
-        }
-        if (!cfg.relay().cdcPublication().isEmpty()) {
-          b.publicationName(cfg.relay().cdcPublication());
-        }
-        cdc = b.build();
+        cdc = cdcRelay(cfg, publisher).listener(relayListener).clock(clock).spans(spans).build();
         stoppers.add(cdc::close);
         PollingRelay cleaner = relay;
         Duration every = cfg.relay().cleanupInterval();
@@ -404,6 +387,27 @@ final class Pipeline implements AutoCloseable {
     stoppers.add(w::stop);
     threads.add(new Thread(w, "worker-" + target.name()));
     log.info("target {} applies the stream in consumer group {}: {}", target.name(), group, target);
+  }
+
+  /** The CDC relay of the configuration (also for {@code invalidator cdc}). */
+  static CdcRelay.Builder cdcRelay(InvalidatorConfig cfg, EventPublisher publisher) {
+    OutboxTable table = OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table());
+    CdcRelay.Builder b =
+        CdcRelay.builder(cfg.postgres().jdbcUrl(), table, publisher)
+            .heartbeatInterval(cfg.relay().cdcHeartbeatInterval());
+    if (!cfg.postgres().user().isEmpty()) {
+      b.user(cfg.postgres().user());
+    }
+    if (!cfg.postgres().password().isEmpty()) {
+      b.password(cfg.postgres().password());
+    }
+    if (!cfg.relay().cdcSlot().isEmpty()) {
+      b.slotName(cfg.relay().cdcSlot());
+    }
+    if (!cfg.relay().cdcPublication().isEmpty()) {
+      b.publicationName(cfg.relay().cdcPublication());
+    }
+    return b;
   }
 
   /**

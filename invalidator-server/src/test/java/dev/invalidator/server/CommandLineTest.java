@@ -69,7 +69,7 @@ class CommandLineTest {
   @Test
   void everyCommandHasHelp() {
     for (String cmd :
-        new String[] {"migrate", "run", "status", "flush", "dlq", "replay", "verify"}) {
+        new String[] {"migrate", "run", "status", "flush", "dlq", "replay", "verify", "cdc"}) {
       ConsoleCapture.Result r = cli(cmd, "--help");
       assertThat(r.exit()).as(cmd).isZero();
       assertThat(r.out()).as(cmd).contains("Usage: invalidator " + cmd);

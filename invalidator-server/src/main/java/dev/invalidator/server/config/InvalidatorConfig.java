@@ -129,7 +129,8 @@ public record InvalidatorConfig(
       Duration cleanupInterval,
       String mode,
       String cdcSlot,
-      String cdcPublication) {
+      String cdcPublication,
+      Duration cdcHeartbeatInterval) {
     /** True when change data capture (Debezium) relays instead of the polling relay. */
     public boolean cdc() {
       return "cdc".equals(mode);
@@ -266,7 +267,8 @@ public record InvalidatorConfig(
             r.duration("relay.cleanupInterval"),
             r.str("relay.mode").toLowerCase(java.util.Locale.ROOT),
             r.str("relay.cdc.slot"),
-            r.str("relay.cdc.publication"));
+            r.str("relay.cdc.publication"),
+            r.duration("relay.cdc.heartbeatInterval"));
     if (!relay.mode().equals("polling") && !relay.mode().equals("cdc")) {
       throw new ConfigException("relay.mode", "'" + relay.mode() + "' must be polling or cdc");
     }

@@ -1,5 +1,6 @@
 package dev.invalidator.server.config;
 
+import dev.invalidator.cdc.CdcRelay;
 import dev.invalidator.core.InvalidationWorker;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.core.TargetBreakers;
@@ -82,6 +83,10 @@ public record Setting(String name, String defaultValue, String description) {
               "relay.cdc.publication",
               "",
               "cdc: publication name (empty: <table>_cdc_pub, inserts of the outbox table only)"),
+          new Setting(
+              "relay.cdc.heartbeatInterval",
+              d(CdcRelay.DEFAULT_HEARTBEAT_INTERVAL),
+              "cdc: Debezium heartbeat.interval.ms; each heartbeat writes a WAL message that moves the slot on while the outbox is quiet, and keeps /health/ready's relay check fresh"),
           new Setting(
               "transport",
               "redis",

@@ -1,5 +1,6 @@
 package dev.invalidator.server.observe;
 
+import dev.invalidator.cdc.SlotHealth;
 import dev.invalidator.core.ApplyResult;
 import dev.invalidator.core.DeadLetter;
 import dev.invalidator.core.Delivery;
@@ -100,6 +101,7 @@ public final class InvalidatorMetrics implements AutoCloseable {
   private final Deque<Histogram> window = new ArrayDeque<>();
   private final Deque<long[]> throughput = new ArrayDeque<>();
   private volatile Sample sample = Sample.EMPTY;
+  private volatile SlotHealth cdcSlot;
   private final WorkerListener workerListener = new Worker();
   private final RelayListener relayListener = new Relay();
 
@@ -183,6 +185,60 @@ public final class InvalidatorMetrics implements AutoCloseable {
           .baseUnit("seconds")
           .register(registry);
     }
+  }
+
+  /**
+   * Registers the CDC relay's replication-slot gauges, fed by {@link MetricsSampler} from {@code
+   * pg_replication_slots}: {@code invalidator_cdc_slot_lag_bytes} ({@code
+   * pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)}), {@code
+   * invalidator_cdc_slot_retained_bytes} (from {@code restart_lsn}), {@code
+   * invalidator_cdc_slot_active} and {@code invalidator_cdc_slot_wal_status{status}}.
+   */
+  public void bindCdcSlot(String slotName) {
+    Gauge.builder("invalidator.cdc.slot.lag", this, m -> slot(m).unconfirmedBytes())
+        .description(
+            "WAL written since the CDC relay's slot last confirmed a position (any table's writes"
+                + " count), from pg_replication_slots.confirmed_flush_lsn")
+        .baseUnit("bytes")
+        .tag("slot", slotName)
+        .register(registry);
+    Gauge.builder("invalidator.cdc.slot.retained", this, m -> slot(m).retainedWalBytes())
+        .description("WAL PostgreSQL keeps for the CDC relay's slot, from its restart_lsn")
+        .baseUnit("bytes")
+        .tag("slot", slotName)
+        .register(registry);
+    Gauge.builder("invalidator.cdc.slot.active", this, m -> slot(m).active() ? 1 : 0)
+        .description("1 while a walsender streams from the CDC relay's slot, else 0")
+        .tag("slot", slotName)
+        .register(registry);
+    for (String status : SlotHealth.WAL_STATUSES) {
+      Gauge.builder(
+              "invalidator.cdc.slot.wal.status",
+              this,
+              m -> {
+                SlotHealth h = m.cdcSlot;
+                return h != null && status.equals(h.walStatusOrMissing()) ? 1 : 0;
+              })
+          .description(
+              "1 for the CDC slot's wal_status (reserved, extended, unreserved, lost) or missing")
+          .tags("slot", slotName, "status", status)
+          .register(registry);
+    }
+  }
+
+  private static SlotHealth slot(InvalidatorMetrics m) {
+    SlotHealth h = m.cdcSlot;
+    return h != null ? h : new SlotHealth("", false, false, 0, 0, null, null);
+  }
+
+  /** Stores the CDC slot's state for its gauges (called by {@link MetricsSampler}). */
+  void cdcSlot(SlotHealth health) {
+    this.cdcSlot = health;
+  }
+
+  /** The CDC slot's last sampled state, or null (no CDC relay, or not sampled yet). */
+  public SlotHealth cdcSlot() {
+    return cdcSlot;
   }
 
   /** Stores a new sample for the gauges (called by {@link MetricsSampler}). */

@@ -1,5 +1,6 @@
 package dev.invalidator.server.observe;
 
+import dev.invalidator.cdc.SlotHealth;
 import dev.invalidator.outbox.OutboxStats;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.redis.RedisDeadLetters;
@@ -28,7 +29,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class MetricsSampler implements AutoCloseable {
   /** The {@code source} label values of {@code invalidator_sampler_errors_total}. */
-  public static final List<String> SOURCES = List.of("outbox", "stream", "dlq", "staleness");
+  public static final List<String> SOURCES = List.of("outbox", "stream", "dlq", "staleness", "cdc");
 
   private static final Logger log = LoggerFactory.getLogger(MetricsSampler.class);
 
@@ -40,6 +41,7 @@ public final class MetricsSampler implements AutoCloseable {
   private final TenantStaleness staleness;
   private final Clock clock;
   private final ScheduledExecutorService scheduler;
+  private volatile Supplier<SlotHealth> cdcSlot;
 
   /** Builds the sampler of the Redis stream transport; {@link #start(Duration)} schedules it. */
   public MetricsSampler(
@@ -96,6 +98,15 @@ public final class MetricsSampler implements AutoCloseable {
             });
   }
 
+  /**
+   * Also samples a CDC relay's replication slot (see {@link InvalidatorMetrics#bindCdcSlot}); call
+   * before {@link #start(Duration)}.
+   */
+  public MetricsSampler cdcSlot(Supplier<SlotHealth> slot) {
+    this.cdcSlot = Objects.requireNonNull(slot, "slot");
+    return this;
+  }
+
   /** Samples once now, then every {@code interval}; rotates the page's window every second. */
   public MetricsSampler start(Duration interval) {
     scheduler.scheduleWithFixedDelay(
@@ -144,6 +155,14 @@ public final class MetricsSampler implements AutoCloseable {
       dlq = dlqDepth.getAsLong();
     } catch (RuntimeException ex) {
       failed("dlq", ex);
+    }
+    Supplier<SlotHealth> slot = cdcSlot;
+    if (slot != null) {
+      try {
+        metrics.cdcSlot(slot.get());
+      } catch (RuntimeException ex) {
+        failed("cdc", ex);
+      }
     }
     Map<String, Instant> oldest = prev.oldestUnapplied();
     boolean truncated = prev.stalenessTruncated();

@@ -1,0 +1,162 @@
+package dev.invalidator.server;
+
+import dev.invalidator.cdc.CdcRelay;
+import dev.invalidator.cdc.SlotHealth;
+import dev.invalidator.outbox.OutboxStats;
+import dev.invalidator.outbox.OutboxTable;
+import dev.invalidator.outbox.PollingRelay;
+import dev.invalidator.redis.RedisStreamPublisher;
+import dev.invalidator.server.config.InvalidatorConfig;
+import java.io.PrintWriter;
+import java.time.Clock;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicLong;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code invalidator cdc status|reset}: the CDC relay's replication slot and offsets. */
+@Command(
+    name = "cdc",
+    mixinStandardHelpOptions = true,
+    description = "The CDC relay's replication slot, offsets and repair (relay.mode: cdc).",
+    subcommands = {CdcCommand.Status.class, CdcCommand.Reset.class})
+final class CdcCommand implements Runnable {
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  /** A relay of the configuration that is never started: for its slot and offsets. */
+  static CdcRelay relay(InvalidatorConfig cfg) {
+    return Pipeline.cdcRelay(
+            cfg,
+            batch -> {
+              throw new IllegalStateException("invalidator cdc publishes nothing itself");
+            })
+        .build();
+  }
+
+  @Command(
+      name = "status",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Print the CDC relay's slot (exists, active pid, wal_status), its lag and retained WAL,",
+        "the stored offset and whether the relay could resume from it, and the unrelayed rows.",
+        "Exit 1 when the relay could not resume (slot gone, lost or re-created)."
+      })
+  static final class Status implements Callable<Integer> {
+    @Mixin ConnectionOptions connection;
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      InvalidatorConfig cfg = connection.load();
+      PrintWriter out = spec.commandLine().getOut();
+      CdcRelay relay = relay(cfg);
+      SlotHealth h = relay.slotHealth();
+      out.printf(
+          "relay.mode      %s%s%n",
+          cfg.relay().mode(), cfg.relay().cdc() ? "" : " (these are the settings cdc would use)");
+      if (h.exists()) {
+        out.printf(
+            "slot            %s: %s, wal_status %s%n",
+            h.slotName(),
+            h.active() ? "active (walsender pid " + h.activePid() + ")" : "inactive",
+            h.walStatus());
+        out.printf(
+            "lag             %d bytes not confirmed (confirmed_flush_lsn to current WAL)%n",
+            h.unconfirmedBytes());
+        out.printf("retained        %d bytes of WAL kept for the slot%n", h.retainedWalBytes());
+      } else {
+        out.printf("slot            %s: does not exist%n", h.slotName());
+      }
+      out.printf("publication     %s%n", relay.publicationName());
+      String stored = relay.storedPosition();
+      OutboxTable t = relay.table();
+      out.printf(
+          "offsets         %s.%s_cdc_offsets: %s%n",
+          t.schema(),
+          t.table(),
+          stored == null ? "none stored (the next start is a first start)" : stored);
+      String problem = relay.slotProblem();
+      out.printf("resumable       %s%n", problem == null ? "yes" : "NO: " + problem);
+      try (Servers servers = Servers.connect(cfg)) {
+        out.printf(
+            "unrelayed       %d row(s) (relayed_at IS NULL)%n",
+            OutboxStats.read(servers.dataSource(), t).pending());
+      }
+      return problem == null ? 0 : 1;
+    }
+  }
+
+  @Command(
+      name = "reset",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Repair after the CDC relay stopped on a lost or re-created slot: drop the slot and the",
+        "stored offsets, then republish every row the polling view counts as unrelayed",
+        "(relayed_at IS NULL) to the stream. The relay's next start (restart the daemon) creates",
+        "the slot again with a snapshot of the rows still unrelayed then. Refused while a relay",
+        "of the slot runs. Duplicates are harmless."
+      })
+  static final class Reset implements Callable<Integer> {
+    @Mixin ConnectionOptions connection;
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--dry-run", description = "Only print what would be done.")
+    boolean dryRun;
+
+    @Override
+    public Integer call() {
+      InvalidatorConfig cfg = connection.load();
+      PrintWriter out = spec.commandLine().getOut();
+      CdcRelay relay = relay(cfg);
+      OutboxTable t = relay.table();
+      try (Servers servers = Servers.connect(cfg)) {
+        SlotHealth h = relay.slotHealth();
+        String stored = relay.storedPosition();
+        long unrelayed = OutboxStats.read(servers.dataSource(), t).pending();
+        String stream = cfg.redis().keyScheme().stream();
+        if (dryRun) {
+          out.printf(
+              "would drop slot %s (%s), delete the stored offsets (%s) and republish %d"
+                  + " unrelayed row(s) to %s; the relay's next start creates the slot again%n",
+              h.slotName(),
+              h.exists()
+                  ? (h.active() ? "active: refused until its relay stops" : "inactive")
+                  : "does not exist",
+              stored == null ? "none" : stored,
+              unrelayed,
+              stream);
+          return 0;
+        }
+        AtomicLong republished = new AtomicLong();
+        relay.reset(
+            () -> {
+              PollingRelay polling =
+                  PollingRelay.builder(
+                          servers.dataSource(),
+                          t,
+                          new RedisStreamPublisher(
+                              servers.connection(), cfg.redis().keyScheme(), Clock.systemUTC()))
+                      .batchSize(cfg.relay().batchSize())
+                      .maxBatchSize(cfg.relay().maxBatchSize())
+                      .build();
+              int n;
+              while ((n = polling.drain()) > 0) {
+                republished.addAndGet(n);
+              }
+            });
+        out.printf(
+            "dropped slot %s and its stored offsets (%s), republished %d unrelayed row(s) to %s;"
+                + " start the relay (restart the daemon) to create the slot again%n",
+            h.slotName(), stored == null ? "none" : stored, republished.get(), stream);
+      }
+      return 0;
+    }
+  }
+}
