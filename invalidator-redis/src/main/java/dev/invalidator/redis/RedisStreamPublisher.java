@@ -5,7 +5,7 @@ import dev.invalidator.core.InvalidatorException;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.core.StreamEntry;
 import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -29,7 +29,7 @@ import org.slf4j.LoggerFactory;
 public final class RedisStreamPublisher implements EventPublisher {
   private static final Logger log = LoggerFactory.getLogger(RedisStreamPublisher.class);
 
-  private final StatefulRedisConnection<String, String> connection;
+  private final RedisConnection<String, String> connection;
   private final String stream;
   private final Clock clock;
 
@@ -39,10 +39,19 @@ public final class RedisStreamPublisher implements EventPublisher {
    * @param clock the source of {@code published_at_ms}
    */
   public RedisStreamPublisher(
-      StatefulRedisConnection<String, String> connection, KeyScheme keys, Clock clock) {
+      RedisConnection<String, String> connection, KeyScheme keys, Clock clock) {
     this.connection = Objects.requireNonNull(connection, "connection");
     this.stream = Objects.requireNonNull(keys, "keys").stream();
     this.clock = Objects.requireNonNull(clock, "clock");
+  }
+
+  /**
+   * Like {@link #RedisStreamPublisher(RedisConnection, KeyScheme, Clock)}, on a standalone
+   * connection.
+   */
+  public RedisStreamPublisher(
+      StatefulRedisConnection<String, String> connection, KeyScheme keys, Clock clock) {
+    this(RedisConnection.of(connection), keys, clock);
   }
 
   /** The stream key entries are added to. */
@@ -66,7 +75,7 @@ public final class RedisStreamPublisher implements EventPublisher {
       return;
     }
     Instant now = clock.instant();
-    RedisAsyncCommands<String, String> async = connection.async();
+    RedisClusterAsyncCommands<String, String> async = connection.async();
     List<CompletableFuture<String>> replies = new ArrayList<>(batch.size());
     for (Outgoing o : batch) {
       replies.add(
