@@ -2,7 +2,6 @@ package dev.invalidator.redis;
 
 import dev.invalidator.core.KeyScheme;
 import io.lettuce.core.KeyValue;
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.ScriptOutputType;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -36,8 +35,8 @@ final class TagFills implements AutoCloseable {
   private final KeyScheme keys;
   private final TagWalker walker;
 
-  TagFills(RedisClient client, KeyScheme keys) {
-    this.connection = RedisConnection.of(client.connect());
+  TagFills(RedisConnector connector, KeyScheme keys) {
+    this.connection = connector.connect();
     this.keys = keys;
     this.walker =
         new TagWalker(

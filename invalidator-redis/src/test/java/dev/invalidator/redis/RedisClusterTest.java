@@ -244,4 +244,88 @@ class RedisClusterTest {
     marker.recreateStream("g2");
     assertThat(marker.writeIfAbsent()).isEqualTo(epoch);
   }
+
+  @Test
+  void cacheClientFillsTagsAndNearCacheFollowInvalidationsOnTheCluster() throws Exception {
+    int channels = 4;
+    VersionGatedRedisTarget target =
+        new VersionGatedRedisTarget(
+            redis,
+            keys,
+            Duration.ofMinutes(15),
+            new VersionGatedRedisTarget.Options(
+                VersionGatedRedisTarget.Options.DEFAULT_TAG_BATCH_SIZE, channels));
+    try (CacheClient cache =
+        CacheClient.builder()
+            .redisClusterClient(client)
+            .keyScheme(keys)
+            .fenceTtl(Duration.ofMinutes(15))
+            .nearCache(NearCacheOptions.defaults().withChannels(channels))
+            .build()) {
+      List<AggregateRef> refs = aggregatesOnEveryMaster();
+      for (AggregateRef ref : refs) {
+        CacheClient.Versioned v =
+            cache.get(
+                ref.tenantId(),
+                ref.type(),
+                ref.id(),
+                "full",
+                List.of("sale"),
+                () -> TestRedis.value(1, "v1"));
+        assertThat(v.version()).isEqualTo(1);
+        assertThat(stateful.sync().exists(keys.entry(ref, "full"))).isOne();
+      }
+      // Aggregate invalidations: the near tier and Redis both drop version 1.
+      List<InvalidationEvent> batch = new ArrayList<>();
+      for (AggregateRef ref : refs) {
+        batch.add(event(ref, 2));
+      }
+      assertThat(target.apply(batch)).allMatch(r -> r == ApplyResult.APPLIED);
+      org.awaitility.Awaitility.await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(
+              () -> {
+                for (AggregateRef ref : refs) {
+                  CacheClient.Versioned v =
+                      cache.get(
+                          ref.tenantId(),
+                          ref.type(),
+                          ref.id(),
+                          "full",
+                          List.of("sale"),
+                          () -> TestRedis.value(2, "v2"));
+                  assertThat(v.version()).as(ref.toString()).isEqualTo(2);
+                }
+              });
+      // A stale fill (version 1 read before the invalidation) is refused by the fence.
+      AggregateRef first = refs.get(0);
+      stateful.sync().unlink(keys.entry(first, "full"));
+      target.apply(List.of(event(first, 3)));
+      CacheClient.Versioned stale =
+          cache.get(
+              first.tenantId(),
+              first.type(),
+              first.id(),
+              "other",
+              () -> TestRedis.value(1, "stale"));
+      assertThat(stale.version()).isEqualTo(1);
+      assertThat(stateful.sync().exists(keys.entry(first, "other"))).isZero();
+      // A tag invalidation of one tenant reaches its entries on every master.
+      InvalidationEvent tagEvent =
+          InvalidationEvent.builder()
+              .aggregate(new AggregateRef("t1", "campaign", "c1"))
+              .version(1)
+              .payload(Payload.ofTags("sale"))
+              .createdAt(Instant.now())
+              .build();
+      assertThat(target.apply(List.of(tagEvent))).containsExactly(ApplyResult.APPLIED);
+      for (AggregateRef ref : refs) {
+        // (the first aggregate's entry was unlinked above)
+        long expected = ref.tenantId().equals("t1") || ref.equals(first) ? 0 : 1;
+        assertThat(stateful.sync().exists(keys.entry(ref, "full")))
+            .as(ref.toString())
+            .isEqualTo(expected);
+      }
+    }
+  }
 }
