@@ -1,9 +1,13 @@
 package dev.invalidator.embedded;
 
+import io.lettuce.core.MigrateArgs;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.models.partitions.ClusterPartitionParser;
+import io.lettuce.core.cluster.models.partitions.Partitions;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -219,6 +223,63 @@ public final class EmbeddedRedisCluster implements AutoCloseable {
   public void startAgain(int index) {
     startNode(index);
     awaitHealthy();
+  }
+
+  /** Index of the master serving {@code slot}. */
+  public int ownerOf(int slot) {
+    String owner = nodeIdServing(slot);
+    for (int i = 0; i < MASTERS; i++) {
+      if (withNode(i, RedisCommands::clusterMyId).equals(owner)) {
+        return i;
+      }
+    }
+    throw new IllegalStateException("no master serves slot " + slot);
+  }
+
+  private String nodeIdServing(int slot) {
+    String nodes = withNode(0, RedisCommands::clusterNodes);
+    Partitions partitions = ClusterPartitionParser.parse(nodes);
+    RedisClusterNode node = partitions.getPartitionBySlot(slot);
+    if (node == null) {
+      throw new IllegalStateException("no master serves slot " + slot);
+    }
+    return node.getNodeId();
+  }
+
+  /**
+   * Moves {@code slot} with its keys to master {@code to}, the way {@code redis-cli --cluster
+   * reshard} does: {@code CLUSTER SETSLOT IMPORTING} on the target, {@code MIGRATING} on the
+   * source, {@code MIGRATE} of its keys in batches, then {@code SETSLOT NODE} on every master.
+   * Clients see {@code ASK} redirects (and {@code TRYAGAIN} for a multi-key command whose keys are
+   * split) while it runs, and {@code MOVED} after. Returns the number of keys moved.
+   */
+  public long migrateSlot(int slot, int to) {
+    int from = ownerOf(slot);
+    if (from == to) {
+      return 0;
+    }
+    String fromId = withNode(from, RedisCommands::clusterMyId);
+    String toId = withNode(to, RedisCommands::clusterMyId);
+    withNode(to, r -> r.clusterSetSlotImporting(slot, fromId));
+    withNode(from, r -> r.clusterSetSlotMigrating(slot, toId));
+    long moved = 0;
+    while (true) {
+      List<String> keys = withNode(from, r -> r.clusterGetKeysInSlot(slot, 100));
+      if (keys.isEmpty()) {
+        break;
+      }
+      int toPort = ports[to];
+      withNode(from, r -> r.migrate("127.0.0.1", toPort, 0, 5000, MigrateArgs.Builder.keys(keys)));
+      moved += keys.size();
+    }
+    withNode(to, r -> r.clusterSetSlotNode(slot, toId));
+    withNode(from, r -> r.clusterSetSlotNode(slot, toId));
+    for (int i = 0; i < MASTERS; i++) {
+      if (i != from && i != to) {
+        withNode(i, r -> r.clusterSetSlotNode(slot, toId));
+      }
+    }
+    return moved;
   }
 
   /** Runs {@code f} on a standalone connection to master {@code index}. */

@@ -39,6 +39,12 @@ class EmbeddedRedisClusterTest {
         for (String key : onVictim) {
           assertThat(c.sync().get(key)).isEqualTo("v" + key.substring("fixture:".length()));
         }
+        String moving = onVictim.get(0);
+        int slot = SlotHash.getSlot(moving);
+        int target = (victim + 1) % EmbeddedRedisCluster.MASTERS;
+        assertThat(cluster.migrateSlot(slot, target)).isPositive();
+        assertThat(cluster.ownerOf(slot)).isEqualTo(target);
+        assertThat(c.sync().get(moving)).isEqualTo("v" + moving.substring("fixture:".length()));
       } finally {
         client.shutdown();
       }

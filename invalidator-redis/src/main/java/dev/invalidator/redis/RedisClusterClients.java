@@ -4,6 +4,7 @@ import io.lettuce.core.RedisURI;
 import io.lettuce.core.cluster.ClusterClientOptions;
 import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
 import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.resource.ClientResources;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -62,11 +63,23 @@ public final class RedisClusterClients {
 
   /** A cluster client on {@code seeds} refreshing its topology every {@code refreshPeriod}. */
   public static RedisClusterClient create(List<RedisURI> seeds, Duration refreshPeriod) {
+    return create(null, seeds, refreshPeriod);
+  }
+
+  /**
+   * Like {@link #create(List, Duration)} on shared client resources ({@code null}: the client's
+   * own).
+   */
+  public static RedisClusterClient create(
+      ClientResources resources, List<RedisURI> seeds, Duration refreshPeriod) {
     if (refreshPeriod == null || refreshPeriod.isNegative() || refreshPeriod.isZero()) {
       throw new IllegalArgumentException(
           "redis.cluster refresh period must be positive, got " + refreshPeriod);
     }
-    RedisClusterClient client = RedisClusterClient.create(seeds);
+    RedisClusterClient client =
+        resources == null
+            ? RedisClusterClient.create(seeds)
+            : RedisClusterClient.create(resources, seeds);
     client.setOptions(
         ClusterClientOptions.builder()
             .topologyRefreshOptions(

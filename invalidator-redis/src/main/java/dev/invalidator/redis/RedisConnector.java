@@ -14,7 +14,7 @@ import java.util.Objects;
  * connection subscribes on one node; plain {@code PUBLISH} is broadcast to every node of a cluster,
  * so it receives every channel's messages whichever node published them.
  */
-final class RedisConnector {
+public final class RedisConnector {
   private final RedisClient standalone;
   private final RedisClusterClient cluster;
 
@@ -23,32 +23,42 @@ final class RedisConnector {
     this.cluster = cluster;
   }
 
-  static RedisConnector of(RedisClient client) {
+  /** A standalone client. */
+  public static RedisConnector of(RedisClient client) {
     return new RedisConnector(Objects.requireNonNull(client, "client"), null);
   }
 
-  static RedisConnector of(RedisClusterClient client) {
+  /** A cluster client. */
+  public static RedisConnector of(RedisClusterClient client) {
     return new RedisConnector(null, Objects.requireNonNull(client, "client"));
   }
 
-  <K, V> RedisConnection<K, V> connect(RedisCodec<K, V> codec) {
+  /** Opens a command connection with {@code codec}. */
+  public <K, V> RedisConnection<K, V> connect(RedisCodec<K, V> codec) {
     return standalone != null
         ? RedisConnection.of(standalone.connect(codec))
         : RedisConnection.of(cluster.connect(codec));
   }
 
-  RedisConnection<String, String> connect() {
+  /** Opens a command connection with string keys and values. */
+  public RedisConnection<String, String> connect() {
     return connect(StringCodec.UTF8);
   }
 
-  StatefulRedisPubSubConnection<String, String> connectPubSub() {
+  /** Opens a Pub/Sub connection with string keys and values. */
+  public StatefulRedisPubSubConnection<String, String> connectPubSub() {
     return standalone != null
         ? standalone.connectPubSub(StringCodec.UTF8)
         : cluster.connectPubSub(StringCodec.UTF8);
   }
 
+  /** True for a cluster client. */
+  public boolean cluster() {
+    return cluster != null;
+  }
+
   /** The Lettuce client, for connection-state listeners and shutdown. */
-  AbstractRedisClient client() {
+  public AbstractRedisClient client() {
     return standalone != null ? standalone : cluster;
   }
 }

@@ -127,6 +127,12 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
     return new Builder(() -> RedisConnection.of(client.connect()), keys);
   }
 
+  /** A builder for a source on {@code connector}'s client, standalone or cluster. */
+  public static Builder builder(RedisConnector connector, KeyScheme keys) {
+    Objects.requireNonNull(connector, "connector");
+    return new Builder(connector::connect, keys);
+  }
+
   /** The stream key. */
   public String stream() {
     return stream;

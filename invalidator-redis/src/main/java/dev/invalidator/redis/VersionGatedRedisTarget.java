@@ -124,7 +124,7 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
       KeyScheme keys,
       Duration fenceTtl,
       Options options) {
-    this(connection, keys, fenceTtl, options, null);
+    this(connection, keys, fenceTtl, options, (RedisConnector) null);
   }
 
   /**
@@ -151,6 +151,25 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
       Duration fenceTtl,
       Options options,
       RedisClient walkClient) {
+    this(
+        connection,
+        keys,
+        fenceTtl,
+        options,
+        walkClient == null ? null : RedisConnector.of(walkClient));
+  }
+
+  /**
+   * Like {@link #VersionGatedRedisTarget(RedisConnection, KeyScheme, Duration, Options,
+   * RedisClient)}, the tag-walk connection opened on {@code walk} (standalone or cluster; may be
+   * null).
+   */
+  public VersionGatedRedisTarget(
+      RedisConnection<String, String> connection,
+      KeyScheme keys,
+      Duration fenceTtl,
+      Options options,
+      RedisConnector walk) {
     this.connection = Objects.requireNonNull(connection, "connection");
     this.keys = Objects.requireNonNull(keys, "keys");
     if (fenceTtl == null || fenceTtl.toMillis() <= 0) {
@@ -160,8 +179,8 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
     this.fenceTtl = fenceTtl;
     this.options = Objects.requireNonNull(options, "options");
     RedisConnection<String, String> batches = null;
-    if (walkClient != null) {
-      batches = RedisConnection.of(walkClient.connect());
+    if (walk != null) {
+      batches = walk.connect();
       batches.stateful().setAutoFlushCommands(false);
     }
     this.tags =

@@ -28,6 +28,13 @@ public final class ConnectionOptions {
       description = "redis://[user:pass@]host:port or rediss://... (overrides redis.url).")
   String redisUrl;
 
+  @Option(
+      names = "--redis-cluster",
+      description =
+          "Redis is a Redis Cluster: --redis-url lists seed nodes, redis://h1:p1,redis://h2:p2"
+              + " (overrides redis.cluster).")
+  boolean redisCluster;
+
   public InvalidatorConfig load(Map<String, String> extra) {
     Map<String, String> overrides = new LinkedHashMap<>(extra);
     if (postgresUrl != null) {
@@ -35,6 +42,9 @@ public final class ConnectionOptions {
     }
     if (redisUrl != null) {
       overrides.put("redis.url", redisUrl);
+    }
+    if (redisCluster) {
+      overrides.put("redis.cluster", "true");
     }
     return ConfigLoader.load(config, System.getenv(), overrides);
   }

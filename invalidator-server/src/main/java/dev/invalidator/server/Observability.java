@@ -113,7 +113,7 @@ final class Observability implements AutoCloseable {
           heartbeat::failures);
     }
     RedisStreamSource statsSource =
-        RedisStreamSource.builder(servers.redis(), keys)
+        RedisStreamSource.builder(servers.connector(), keys)
             .group(cfg.worker().group())
             .consumer("metrics-sampler")
             .build();

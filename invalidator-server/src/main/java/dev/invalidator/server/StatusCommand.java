@@ -43,7 +43,7 @@ final class StatusCommand implements Callable<Integer> {
     InvalidatorConfig cfg = connection.load();
     try (Servers servers = Servers.connect(cfg);
         RedisStreamSource source =
-            RedisStreamSource.builder(servers.redis(), cfg.redis().keyScheme())
+            RedisStreamSource.builder(servers.connector(), cfg.redis().keyScheme())
                 .group(cfg.worker().group())
                 .consumer("status")
                 .build()) {

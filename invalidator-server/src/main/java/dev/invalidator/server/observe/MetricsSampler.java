@@ -48,7 +48,7 @@ public final class MetricsSampler implements AutoCloseable {
       OutboxTable table,
       Supplier<StreamStats> streamStats,
       RedisDeadLetters deadLetters,
-      io.lettuce.core.api.StatefulRedisConnection<String, String> redis,
+      dev.invalidator.redis.RedisConnection<String, String> redis,
       String stream,
       String group,
       Clock clock) {
