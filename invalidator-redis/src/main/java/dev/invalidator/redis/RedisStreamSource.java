@@ -434,7 +434,7 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
           info.get("last-delivered-id") == null
               ? null
               : String.valueOf(info.get("last-delivered-id")),
-          lag(info),
+          lag(info, length),
           XInfo.number(info.get("consumers"), 0));
     } catch (RuntimeException ex) {
       throw RedisErrors.translate("stats of " + stream, ex);
@@ -447,12 +447,15 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
   /**
    * The group's lag: Redis 7 reports it in XINFO GROUPS (a nil after some deletions); when there is
    * no number (Redis 6.2 has no such field) it is counted as the entries after the group's
-   * last-delivered id (capped at {@link #MAX_COUNTED_LAG}).
+   * last-delivered id (capped at {@link #MAX_COUNTED_LAG}). A reported lag above the stream's
+   * length cannot be true and is counted instead: Redis 7.0 reports such figures after the stream
+   * was moved with {@code MIGRATE} (a Redis Cluster slot migration) or reloaded from its AOF (seen
+   * as lag 510 on an empty, fully acknowledged stream).
    */
-  private long lag(Map<String, Object> info) {
+  private long lag(Map<String, Object> info, long length) {
     long reported = XInfo.number(info.get("lag"), -1);
     Object lastDelivered = info.get("last-delivered-id");
-    if (reported >= 0 || lastDelivered == null) {
+    if ((reported >= 0 && reported <= length) || lastDelivered == null) {
       return reported;
     }
     List<StreamMessage<String, String>> after =
