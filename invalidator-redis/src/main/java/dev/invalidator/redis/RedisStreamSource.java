@@ -434,7 +434,7 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
           info.get("last-delivered-id") == null
               ? null
               : String.valueOf(info.get("last-delivered-id")),
-          lag(info, length),
+          lag(info),
           XInfo.number(info.get("consumers"), 0));
     } catch (RuntimeException ex) {
       throw RedisErrors.translate("stats of " + stream, ex);
@@ -447,21 +447,24 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
   /**
    * The group's lag: Redis 7 reports it in XINFO GROUPS (a nil after some deletions); when there is
    * no number (Redis 6.2 has no such field) it is counted as the entries after the group's
-   * last-delivered id (capped at {@link #MAX_COUNTED_LAG}). A reported lag above the stream's
-   * length cannot be true and is counted instead: Redis 7.0 reports such figures after the stream
-   * was moved with {@code MIGRATE} (a Redis Cluster slot migration) or reloaded from its AOF (seen
-   * as lag 510 on an empty, fully acknowledged stream).
+   * last-delivered id (capped at {@link #MAX_COUNTED_LAG}). A positive reported lag is checked by
+   * reading up to that many entries after the last-delivered id: Redis 7.0 reports lags that are
+   * too high after the stream was moved with {@code MIGRATE} (a Redis Cluster slot migration) or
+   * reloaded from its AOF (seen as lag 291 with nothing after the last-delivered id), and a lag
+   * that never reaches zero would make a drained pipeline look stuck.
    */
-  private long lag(Map<String, Object> info, long length) {
+  private long lag(Map<String, Object> info) {
     long reported = XInfo.number(info.get("lag"), -1);
     Object lastDelivered = info.get("last-delivered-id");
-    if ((reported >= 0 && reported <= length) || lastDelivered == null) {
+    if (reported == 0 || lastDelivered == null) {
       return reported;
     }
+    int limit = reported > 0 ? (int) Math.min(reported, MAX_COUNTED_LAG) : MAX_COUNTED_LAG;
     List<StreamMessage<String, String>> after =
-        commands
-            .sync()
-            .xrange(stream, Range.create("(" + lastDelivered, "+"), Limit.from(MAX_COUNTED_LAG));
+        commands.sync().xrange(stream, Range.create("(" + lastDelivered, "+"), Limit.from(limit));
+    if (reported > 0 && after.size() == limit) {
+      return reported; // at least as many entries as reported: the figure holds
+    }
     return after.size();
   }
 
