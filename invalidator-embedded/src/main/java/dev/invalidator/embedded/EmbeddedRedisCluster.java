@@ -336,6 +336,25 @@ public final class EmbeddedRedisCluster implements AutoCloseable {
         }
       }
     }
+    deleteQuietly(dir);
+  }
+
+  /** Removes the nodes' append-only files and nodes.conf. */
+  private static void deleteQuietly(Path root) {
+    try (java.util.stream.Stream<Path> paths = Files.walk(root)) {
+      paths
+          .sorted(java.util.Comparator.reverseOrder())
+          .forEach(
+              p -> {
+                try {
+                  Files.deleteIfExists(p);
+                } catch (IOException e) {
+                  // a leftover temporary file is not worth failing a test for
+                }
+              });
+    } catch (IOException | UncheckedIOException e) {
+      // same
+    }
   }
 
   /** A free port whose cluster-bus port (+10000) is free too. */
