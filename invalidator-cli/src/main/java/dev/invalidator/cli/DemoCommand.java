@@ -3,12 +3,14 @@ package dev.invalidator.cli;
 import dev.invalidator.core.AggregateRef;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.embedded.EmbeddedPostgresServer;
+import dev.invalidator.embedded.EmbeddedRedisCluster;
 import dev.invalidator.embedded.EmbeddedRedisServer;
 import dev.invalidator.outbox.OutboxStats;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.OutboxWriter;
 import dev.invalidator.redis.CacheClient;
 import dev.invalidator.redis.CacheInspector;
+import dev.invalidator.redis.RedisConnection;
 import dev.invalidator.redis.StreamStats;
 import dev.invalidator.server.ConnectionOptions;
 import dev.invalidator.server.Daemon;
@@ -17,8 +19,9 @@ import dev.invalidator.server.config.InvalidatorConfig;
 import dev.invalidator.server.consistency.ConsistencyObserver;
 import dev.invalidator.server.consistency.Verification;
 import dev.invalidator.server.consistency.VersionQueries;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.io.PrintStream;
 import java.net.URI;
 import java.time.Duration;
@@ -152,7 +155,14 @@ final class DemoCommand implements Callable<Integer> {
         embedded.add(pg);
         overrides.put("postgres.url", pg.jdbcUrl());
       }
-      if (!base.redis().configured()) {
+      if (!base.redis().configured() && base.redis().cluster()) {
+        out.println("No Redis URL given: starting an embedded 3-master Redis Cluster...");
+        EmbeddedRedisCluster cluster = EmbeddedRedisCluster.start();
+        embedded.add(cluster);
+        overrides.put("redis.url", cluster.url());
+        overrides.put("redis.cluster", "true");
+        out.printf("Redis Cluster on %s (%s)%n", cluster.url(), cluster.binaryDescription());
+      } else if (!base.redis().configured()) {
         out.println("No Redis URL given: starting embedded Redis...");
         EmbeddedRedisServer redis = EmbeddedRedisServer.start();
         embedded.add(redis);
@@ -205,6 +215,12 @@ final class DemoCommand implements Callable<Integer> {
     }
   }
 
+  private static CacheClient.Builder onDaemonsRedis(CacheClient.Builder b, Daemon daemon) {
+    return daemon.redis().cluster()
+        ? b.redisClusterClient((RedisClusterClient) daemon.redis().client())
+        : b.redisClient((RedisClient) daemon.redis().client());
+  }
+
   private Map<String, String> withBase(InvalidatorConfig base, Map<String, String> overrides) {
     Map<String, String> m = new LinkedHashMap<>();
     if (base.postgres().configured()) {
@@ -217,6 +233,9 @@ final class DemoCommand implements Callable<Integer> {
       m.put("transport", "kafka");
       m.put("kafka.bootstrap", base.kafka().bootstrap());
     }
+    if (base.redis().cluster()) {
+      m.put("redis.cluster", "true");
+    }
     m.putAll(overrides);
     return m;
   }
@@ -228,15 +247,14 @@ final class DemoCommand implements Callable<Integer> {
     DemoMetrics metrics = new DemoMetrics();
     try (Daemon daemon = Daemon.create(cfg, Daemon.Role.ALL, metrics, true);
         CacheClient cache =
-            CacheClient.builder()
+            onDaemonsRedis(CacheClient.builder(), daemon)
                 .meterRegistry(daemon.meterRegistry())
-                .redisClient(daemon.redisClient())
                 .keyScheme(keys)
                 .entryTtl(cfg.cache().entryTtl())
                 .fenceTtl(cfg.cache().fenceTtl())
                 .fillDeadline(cfg.cache().fillDeadline())
                 .build();
-        StatefulRedisConnection<String, String> redis = daemon.redisClient().connect()) {
+        RedisConnection<String, String> redis = daemon.redis().connect()) {
       DemoWorkload workload =
           new DemoWorkload(
               daemon.dataSource(), OutboxWriter.create(table), cache, tracker, tenants, accounts);
@@ -360,7 +378,8 @@ final class DemoCommand implements Callable<Integer> {
 
   /** Counts cache entries holding a version older than the database's: must be 0. */
   private int checkAfterDrain(
-      RedisCommands<String, String> redis, DemoWorkload workload, KeyScheme keys) throws Exception {
+      RedisClusterCommands<String, String> redis, DemoWorkload workload, KeyScheme keys)
+      throws Exception {
     Map<String, Long> db = workload.databaseVersions();
     int stale = 0;
     int present = 0;
@@ -429,7 +448,7 @@ final class DemoCommand implements Callable<Integer> {
   private static Verification.Report verifyAfterDrain(
       Daemon daemon, InvalidatorConfig cfg, DemoWorkload workload) throws java.sql.SQLException {
     try (CacheInspector inspector =
-        CacheInspector.create(daemon.redisClient(), cfg.redis().keyScheme())) {
+        CacheInspector.create(daemon.redis(), cfg.redis().keyScheme())) {
       return new Verification(
               inspector, new VersionQueries(daemon.dataSource(), cfg.observer().queries()), 5_000)
           .run(

@@ -3,9 +3,10 @@ package dev.invalidator.redis;
 import dev.invalidator.core.AggregateRef;
 import dev.invalidator.core.InvalidatorException;
 import dev.invalidator.core.KeyScheme;
+import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
@@ -227,8 +228,8 @@ public final class CacheClient implements AutoCloseable {
     }
   }
 
-  private final StatefulRedisConnection<String, byte[]> connection;
-  private final RedisClient ownedClient;
+  private final RedisConnection<String, byte[]> connection;
+  private final AbstractRedisClient ownedClient;
   private final KeyScheme keys;
   private final Duration entryTtl;
   private final double ttlJitter;
@@ -262,7 +263,8 @@ public final class CacheClient implements AutoCloseable {
   private final LongAdder fillsUndoneByTag = new LongAdder();
   private final LongAdder membersPruned = new LongAdder();
 
-  private CacheClient(Builder b, RedisClient client, RedisClient ownedClient, Duration fenceTtl) {
+  private CacheClient(
+      Builder b, RedisConnector client, AbstractRedisClient ownedClient, Duration fenceTtl) {
     this.keys = b.keyScheme;
     this.entryTtl = b.entryTtl;
     this.ttlJitter = b.ttlJitter;
@@ -792,7 +794,7 @@ public final class CacheClient implements AutoCloseable {
    * would arrive on channels it does not listen to. Returns the near-cache options to use.
    */
   private static NearCacheOptions agreeWithDaemon(
-      StatefulRedisConnection<String, byte[]> connection,
+      RedisConnection<String, byte[]> connection,
       KeyScheme keys,
       Duration fenceTtl,
       NearCacheOptions near) {
@@ -861,7 +863,9 @@ public final class CacheClient implements AutoCloseable {
    */
   public static final class Builder {
     private RedisClient redisClient;
+    private RedisClusterClient redisClusterClient;
     private String redisUrl;
+    private String redisClusterUrl;
     private KeyScheme keyScheme = KeyScheme.defaults();
     private Duration entryTtl = DEFAULT_ENTRY_TTL;
     private double ttlJitter = DEFAULT_TTL_JITTER;
@@ -905,6 +909,26 @@ public final class CacheClient implements AutoCloseable {
     /** The Redis client to open the connection on; the caller keeps owning it. */
     public Builder redisClient(RedisClient redisClient) {
       this.redisClient = redisClient;
+      return this;
+    }
+
+    /**
+     * The Redis Cluster client to open the connections on; the caller keeps owning it. Entries,
+     * fences and view registries of one aggregate share a hash tag, so every fill stays one script;
+     * tag registration runs on the tenant's slot around it (DESIGN.md "Fill protocol").
+     */
+    public Builder redisClusterClient(RedisClusterClient redisClusterClient) {
+      this.redisClusterClient = redisClusterClient;
+      return this;
+    }
+
+    /**
+     * A Redis Cluster's seed nodes, {@code redis://} URIs separated by commas; the cache then owns
+     * its cluster client (topology refreshed periodically and adaptively, {@link
+     * RedisClusterClients}) and closes it.
+     */
+    public Builder redisClusterUrl(String redisClusterUrl) {
+      this.redisClusterUrl = redisClusterUrl;
       return this;
     }
 
@@ -987,9 +1011,15 @@ public final class CacheClient implements AutoCloseable {
 
     /** Validates the settings and opens the connection. */
     public CacheClient build() {
-      if ((redisClient == null) == (redisUrl == null)) {
+      int sources =
+          (redisClient != null ? 1 : 0)
+              + (redisUrl != null ? 1 : 0)
+              + (redisClusterClient != null ? 1 : 0)
+              + (redisClusterUrl != null ? 1 : 0);
+      if (sources != 1) {
         throw new IllegalArgumentException(
-            "set exactly one of cache.redisClient and cache.redisUrl");
+            "set exactly one of cache.redisClient, cache.redisUrl, cache.redisClusterClient and"
+                + " cache.redisClusterUrl");
       }
       if (keyScheme == null) {
         throw new IllegalArgumentException("cache.keyScheme must be set");
@@ -1021,17 +1051,30 @@ public final class CacheClient implements AutoCloseable {
         throw new IllegalArgumentException("cache.clock must be set");
       }
       if (redisClient != null) {
-        return new CacheClient(this, redisClient, null, fence);
+        return new CacheClient(this, RedisConnector.of(redisClient), null, fence);
       }
-      RedisClient owned;
-      try {
-        owned = RedisClient.create(redisUrl);
-      } catch (RuntimeException ex) {
-        // The URL itself is not repeated: it may carry a password.
-        throw new IllegalArgumentException("cache.redisUrl is not a valid Redis URL", ex);
+      if (redisClusterClient != null) {
+        return new CacheClient(this, RedisConnector.of(redisClusterClient), null, fence);
+      }
+      RedisConnector connector;
+      AbstractRedisClient owned;
+      if (redisClusterUrl != null) {
+        RedisClusterClient c = RedisClusterClients.create(redisClusterUrl);
+        connector = RedisConnector.of(c);
+        owned = c;
+      } else {
+        RedisClient c;
+        try {
+          c = RedisClient.create(redisUrl);
+        } catch (RuntimeException ex) {
+          // The URL itself is not repeated: it may carry a password.
+          throw new IllegalArgumentException("cache.redisUrl is not a valid Redis URL", ex);
+        }
+        connector = RedisConnector.of(c);
+        owned = c;
       }
       try {
-        return new CacheClient(this, owned, owned, fence);
+        return new CacheClient(this, connector, owned, fence);
       } catch (RuntimeException ex) {
         owned.shutdown();
         throw ex;

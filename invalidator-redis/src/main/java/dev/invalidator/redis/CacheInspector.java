@@ -6,8 +6,7 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
@@ -36,7 +35,7 @@ import java.util.function.Consumer;
  * <p>Thread-safe (one connection, Lettuce multiplexes it).
  */
 public final class CacheInspector implements AutoCloseable {
-  private final StatefulRedisConnection<String, byte[]> connection;
+  private final RedisConnection<String, byte[]> connection;
   private final KeyScheme keys;
 
   /**
@@ -71,7 +70,7 @@ public final class CacheInspector implements AutoCloseable {
     }
   }
 
-  private CacheInspector(StatefulRedisConnection<String, byte[]> connection, KeyScheme keys) {
+  private CacheInspector(RedisConnection<String, byte[]> connection, KeyScheme keys) {
     this.connection = connection;
     this.keys = keys;
   }
@@ -80,8 +79,15 @@ public final class CacheInspector implements AutoCloseable {
   public static CacheInspector create(RedisClient client, KeyScheme keys) {
     Objects.requireNonNull(client, "client");
     Objects.requireNonNull(keys, "keys");
+    return create(RedisConnector.of(client), keys);
+  }
+
+  /** An inspector on {@code connector}'s client (standalone or cluster). */
+  public static CacheInspector create(RedisConnector connector, KeyScheme keys) {
+    Objects.requireNonNull(connector, "connector");
+    Objects.requireNonNull(keys, "keys");
     return new CacheInspector(
-        client.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE)), keys);
+        connector.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE)), keys);
   }
 
   /**
@@ -91,7 +97,7 @@ public final class CacheInspector implements AutoCloseable {
    * @throws io.lettuce.core.RedisException when Redis fails
    */
   public Served inspect(AggregateRef ref, Collection<String> extraViews) {
-    RedisCommands<String, byte[]> redis = connection.sync();
+    RedisClusterCommands<String, byte[]> redis = connection.sync();
     TreeSet<String> views = new TreeSet<>();
     for (byte[] member : redis.smembers(keys.views(ref))) {
       views.add(new String(member, StandardCharsets.UTF_8));
@@ -124,7 +130,7 @@ public final class CacheInspector implements AutoCloseable {
    * keys may be something else: then this finds fewer entries than asked, never wrong ones.
    */
   public Optional<KeyScheme.EntryKey> randomEntry(int tries) {
-    RedisCommands<String, byte[]> redis = connection.sync();
+    RedisClusterCommands<String, byte[]> redis = connection.sync();
     for (int i = 0; i < tries; i++) {
       String key = redis.randomkey();
       if (key == null) {
@@ -146,7 +152,7 @@ public final class CacheInspector implements AutoCloseable {
    */
   public long scanEntries(
       String tenantId, String type, long limit, int count, Consumer<KeyScheme.EntryKey> each) {
-    RedisCommands<String, byte[]> redis = connection.sync();
+    RedisClusterCommands<String, byte[]> redis = connection.sync();
     ScanArgs args = ScanArgs.Builder.matches(keys.entryPattern(tenantId, type)).limit(count);
     ScanCursor cursor = ScanCursor.INITIAL;
     long seen = 0;

@@ -36,15 +36,12 @@ public final class IdempotentTarget implements Target {
   public static final Duration DEFAULT_TTL = Duration.ofHours(24);
 
   private final Target delegate;
-  private final StatefulRedisConnection<String, String> connection;
+  private final RedisConnection<String, String> connection;
   private final KeyScheme keys;
   private final Duration ttl;
 
   public IdempotentTarget(
-      Target delegate,
-      StatefulRedisConnection<String, String> connection,
-      KeyScheme keys,
-      Duration ttl) {
+      Target delegate, RedisConnection<String, String> connection, KeyScheme keys, Duration ttl) {
     this.delegate = Objects.requireNonNull(delegate, "delegate");
     this.connection = Objects.requireNonNull(connection, "connection");
     this.keys = Objects.requireNonNull(keys, "keys");
@@ -52,6 +49,18 @@ public final class IdempotentTarget implements Target {
     if (ttl.isNegative() || ttl.isZero()) {
       throw new IllegalArgumentException("idempotency TTL must be positive, got " + ttl);
     }
+  }
+
+  /**
+   * Like {@link #IdempotentTarget(Target, RedisConnection, KeyScheme, Duration)}, on a standalone
+   * connection.
+   */
+  public IdempotentTarget(
+      Target delegate,
+      StatefulRedisConnection<String, String> connection,
+      KeyScheme keys,
+      Duration ttl) {
+    this(delegate, RedisConnection.of(connection), keys, ttl);
   }
 
   @Override

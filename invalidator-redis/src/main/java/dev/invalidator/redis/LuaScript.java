@@ -2,8 +2,8 @@ package dev.invalidator.redis;
 
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.async.RedisAsyncCommands;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -50,7 +50,7 @@ final class LuaScript {
   }
 
   /** Runs the script and waits for its reply (the connection's own timeout applies). */
-  <K, V, T> T call(RedisCommands<K, V> commands, ScriptOutputType type, K[] keys, V[] args) {
+  <K, V, T> T call(RedisClusterCommands<K, V> commands, ScriptOutputType type, K[] keys, V[] args) {
     try {
       return commands.evalsha(sha, type, keys, args);
     } catch (RedisNoScriptException ex) {
@@ -60,7 +60,7 @@ final class LuaScript {
 
   /** Sends the script without waiting; the future completes with its reply. */
   <K, V, T> CompletableFuture<T> callAsync(
-      RedisAsyncCommands<K, V> commands, ScriptOutputType type, K[] keys, V[] args) {
+      RedisClusterAsyncCommands<K, V> commands, ScriptOutputType type, K[] keys, V[] args) {
     CompletableFuture<T> bySha = commands.<T>evalsha(sha, type, keys, args).toCompletableFuture();
     return bySha.exceptionallyCompose(
         error -> {

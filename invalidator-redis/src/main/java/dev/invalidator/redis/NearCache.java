@@ -3,10 +3,9 @@ package dev.invalidator.redis;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.invalidator.core.KeyScheme;
+import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.RedisChannelHandler;
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisConnectionStateListener;
-import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import java.util.HashMap;
@@ -66,7 +65,8 @@ final class NearCache implements AutoCloseable {
     SILENCE
   }
 
-  private final RedisClient client;
+  private final RedisConnector connector;
+  private final AbstractRedisClient client;
   private final KeyScheme keys;
   private final NearCacheOptions options;
   private final LongSupplier nanoTime;
@@ -97,8 +97,10 @@ final class NearCache implements AutoCloseable {
   private final LongAdder silenceFlushes = new LongAdder();
   private final LongAdder reconnects = new LongAdder();
 
-  NearCache(RedisClient client, KeyScheme keys, NearCacheOptions options, LongSupplier nanoTime) {
-    this.client = client;
+  NearCache(
+      RedisConnector connector, KeyScheme keys, NearCacheOptions options, LongSupplier nanoTime) {
+    this.connector = connector;
+    this.client = connector.client();
     this.keys = keys;
     this.options = options;
     this.nanoTime = nanoTime;
@@ -295,7 +297,7 @@ final class NearCache implements AutoCloseable {
     }
     StatefulRedisPubSubConnection<String, String> c = null;
     try {
-      c = client.connectPubSub(StringCodec.UTF8);
+      c = connector.connectPubSub();
       long id = c.sync().clientId();
       c.addListener(new Listener(c));
       synchronized (seqLock) {

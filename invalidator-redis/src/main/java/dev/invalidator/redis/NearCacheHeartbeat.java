@@ -3,7 +3,7 @@ package dev.invalidator.redis;
 import dev.invalidator.core.KeyScheme;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,7 +30,7 @@ public final class NearCacheHeartbeat implements Runnable {
 
   private static final long WARN_EVERY_NANOS = TimeUnit.MINUTES.toNanos(1);
 
-  private final StatefulRedisConnection<String, String> connection;
+  private final RedisConnection<String, String> connection;
   private final AtomicLong failures = new AtomicLong();
   private long failingSince;
   private long failingRounds;
@@ -46,10 +46,7 @@ public final class NearCacheHeartbeat implements Runnable {
    * @param interval time between heartbeats ({@code nearCache.heartbeatInterval})
    */
   public NearCacheHeartbeat(
-      StatefulRedisConnection<String, String> connection,
-      KeyScheme keys,
-      int channels,
-      Duration interval) {
+      RedisConnection<String, String> connection, KeyScheme keys, int channels, Duration interval) {
     if (channels < 1) {
       throw new IllegalArgumentException("nearCache.channels must be >= 1, got " + channels);
     }
@@ -63,9 +60,21 @@ public final class NearCacheHeartbeat implements Runnable {
     this.interval = interval;
   }
 
+  /**
+   * Like {@link #NearCacheHeartbeat(RedisConnection, KeyScheme, int, Duration)}, on a standalone
+   * connection.
+   */
+  public NearCacheHeartbeat(
+      StatefulRedisConnection<String, String> connection,
+      KeyScheme keys,
+      int channels,
+      Duration interval) {
+    this(RedisConnection.of(connection), keys, channels, interval);
+  }
+
   /** Publishes one heartbeat on every channel and waits for the replies. */
   public void beatOnce() {
-    RedisAsyncCommands<String, String> async = connection.async();
+    RedisClusterAsyncCommands<String, String> async = connection.async();
     List<CompletableFuture<Object>> replies = new ArrayList<>(channels);
     for (int shard = 0; shard < channels; shard++) {
       replies.add(

@@ -42,7 +42,7 @@ public record PipelineSettings(Duration fenceTtl, int nearCacheChannels) {
    * different ones under the same prefix, logs a WARN naming both: one of them is misconfigured,
    * and the clients will be checked against whichever wrote last.
    */
-  public void publish(StatefulRedisConnection<String, String> connection, KeyScheme keys) {
+  public void publish(RedisConnection<String, String> connection, KeyScheme keys) {
     String key = keys.settings();
     Optional<PipelineSettings> previous = read(connection, keys);
     if (previous.isPresent() && !previous.get().equals(this)) {
@@ -60,10 +60,21 @@ public record PipelineSettings(Duration fenceTtl, int nearCacheChannels) {
     connection.sync().hset(key, fields);
   }
 
+  /** Like {@link #publish(RedisConnection, KeyScheme)}, on a standalone connection. */
+  public void publish(StatefulRedisConnection<String, String> connection, KeyScheme keys) {
+    publish(RedisConnection.of(connection), keys);
+  }
+
   /** The published settings, empty when none (or when they cannot be parsed: logged at WARN). */
   public static Optional<PipelineSettings> read(
-      StatefulRedisConnection<String, String> connection, KeyScheme keys) {
+      RedisConnection<String, String> connection, KeyScheme keys) {
     return Optional.ofNullable(parse(keys.settings(), connection.sync().hgetall(keys.settings())));
+  }
+
+  /** Like {@link #read(RedisConnection, KeyScheme)}, on a standalone connection. */
+  public static Optional<PipelineSettings> read(
+      StatefulRedisConnection<String, String> connection, KeyScheme keys) {
+    return read(RedisConnection.of(connection), keys);
   }
 
   /** Parses the hash's fields; null when it is empty or malformed. */

@@ -32,16 +32,21 @@ public final class RedisDeadLetters implements DeadLetters {
   private static final Pattern PASSWORD_PARAMETER =
       Pattern.compile("(?i)(pass(?:word)?|secret|token)=[^&\\s,;]+");
 
-  private final StatefulRedisConnection<String, String> connection;
+  private final RedisConnection<String, String> connection;
   private final String stream;
 
   /**
    * @param connection a connection with string keys and values; shared use is fine
    * @param keys the key scheme naming the dead-letter stream
    */
-  public RedisDeadLetters(StatefulRedisConnection<String, String> connection, KeyScheme keys) {
+  public RedisDeadLetters(RedisConnection<String, String> connection, KeyScheme keys) {
     this.connection = Objects.requireNonNull(connection, "connection");
     this.stream = Objects.requireNonNull(keys, "keys").deadLetters();
+  }
+
+  /** Like {@link #RedisDeadLetters(RedisConnection, KeyScheme)}, on a standalone connection. */
+  public RedisDeadLetters(StatefulRedisConnection<String, String> connection, KeyScheme keys) {
+    this(RedisConnection.of(connection), keys);
   }
 
   /** The stream key dead letters are added to. */

@@ -17,12 +17,17 @@ public final class RedisFailureHistory implements FailureHistory {
   /** How long a record outlives the entry's last failure. */
   public static final Duration TTL = Duration.ofDays(7);
 
-  private final StatefulRedisConnection<String, String> connection;
+  private final RedisConnection<String, String> connection;
   private final KeyScheme keys;
 
-  public RedisFailureHistory(StatefulRedisConnection<String, String> connection, KeyScheme keys) {
+  public RedisFailureHistory(RedisConnection<String, String> connection, KeyScheme keys) {
     this.connection = Objects.requireNonNull(connection, "connection");
     this.keys = Objects.requireNonNull(keys, "keys");
+  }
+
+  /** Like {@link #RedisFailureHistory(RedisConnection, KeyScheme)}, on a standalone connection. */
+  public RedisFailureHistory(StatefulRedisConnection<String, String> connection, KeyScheme keys) {
+    this(RedisConnection.of(connection), keys);
   }
 
   @Override

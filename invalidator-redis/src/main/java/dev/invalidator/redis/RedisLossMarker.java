@@ -14,12 +14,17 @@ import java.util.UUID;
  * The daemon's recovery loop decides when to check and what to replay.
  */
 public final class RedisLossMarker {
-  private final StatefulRedisConnection<String, String> redis;
+  private final RedisConnection<String, String> redis;
   private final KeyScheme keys;
 
-  public RedisLossMarker(StatefulRedisConnection<String, String> redis, KeyScheme keys) {
+  public RedisLossMarker(RedisConnection<String, String> redis, KeyScheme keys) {
     this.redis = Objects.requireNonNull(redis, "redis");
     this.keys = Objects.requireNonNull(keys, "keys");
+  }
+
+  /** Like {@link #RedisLossMarker(RedisConnection, KeyScheme)}, on a standalone connection. */
+  public RedisLossMarker(StatefulRedisConnection<String, String> redis, KeyScheme keys) {
+    this(RedisConnection.of(redis), keys);
   }
 
   /** The marker's key, for log messages. */

@@ -45,7 +45,7 @@ public final class RedisServerInfo {
    * refuses {@code INFO} or its reply has no {@code redis_version}. Connection failures propagate,
    * translated.
    */
-  public static RedisServerInfo detect(StatefulRedisConnection<String, String> connection) {
+  public static RedisServerInfo detect(RedisConnection<String, String> connection) {
     String info;
     try {
       info = connection.sync().info("server");
@@ -65,6 +65,11 @@ public final class RedisServerInfo {
           "INFO server has no redis_version field; assuming Redis {} replies", MINIMUM_VERSION);
     }
     return parsed;
+  }
+
+  /** Like {@link #detect(RedisConnection)}, on a standalone connection. */
+  public static RedisServerInfo detect(StatefulRedisConnection<String, String> connection) {
+    return detect(RedisConnection.of(connection));
   }
 
   /** Parses the text of {@code INFO server}; unknown when it has no {@code redis_version}. */

@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
 public final class RedisStreamPublisher implements EventPublisher {
   private static final Logger log = LoggerFactory.getLogger(RedisStreamPublisher.class);
 
-  private final StatefulRedisConnection<String, String> connection;
+  private final RedisConnection<String, String> connection;
   private final String stream;
   private final Clock clock;
 
@@ -44,10 +44,19 @@ public final class RedisStreamPublisher implements EventPublisher {
    * @param clock the source of {@code published_at_ms}
    */
   public RedisStreamPublisher(
-      StatefulRedisConnection<String, String> connection, KeyScheme keys, Clock clock) {
+      RedisConnection<String, String> connection, KeyScheme keys, Clock clock) {
     this.connection = Objects.requireNonNull(connection, "connection");
     this.stream = Objects.requireNonNull(keys, "keys").stream();
     this.clock = Objects.requireNonNull(clock, "clock");
+  }
+
+  /**
+   * Like {@link #RedisStreamPublisher(RedisConnection, KeyScheme, Clock)}, on a standalone
+   * connection.
+   */
+  public RedisStreamPublisher(
+      StatefulRedisConnection<String, String> connection, KeyScheme keys, Clock clock) {
+    this(RedisConnection.of(connection), keys, clock);
   }
 
   /** The stream key entries are added to. */
@@ -83,7 +92,7 @@ public final class RedisStreamPublisher implements EventPublisher {
           new AsyncCommand<>(
               new Command<>(CommandType.XADD, new StatusOutput<>(StringCodec.UTF8), args)));
     }
-    connection.dispatch(replies);
+    connection.stateful().dispatch(replies);
     Duration timeout = connection.getTimeout();
     try {
       RedisErrors.await(

@@ -16,8 +16,8 @@ import io.lettuce.core.XGroupCreateArgs;
 import io.lettuce.core.XPendingArgs;
 import io.lettuce.core.XReadArgs;
 import io.lettuce.core.XReadArgs.StreamOffset;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.models.stream.PendingMessage;
 import io.lettuce.core.models.stream.PendingMessages;
@@ -36,6 +36,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -78,8 +79,8 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
   private static final Pattern GROUP = Pattern.compile("[A-Za-z0-9._-]{1,64}");
   private static final Pattern CONSUMER = Pattern.compile("[\\x21-\\x7E]{1,200}");
 
-  private final StatefulRedisConnection<String, String> blocking;
-  private final StatefulRedisConnection<String, String> commands;
+  private final RedisConnection<String, String> blocking;
+  private final RedisConnection<String, String> commands;
   private final String stream;
   private final String group;
   private final String consumer;
@@ -91,9 +92,9 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
     this.stream = b.shard == null ? b.keys.stream() : b.keys.stream(b.shard);
     this.group = b.group;
     this.consumer = b.consumer != null ? b.consumer : defaultConsumerName();
-    this.commands = b.client.connect();
+    this.commands = b.connect.get();
     try {
-      this.blocking = b.client.connect();
+      this.blocking = b.connect.get();
     } catch (RuntimeException ex) {
       commands.close();
       throw ex;
@@ -112,7 +113,24 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
    * client}.
    */
   public static Builder builder(RedisClient client, KeyScheme keys) {
-    return new Builder(client, keys);
+    Objects.requireNonNull(client, "client");
+    return new Builder(() -> RedisConnection.of(client.connect()), keys);
+  }
+
+  /**
+   * A builder for a source reading {@code keys.stream()} on a Redis Cluster, through connections
+   * opened on {@code client}: the stream is one key, so it lives on the master of its slot and
+   * Lettuce routes every stream command there (following the slot when it moves).
+   */
+  public static Builder builder(RedisClusterClient client, KeyScheme keys) {
+    Objects.requireNonNull(client, "client");
+    return new Builder(() -> RedisConnection.of(client.connect()), keys);
+  }
+
+  /** A builder for a source on {@code connector}'s client, standalone or cluster. */
+  public static Builder builder(RedisConnector connector, KeyScheme keys) {
+    Objects.requireNonNull(connector, "connector");
+    return new Builder(connector::connect, keys);
   }
 
   /** The stream key. */
@@ -429,18 +447,24 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
   /**
    * The group's lag: Redis 7 reports it in XINFO GROUPS (a nil after some deletions); when there is
    * no number (Redis 6.2 has no such field) it is counted as the entries after the group's
-   * last-delivered id (capped at {@link #MAX_COUNTED_LAG}).
+   * last-delivered id (capped at {@link #MAX_COUNTED_LAG}). A positive reported lag is checked by
+   * reading up to that many entries after the last-delivered id: Redis 7.0 reports lags that are
+   * too high after the stream was moved with {@code MIGRATE} (a Redis Cluster slot migration) or
+   * reloaded from its AOF (seen as lag 291 with nothing after the last-delivered id), and a lag
+   * that never reaches zero would make a drained pipeline look stuck.
    */
   private long lag(Map<String, Object> info) {
     long reported = XInfo.number(info.get("lag"), -1);
     Object lastDelivered = info.get("last-delivered-id");
-    if (reported >= 0 || lastDelivered == null) {
+    if (reported == 0 || lastDelivered == null) {
       return reported;
     }
+    int limit = reported > 0 ? (int) Math.min(reported, MAX_COUNTED_LAG) : MAX_COUNTED_LAG;
     List<StreamMessage<String, String>> after =
-        commands
-            .sync()
-            .xrange(stream, Range.create("(" + lastDelivered, "+"), Limit.from(MAX_COUNTED_LAG));
+        commands.sync().xrange(stream, Range.create("(" + lastDelivered, "+"), Limit.from(limit));
+    if (reported > 0 && after.size() == limit) {
+      return reported; // at least as many entries as reported: the figure holds
+    }
     return after.size();
   }
 
@@ -455,7 +479,7 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
   }
 
   private Map<String, Long> deliveryCounts(Collection<String> ids) {
-    RedisAsyncCommands<String, String> async = commands.async();
+    RedisClusterAsyncCommands<String, String> async = commands.async();
     Consumer<String> me = Consumer.from(group, consumer);
     Map<String, RedisFuture<List<PendingMessage>>> replies = new LinkedHashMap<>();
     for (String id : ids) {
@@ -508,14 +532,14 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
 
   /** Settings of a {@link RedisStreamSource}; {@link #build()} validates them. */
   public static final class Builder {
-    private final RedisClient client;
+    private final Supplier<RedisConnection<String, String>> connect;
     private final KeyScheme keys;
     private String group = DEFAULT_GROUP;
     private String consumer;
     private Integer shard;
 
-    private Builder(RedisClient client, KeyScheme keys) {
-      this.client = Objects.requireNonNull(client, "client");
+    private Builder(Supplier<RedisConnection<String, String>> connect, KeyScheme keys) {
+      this.connect = connect;
       this.keys = Objects.requireNonNull(keys, "keys");
     }
 

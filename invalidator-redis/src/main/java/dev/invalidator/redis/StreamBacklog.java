@@ -6,7 +6,7 @@ import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
 import io.lettuce.core.StreamMessage;
 import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import io.lettuce.core.models.stream.PendingMessage;
 import io.lettuce.core.models.stream.PendingMessages;
 import java.time.Instant;
@@ -34,14 +34,19 @@ public final class StreamBacklog {
   /** Most stream entries (and pending ids) read per scan. */
   public static final int SCAN_LIMIT = 10_000;
 
-  private final StatefulRedisConnection<String, String> redis;
+  private final RedisConnection<String, String> redis;
   private final String stream;
   private final String group;
 
-  public StreamBacklog(StatefulRedisConnection<String, String> redis, String stream, String group) {
+  public StreamBacklog(RedisConnection<String, String> redis, String stream, String group) {
     this.redis = Objects.requireNonNull(redis, "redis");
     this.stream = Objects.requireNonNull(stream, "stream");
     this.group = Objects.requireNonNull(group, "group");
+  }
+
+  /** Like {@link #StreamBacklog(RedisConnection, String, String)}, on a standalone connection. */
+  public StreamBacklog(StatefulRedisConnection<String, String> redis, String stream, String group) {
+    this(RedisConnection.of(redis), stream, group);
   }
 
   /**
@@ -51,7 +56,7 @@ public final class StreamBacklog {
    * entries were not read.
    */
   public boolean oldestUnappliedByTenant(Map<String, Instant> oldest) {
-    RedisCommands<String, String> r = redis.sync();
+    RedisClusterCommands<String, String> r = redis.sync();
     if (r.exists(stream) == 0) {
       return false;
     }
@@ -95,7 +100,7 @@ public final class StreamBacklog {
   }
 
   /** The group's last-delivered id, or null when the group does not exist (nothing delivered). */
-  private String lastDeliveredId(RedisCommands<String, String> r) {
+  private String lastDeliveredId(RedisClusterCommands<String, String> r) {
     Map<String, Object> info = XInfo.group(r, stream, group);
     return info.isEmpty() ? null : String.valueOf(info.get("last-delivered-id"));
   }

@@ -24,12 +24,17 @@ import org.slf4j.LoggerFactory;
 public final class StreamTrimmer {
   private static final Logger log = LoggerFactory.getLogger(StreamTrimmer.class);
 
-  private final StatefulRedisConnection<String, String> connection;
+  private final RedisConnection<String, String> connection;
   private final String stream;
 
-  public StreamTrimmer(StatefulRedisConnection<String, String> connection, String stream) {
+  public StreamTrimmer(RedisConnection<String, String> connection, String stream) {
     this.connection = Objects.requireNonNull(connection, "connection");
     this.stream = Objects.requireNonNull(stream, "stream");
+  }
+
+  /** Like {@link #StreamTrimmer(RedisConnection, String)}, on a standalone connection. */
+  public StreamTrimmer(StatefulRedisConnection<String, String> connection, String stream) {
+    this(RedisConnection.of(connection), stream);
   }
 
   /** The id below which no group needs entries, or null when nothing may be trimmed. */

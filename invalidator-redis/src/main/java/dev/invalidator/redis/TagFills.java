@@ -2,9 +2,7 @@ package dev.invalidator.redis;
 
 import dev.invalidator.core.KeyScheme;
 import io.lettuce.core.KeyValue;
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -33,12 +31,12 @@ final class TagFills implements AutoCloseable {
   static final int PRUNE_ONE_IN = 64;
   static final int PRUNE_SAMPLE = 16;
 
-  private final StatefulRedisConnection<String, String> connection;
+  private final RedisConnection<String, String> connection;
   private final KeyScheme keys;
   private final TagWalker walker;
 
-  TagFills(RedisClient client, KeyScheme keys) {
-    this.connection = client.connect();
+  TagFills(RedisConnector connector, KeyScheme keys) {
+    this.connection = connector.connect();
     this.keys = keys;
     this.walker =
         new TagWalker(

@@ -10,10 +10,9 @@ import io.lettuce.core.ScanCursor;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.ValueScanCursor;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
-import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.cluster.SlotHash;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -57,8 +56,8 @@ final class TagWalker implements AutoCloseable {
   /** What one walk did. */
   record Walk(long generation, long scanned, long unlinked, long foreign) {}
 
-  private final StatefulRedisConnection<String, String> connection;
-  private final StatefulRedisConnection<String, String> batches;
+  private final RedisConnection<String, String> connection;
+  private final RedisConnection<String, String> batches;
   private final KeyScheme keys;
   private final Duration generationTtl;
   private final int batchSize;
@@ -66,7 +65,7 @@ final class TagWalker implements AutoCloseable {
   private volatile Boolean standalone;
 
   TagWalker(
-      StatefulRedisConnection<String, String> connection,
+      RedisConnection<String, String> connection,
       KeyScheme keys,
       Duration generationTtl,
       int batchSize,
@@ -80,8 +79,8 @@ final class TagWalker implements AutoCloseable {
    *     connection}
    */
   TagWalker(
-      StatefulRedisConnection<String, String> connection,
-      StatefulRedisConnection<String, String> batches,
+      RedisConnection<String, String> connection,
+      RedisConnection<String, String> batches,
       KeyScheme keys,
       Duration generationTtl,
       int batchSize,
@@ -105,7 +104,7 @@ final class TagWalker implements AutoCloseable {
     String set = keys.tag(tenant, tag);
     String lock = keys.tagLock(tenant, tag);
     String progress = keys.tagWalk(tenant, tag);
-    RedisCommands<String, String> sync = connection.sync();
+    RedisClusterCommands<String, String> sync = connection.sync();
     String owner = lockOrWait(sync, lock, set);
     try {
       long generation =
@@ -192,14 +191,14 @@ final class TagWalker implements AutoCloseable {
   long prune(String tenant, String tag, int sample) {
     String set = keys.tag(tenant, tag);
     String lock = keys.tagLock(tenant, tag);
-    RedisCommands<String, String> sync = connection.sync();
+    RedisClusterCommands<String, String> sync = connection.sync();
     String owner = UUID.randomUUID().toString();
     if (!"OK".equals(sync.set(lock, owner, SetArgs.Builder.nx().px(LEASE.toMillis())))) {
       return 0;
     }
     try {
       List<String> members = sync.srandmember(set, sample);
-      RedisAsyncCommands<String, String> async = connection.async();
+      RedisClusterAsyncCommands<String, String> async = connection.async();
       List<CompletableFuture<Long>> exists = new ArrayList<>(members.size());
       for (String m : members) {
         exists.add(async.exists(m).toCompletableFuture());
@@ -225,7 +224,7 @@ final class TagWalker implements AutoCloseable {
     if (members.isEmpty()) {
       return 0;
     }
-    RedisAsyncCommands<String, String> async = batchCommands();
+    RedisClusterAsyncCommands<String, String> async = batchCommands();
     List<RedisFuture<Long>> replies = new ArrayList<>();
     for (List<String> group : groups(members)) {
       replies.add(async.unlink(group.toArray(String[]::new)));
@@ -243,7 +242,7 @@ final class TagWalker implements AutoCloseable {
    * may have recreated one between our check and the removal ("presence implies membership").
    */
   private void removeAndRestoreExisting(String set, List<String> members) {
-    RedisAsyncCommands<String, String> async = batchCommands();
+    RedisClusterAsyncCommands<String, String> async = batchCommands();
     // SREM before the EXISTS checks: one pipelined write, Redis runs them in order.
     CompletableFuture<Long> removed =
         async.srem(set, members.toArray(String[]::new)).toCompletableFuture();
@@ -268,13 +267,13 @@ final class TagWalker implements AutoCloseable {
     }
   }
 
-  private RedisAsyncCommands<String, String> batchCommands() {
+  private RedisClusterAsyncCommands<String, String> batchCommands() {
     return batches != null ? batches.async() : connection.async();
   }
 
   private void flush() {
     if (batches != null) {
-      batches.flushCommands();
+      batches.stateful().flushCommands();
     }
   }
 
@@ -297,7 +296,7 @@ final class TagWalker implements AutoCloseable {
         new String[] {keys.nearChannel(shard), "t|" + tenant + "|" + tag});
   }
 
-  private String lockOrWait(RedisCommands<String, String> sync, String lock, String set) {
+  private String lockOrWait(RedisClusterCommands<String, String> sync, String lock, String set) {
     String owner = UUID.randomUUID().toString();
     long deadline = System.nanoTime() + LEASE.multipliedBy(2).toNanos();
     for (int attempt = 0; ; attempt++) {
@@ -318,7 +317,7 @@ final class TagWalker implements AutoCloseable {
   }
 
   private static void renew(
-      RedisCommands<String, String> sync, String lock, String owner, String set) {
+      RedisClusterCommands<String, String> sync, String lock, String owner, String set) {
     Long mine =
         LuaScript.UNLOCK.call(
             sync,
@@ -331,7 +330,7 @@ final class TagWalker implements AutoCloseable {
   }
 
   private static void writeProgress(
-      RedisCommands<String, String> sync,
+      RedisClusterCommands<String, String> sync,
       String key,
       String eventId,
       long total,

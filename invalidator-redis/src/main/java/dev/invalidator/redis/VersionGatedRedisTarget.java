@@ -11,7 +11,7 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,6 +41,11 @@ import org.slf4j.LoggerFactory;
  * {@link Options#nearCacheChannels()} above zero, {@code invalidate.lua} publishes every applied
  * invalidation on the tenant's channel with a sequence number, and each finished tag walk publishes
  * one message too.
+ *
+ * <p>Redis Cluster ({@link RedisConnection#cluster()}): a script may only touch keys of one slot,
+ * and the aggregates of a batch are spread over all slots, so each event gets its own call
+ * (pipelined, Lettuce routes each to its slot's master); the near-cache message then follows in a
+ * second script on the channel's sequence key ({@link #publishNear}).
  */
 public final class VersionGatedRedisTarget implements Target, AutoCloseable {
   /** This target's name in metrics and dead letters. */
@@ -82,7 +87,7 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
     }
   }
 
-  private final StatefulRedisConnection<String, String> connection;
+  private final RedisConnection<String, String> connection;
   private final KeyScheme keys;
   private final Duration fenceTtl;
   private final Options options;
@@ -95,8 +100,17 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
    *     CacheClient.Builder#fenceTtl(Duration)}. Must be positive.
    */
   public VersionGatedRedisTarget(
-      StatefulRedisConnection<String, String> connection, KeyScheme keys, Duration fenceTtl) {
+      RedisConnection<String, String> connection, KeyScheme keys, Duration fenceTtl) {
     this(connection, keys, fenceTtl, Options.DEFAULT);
+  }
+
+  /**
+   * Like {@link #VersionGatedRedisTarget(RedisConnection, KeyScheme, Duration)}, on a standalone
+   * connection.
+   */
+  public VersionGatedRedisTarget(
+      StatefulRedisConnection<String, String> connection, KeyScheme keys, Duration fenceTtl) {
+    this(RedisConnection.of(connection), keys, fenceTtl);
   }
 
   /**
@@ -106,11 +120,23 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
    * @param options tag walk and near-cache settings
    */
   public VersionGatedRedisTarget(
+      RedisConnection<String, String> connection,
+      KeyScheme keys,
+      Duration fenceTtl,
+      Options options) {
+    this(connection, keys, fenceTtl, options, (RedisConnector) null);
+  }
+
+  /**
+   * Like {@link #VersionGatedRedisTarget(RedisConnection, KeyScheme, Duration, Options)}, on a
+   * standalone connection.
+   */
+  public VersionGatedRedisTarget(
       StatefulRedisConnection<String, String> connection,
       KeyScheme keys,
       Duration fenceTtl,
       Options options) {
-    this(connection, keys, fenceTtl, options, null);
+    this(RedisConnection.of(connection), keys, fenceTtl, options);
   }
 
   /**
@@ -120,11 +146,30 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
    * on large tag sets. {@link #close()} closes that connection.
    */
   public VersionGatedRedisTarget(
-      StatefulRedisConnection<String, String> connection,
+      RedisConnection<String, String> connection,
       KeyScheme keys,
       Duration fenceTtl,
       Options options,
       RedisClient walkClient) {
+    this(
+        connection,
+        keys,
+        fenceTtl,
+        options,
+        walkClient == null ? null : RedisConnector.of(walkClient));
+  }
+
+  /**
+   * Like {@link #VersionGatedRedisTarget(RedisConnection, KeyScheme, Duration, Options,
+   * RedisClient)}, the tag-walk connection opened on {@code walk} (standalone or cluster; may be
+   * null).
+   */
+  public VersionGatedRedisTarget(
+      RedisConnection<String, String> connection,
+      KeyScheme keys,
+      Duration fenceTtl,
+      Options options,
+      RedisConnector walk) {
     this.connection = Objects.requireNonNull(connection, "connection");
     this.keys = Objects.requireNonNull(keys, "keys");
     if (fenceTtl == null || fenceTtl.toMillis() <= 0) {
@@ -133,10 +178,10 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
     }
     this.fenceTtl = fenceTtl;
     this.options = Objects.requireNonNull(options, "options");
-    StatefulRedisConnection<String, String> batches = null;
-    if (walkClient != null) {
-      batches = walkClient.connect();
-      batches.setAutoFlushCommands(false);
+    RedisConnection<String, String> batches = null;
+    if (walk != null) {
+      batches = walk.connect();
+      batches.stateful().setAutoFlushCommands(false);
     }
     this.tags =
         new TagWalker(
@@ -146,6 +191,19 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
             fenceTtl,
             options.tagBatchSize(),
             options.nearCacheChannels());
+  }
+
+  /**
+   * Like {@link #VersionGatedRedisTarget(RedisConnection, KeyScheme, Duration, Options,
+   * RedisClient)}, on a standalone connection.
+   */
+  public VersionGatedRedisTarget(
+      StatefulRedisConnection<String, String> connection,
+      KeyScheme keys,
+      Duration fenceTtl,
+      Options options,
+      RedisClient walkClient) {
+    this(RedisConnection.of(connection), keys, fenceTtl, options, walkClient);
   }
 
   @Override
@@ -170,9 +228,17 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
     if (events.isEmpty()) {
       return List.of();
     }
-    List<ApplyResult> results = applyBatch(events);
-    if (results == null) {
-      results = applyEach(events);
+    List<ApplyResult> results;
+    if (connection.cluster()) {
+      results = applyEach(events, false);
+      if (options.nearCacheChannels() > 0) {
+        publishNear(events, results);
+      }
+    } else {
+      results = applyBatch(events);
+      if (results == null) {
+        results = applyEach(events, true);
+      }
     }
     for (int i = 0; i < events.size(); i++) {
       InvalidationEvent e = events.get(i);
@@ -194,7 +260,7 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
     try {
       reply =
           RedisErrors.await(
-              send(connection.async(), events),
+              send(connection.async(), events, true),
               connection.getTimeout(),
               "invalidate.lua on " + events.size() + " aggregates");
     } catch (RuntimeException ex) {
@@ -235,13 +301,16 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
         failure(e, new RedisCommandExecutionException(String.valueOf(element))));
   }
 
-  /** One call per event, all sent before any reply is awaited. */
-  private List<ApplyResult> applyEach(List<InvalidationEvent> events) {
-    RedisAsyncCommands<String, String> async = connection.async();
+  /**
+   * One call per event, all sent before any reply is awaited. {@code nearInScript}: the script also
+   * publishes the near-cache message (standalone only: the sequence key is in another slot).
+   */
+  private List<ApplyResult> applyEach(List<InvalidationEvent> events, boolean nearInScript) {
+    RedisClusterAsyncCommands<String, String> async = connection.async();
     List<CompletableFuture<List<Object>>> replies = new ArrayList<>(events.size());
     for (InvalidationEvent e : events) {
       try {
-        replies.add(send(async, List.of(e)));
+        replies.add(send(async, List.of(e), nearInScript));
       } catch (RuntimeException ex) {
         replies.add(CompletableFuture.failedFuture(ex));
       }
@@ -314,7 +383,9 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
 
   /** Sends one {@code invalidate.lua} call for {@code events} (see the script for the layout). */
   private CompletableFuture<List<Object>> send(
-      RedisAsyncCommands<String, String> async, List<InvalidationEvent> events) {
+      RedisClusterAsyncCommands<String, String> async,
+      List<InvalidationEvent> events,
+      boolean nearInScript) {
     List<String> scriptKeys = new ArrayList<>(3 * events.size());
     List<String> args = new ArrayList<>(2 + 6 * events.size());
     args.add(Long.toString(fenceTtl.toMillis()));
@@ -331,7 +402,7 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
       scriptKeys.add(fence);
       scriptKeys.add(keys.views(ref));
       String channel = "";
-      if (options.nearCacheChannels() > 0) {
+      if (nearInScript && options.nearCacheChannels() > 0) {
         int shard = KeyScheme.nearShard(e.tenantId(), options.nearCacheChannels());
         channel = keys.nearChannel(shard);
         scriptKeys.add(keys.nearSequence(shard));
@@ -351,6 +422,56 @@ public final class VersionGatedRedisTarget implements Target, AutoCloseable {
         ScriptOutputType.MULTI,
         scriptKeys.toArray(String[]::new),
         args.toArray(String[]::new));
+  }
+
+  /**
+   * Redis Cluster: the near-cache message of every event whose script succeeded, with {@code
+   * publish.lua} on the channel's sequence key (its own slot; sequence and PUBLISH stay in one
+   * script, so the numbers of a channel have no holes). Sent for stale-skipped events too: a retry
+   * after a failed publish finds the fence already raised (stale) and must still publish; a
+   * duplicate message only drops a near-cache entry once more. A failed publish fails its event,
+   * retryably, so the worker does not acknowledge it.
+   */
+  private void publishNear(List<InvalidationEvent> events, List<ApplyResult> results) {
+    RedisClusterAsyncCommands<String, String> async = connection.async();
+    List<CompletableFuture<Long>> sent = new ArrayList<>(events.size());
+    for (int i = 0; i < events.size(); i++) {
+      InvalidationEvent e = events.get(i);
+      if (!results.get(i).succeeded()) {
+        sent.add(null);
+        continue;
+      }
+      int shard = KeyScheme.nearShard(e.tenantId(), options.nearCacheChannels());
+      String body = "a|" + e.tenantId() + "|" + keys.viewPrefix(e.aggregate());
+      sent.add(
+          LuaScript.PUBLISH.callAsync(
+              async,
+              ScriptOutputType.INTEGER,
+              new String[] {keys.nearSequence(shard)},
+              new String[] {keys.nearChannel(shard), body}));
+    }
+    for (int i = 0; i < events.size(); i++) {
+      CompletableFuture<Long> f = sent.get(i);
+      if (f == null) {
+        continue;
+      }
+      try {
+        RedisErrors.await(f, connection.getTimeout(), "publish.lua");
+      } catch (RuntimeException ex) {
+        Throwable cause = RedisErrors.unwrap(ex);
+        InvalidationEvent e = events.get(i);
+        results.set(
+            i,
+            ApplyResult.failed(
+                new TargetException(
+                    NAME,
+                    e.eventId().toString(),
+                    e.tenantId(),
+                    "near-cache publish failed on " + e.aggregate() + ": " + cause,
+                    true,
+                    cause)));
+      }
+    }
   }
 
   private static TargetException failure(InvalidationEvent e, Throwable cause) {

@@ -1,6 +1,6 @@
 package dev.invalidator.redis;
 
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -11,7 +11,8 @@ final class XInfo {
   private XInfo() {}
 
   /** Every consumer group of {@code stream}, each as its field map. */
-  static List<Map<String, Object>> groups(RedisCommands<String, String> sync, String stream) {
+  static List<Map<String, Object>> groups(
+      RedisClusterCommands<String, String> sync, String stream) {
     List<Map<String, Object>> out = new ArrayList<>();
     for (Object g : sync.xinfoGroups(stream)) {
       out.add(asMap(g));
@@ -21,7 +22,7 @@ final class XInfo {
 
   /** The field map of {@code group} on {@code stream}, or an empty map when it does not exist. */
   static Map<String, Object> group(
-      RedisCommands<String, String> sync, String stream, String group) {
+      RedisClusterCommands<String, String> sync, String stream, String group) {
     for (Map<String, Object> info : groups(sync, stream)) {
       if (group.equals(String.valueOf(info.get("name")))) {
         return info;

@@ -42,6 +42,13 @@ public final class ConnectionOptions {
       description = "Kafka bootstrap servers, comma-separated (overrides kafka.bootstrap).")
   String kafkaBootstrap;
 
+  @Option(
+      names = "--redis-cluster",
+      description =
+          "Redis is a Redis Cluster: --redis-url lists seed nodes, redis://h1:p1,redis://h2:p2"
+              + " (overrides redis.cluster).")
+  boolean redisCluster;
+
   public InvalidatorConfig load(Map<String, String> extra) {
     Map<String, String> overrides = new LinkedHashMap<>(extra);
     if (postgresUrl != null) {
@@ -56,6 +63,9 @@ public final class ConnectionOptions {
     }
     if (kafkaBootstrap != null) {
       overrides.put("kafka.bootstrap", kafkaBootstrap);
+    }
+    if (redisCluster) {
+      overrides.put("redis.cluster", "true");
     }
     return ConfigLoader.load(config, System.getenv(), overrides);
   }

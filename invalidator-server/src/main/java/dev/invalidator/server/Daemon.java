@@ -5,6 +5,7 @@ import dev.invalidator.core.WorkerListeners;
 import dev.invalidator.outbox.OutboxSchema;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.redis.CacheInspector;
+import dev.invalidator.redis.RedisConnector;
 import dev.invalidator.server.config.InvalidatorConfig;
 import dev.invalidator.server.consistency.ConsistencyObserver;
 import dev.invalidator.server.consistency.VersionQueries;
@@ -72,7 +73,7 @@ public final class Daemon implements AutoCloseable {
       if (cfg.observer().enabled() && role.worker()) {
         // The observer hears of every applied event, samples on the worker thread and checks on
         // its own; a relay-only process applies nothing, so it runs none.
-        ins = CacheInspector.create(servers.redis(), cfg.redis().keyScheme());
+        ins = CacheInspector.create(servers.connector(), cfg.redis().keyScheme());
         obs =
             new ConsistencyObserver(
                 cfg.observer(),
@@ -145,9 +146,14 @@ public final class Daemon implements AutoCloseable {
     return servers.dataSource();
   }
 
-  /** The daemon's Redis client. */
+  /** The daemon's Redis client; fails when {@code redis.cluster} is on (see {@link #redis()}). */
   public RedisClient redisClient() {
     return servers.redis();
+  }
+
+  /** The daemon's Redis client, standalone or cluster. */
+  public RedisConnector redis() {
+    return servers.connector();
   }
 
   /** The registry the daemon's metrics are in (served at {@code /metrics}). */
@@ -173,7 +179,8 @@ public final class Daemon implements AutoCloseable {
     }
     if (statsProbe == null) {
       statsProbe =
-          dev.invalidator.redis.RedisStreamSource.builder(servers.redis(), cfg.redis().keyScheme())
+          dev.invalidator.redis.RedisStreamSource.builder(
+                  servers.connector(), cfg.redis().keyScheme())
               .group(cfg.worker().group())
               .consumer("status-probe")
               .build();

@@ -7,12 +7,14 @@ import dev.invalidator.core.InvalidationEvent;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.OutboxWriter;
+import dev.invalidator.redis.RedisClusterClients;
+import dev.invalidator.redis.RedisConnection;
+import dev.invalidator.redis.RedisConnector;
 import dev.invalidator.server.config.ConfigException;
 import dev.invalidator.server.config.Durations;
 import dev.invalidator.server.config.InvalidatorConfig;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
-import io.lettuce.core.api.StatefulRedisConnection;
 import java.io.PrintWriter;
 import java.sql.Connection;
 import java.time.Duration;
@@ -94,8 +96,11 @@ final class FlushCommand implements Callable<Integer> {
       throw new ConfigException("redis.url", "is required (or pass --redis-url)");
     }
     KeyScheme keys = cfg.redis().keyScheme();
-    RedisClient client = RedisClient.create(RedisURI.create(cfg.redis().url()));
-    try (StatefulRedisConnection<String, String> redis = client.connect()) {
+    RedisConnector client =
+        cfg.redis().cluster()
+            ? RedisConnector.of(RedisClusterClients.create(cfg.redis().url()))
+            : RedisConnector.of(RedisClient.create(RedisURI.create(cfg.redis().url())));
+    try (RedisConnection<String, String> redis = client.connect()) {
       long members = redis.sync().scard(keys.tag(tenant, setTag));
       if (dryRun) {
         out.printf(
@@ -118,7 +123,7 @@ final class FlushCommand implements Callable<Integer> {
       }
       return follow(redis, keys.tagWalk(tenant, setTag), event.eventId().toString(), wait, out);
     } finally {
-      client.shutdown();
+      client.client().shutdown();
     }
   }
 
@@ -138,7 +143,7 @@ final class FlushCommand implements Callable<Integer> {
 
   /** Polls the walk's progress hash once a second until the worker marks it done. */
   private static int follow(
-      StatefulRedisConnection<String, String> redis,
+      RedisConnection<String, String> redis,
       String progressKey,
       String eventId,
       Duration wait,

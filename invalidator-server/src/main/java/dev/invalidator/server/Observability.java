@@ -139,7 +139,7 @@ final class Observability implements AutoCloseable {
               clock);
     } else {
       RedisStreamSource statsSource =
-          RedisStreamSource.builder(servers.redis(), keys)
+          RedisStreamSource.builder(servers.connector(), keys)
               .group(cfg.worker().group())
               .consumer("metrics-sampler")
               .build();

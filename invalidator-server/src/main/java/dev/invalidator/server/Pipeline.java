@@ -16,6 +16,7 @@ import dev.invalidator.outbox.RelayListener;
 import dev.invalidator.redis.IdempotentTarget;
 import dev.invalidator.redis.NearCacheHeartbeat;
 import dev.invalidator.redis.PipelineSettings;
+import dev.invalidator.redis.RedisConnection;
 import dev.invalidator.redis.RedisDeadLetters;
 import dev.invalidator.redis.RedisFailureHistory;
 import dev.invalidator.redis.RedisStreamPublisher;
@@ -25,7 +26,6 @@ import dev.invalidator.server.config.InvalidatorConfig;
 import dev.invalidator.workflows.WorkflowAdmin;
 import dev.invalidator.workflows.WorkflowDefinition;
 import dev.invalidator.workflows.WorkflowEngine;
-import io.lettuce.core.api.StatefulRedisConnection;
 import java.lang.management.ManagementFactory;
 import java.time.Clock;
 import java.time.Duration;
@@ -133,7 +133,7 @@ final class Pipeline implements AutoCloseable {
         // The relay publishes on a connection of its own, so its XADDs never queue behind the
         // workers' scripts on the shared connection (measured: half the relay's time was spent
         // waiting there at 3,000 events/s).
-        StatefulRedisConnection<String, String> relayConnection = servers.redis().connect();
+        RedisConnection<String, String> relayConnection = servers.connector().connect();
         closeables.add(relayConnection);
         transportPublisher = new RedisStreamPublisher(relayConnection, keys, clock);
       }
@@ -225,7 +225,7 @@ final class Pipeline implements AutoCloseable {
       for (int i = 0; i < cfg.worker().threads(); i++) {
         // Each worker applies on a connection of its own: the replies of one worker's batch
         // never wait behind another's, and the connections spread over Lettuce's I/O threads.
-        StatefulRedisConnection<String, String> applyConnection = servers.redis().connect();
+        RedisConnection<String, String> applyConnection = servers.connector().connect();
         closeables.add(applyConnection);
         VersionGatedRedisTarget target =
             new VersionGatedRedisTarget(
@@ -234,7 +234,7 @@ final class Pipeline implements AutoCloseable {
                 cfg.cache().fenceTtl(),
                 new VersionGatedRedisTarget.Options(
                     cfg.tags().walkBatchSize(), cfg.nearCache().channels()),
-                servers.redis());
+                servers.connector());
         closeables.add(target);
         EventSource source = source(cfg, servers, cfg.worker().group(), process + "-w" + i, clock);
         InvalidationWorker w =
@@ -290,7 +290,7 @@ final class Pipeline implements AutoCloseable {
       io.micrometer.core.instrument.MeterRegistry registry,
       io.opentelemetry.api.OpenTelemetry openTelemetry) {
     KeyScheme keys = cfg.redis().keyScheme();
-    StatefulRedisConnection<String, String> connection = servers.redis().connect();
+    RedisConnection<String, String> connection = servers.connector().connect();
     closeables.add(connection);
     VersionGatedRedisTarget redis =
         new VersionGatedRedisTarget(
@@ -299,7 +299,7 @@ final class Pipeline implements AutoCloseable {
             cfg.cache().fenceTtl(),
             new VersionGatedRedisTarget.Options(
                 cfg.tags().walkBatchSize(), cfg.nearCache().channels()),
-            servers.redis());
+            servers.connector());
     closeables.add(redis);
     List<WorkflowDefinition> definitions = cfg.workflows().build(cfg.targets(), () -> redis);
     com.zaxxer.hikari.HikariDataSource pool =
@@ -359,7 +359,7 @@ final class Pipeline implements AutoCloseable {
       MessagingSpans spans,
       String process) {
     KeyScheme keys = cfg.redis().keyScheme();
-    StatefulRedisConnection<String, String> connection = servers.redis().connect();
+    RedisConnection<String, String> connection = servers.connector().connect();
     closeables.add(connection);
     if (target instanceof AutoCloseable c) {
       closeables.add(c);
@@ -423,7 +423,7 @@ final class Pipeline implements AutoCloseable {
       return source;
     }
     RedisStreamSource source =
-        RedisStreamSource.builder(servers.redis(), cfg.redis().keyScheme())
+        RedisStreamSource.builder(servers.connector(), cfg.redis().keyScheme())
             .group(redisGroup)
             .consumer(consumer)
             .build();

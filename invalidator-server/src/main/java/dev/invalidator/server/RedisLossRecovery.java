@@ -5,10 +5,10 @@ import dev.invalidator.core.EventPublisher;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.outbox.OutboxReplay;
 import dev.invalidator.outbox.OutboxTable;
+import dev.invalidator.redis.RedisConnection;
 import dev.invalidator.redis.RedisLossMarker;
 import dev.invalidator.redis.RedisStreamPublisher;
 import dev.invalidator.redis.StreamTrimmer;
-import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -60,7 +60,7 @@ final class RedisLossRecovery implements Runnable {
       new java.util.concurrent.atomic.AtomicLong();
 
   RedisLossRecovery(
-      StatefulRedisConnection<String, String> redis,
+      RedisConnection<String, String> redis,
       KeyScheme keys,
       String group,
       DataSource dataSource,

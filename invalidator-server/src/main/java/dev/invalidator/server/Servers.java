@@ -2,12 +2,14 @@ package dev.invalidator.server;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.invalidator.redis.RedisClusterClients;
+import dev.invalidator.redis.RedisConnection;
+import dev.invalidator.redis.RedisConnector;
 import dev.invalidator.redis.RedisServerInfo;
 import dev.invalidator.server.config.ConfigException;
 import dev.invalidator.server.config.InvalidatorConfig;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
-import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.metrics.CommandLatencyRecorder;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.DefaultClientResources;
@@ -25,13 +27,13 @@ final class Servers implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Servers.class);
 
   private final HikariDataSource dataSource;
-  private final RedisClient redis;
-  private final StatefulRedisConnection<String, String> connection;
+  private final RedisConnector redis;
+  private final RedisConnection<String, String> connection;
 
   private Servers(
       HikariDataSource dataSource,
-      RedisClient redis,
-      StatefulRedisConnection<String, String> connection) {
+      RedisConnector redis,
+      RedisConnection<String, String> connection) {
     this.dataSource = dataSource;
     this.redis = redis;
     this.connection = connection;
@@ -53,12 +55,20 @@ final class Servers implements AutoCloseable {
           DefaultClientResources.builder()
               .commandLatencyRecorder(CommandLatencyRecorder.disabled())
               .build();
-      RedisClient client = RedisClient.create(resources, RedisURI.create(cfg.redis().url()));
-      StatefulRedisConnection<String, String> conn;
+      RedisConnector client =
+          cfg.redis().cluster()
+              ? RedisConnector.of(
+                  RedisClusterClients.create(
+                      resources,
+                      RedisClusterClients.seeds("redis.url", cfg.redis().url()),
+                      RedisClusterClients.DEFAULT_REFRESH_PERIOD))
+              : RedisConnector.of(
+                  RedisClient.create(resources, RedisURI.create(cfg.redis().url())));
+      RedisConnection<String, String> conn;
       try {
         conn = client.connect();
       } catch (RuntimeException e) {
-        client.shutdown();
+        client.client().shutdown();
         resources.shutdown();
         throw new IllegalStateException(
             "cannot connect to Redis at " + cfg.redis().maskedUrl() + ": " + e.getMessage(), e);
@@ -68,14 +78,15 @@ final class Servers implements AutoCloseable {
         server = RedisServerInfo.detect(conn).requireSupported();
       } catch (RuntimeException e) {
         conn.close();
-        client.shutdown();
+        client.client().shutdown();
         resources.shutdown();
         throw new IllegalStateException(
             "Redis at " + cfg.redis().maskedUrl() + ": " + e.getMessage(), e);
       }
       log.info(
-          "connected to Redis {} (version {})",
+          "connected to Redis {}{} (version {})",
           cfg.redis().maskedUrl(),
+          cfg.redis().cluster() ? " (cluster)" : "",
           server.version().orElse("unknown"));
       return new Servers(ds, client, conn);
     } catch (RuntimeException e) {
@@ -142,20 +153,29 @@ final class Servers implements AutoCloseable {
     return dataSource;
   }
 
-  RedisClient redis() {
+  /** The Lettuce client, standalone or cluster. */
+  RedisConnector connector() {
     return redis;
   }
 
+  /** The standalone Lettuce client; fails on a Redis Cluster (use {@link #connector()}). */
+  RedisClient redis() {
+    if (redis.cluster()) {
+      throw new IllegalStateException("redis.cluster is on: there is no standalone Redis client");
+    }
+    return (RedisClient) redis.client();
+  }
+
   /** A shared, thread-safe connection for non-blocking commands. */
-  StatefulRedisConnection<String, String> connection() {
+  RedisConnection<String, String> connection() {
     return connection;
   }
 
   @Override
   public void close() {
     connection.close();
-    redis.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-    redis.getResources().shutdown(0, 2, java.util.concurrent.TimeUnit.SECONDS);
+    redis.client().shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    redis.client().getResources().shutdown(0, 2, java.util.concurrent.TimeUnit.SECONDS);
     dataSource.close();
   }
 }

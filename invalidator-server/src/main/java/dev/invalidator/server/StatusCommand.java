@@ -47,7 +47,7 @@ final class StatusCommand implements Callable<Integer> {
         RedisStreamSource source =
             onKafka
                 ? null
-                : RedisStreamSource.builder(servers.redis(), cfg.redis().keyScheme())
+                : RedisStreamSource.builder(servers.connector(), cfg.redis().keyScheme())
                     .group(cfg.worker().group())
                     .consumer("status")
                     .build()) {

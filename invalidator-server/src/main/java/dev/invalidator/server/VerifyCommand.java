@@ -92,7 +92,7 @@ final class VerifyCommand implements Callable<Integer> {
     Verification.Report report;
     try (Servers servers = Servers.connect(cfg);
         CacheInspector inspector =
-            CacheInspector.create(servers.redis(), cfg.redis().keyScheme())) {
+            CacheInspector.create(servers.connector(), cfg.redis().keyScheme())) {
       Verification verification =
           new Verification(
               inspector, new VersionQueries(servers.dataSource(), cfg.observer().queries()), rate);

@@ -15,7 +15,6 @@ import dev.invalidator.outbox.OutboxStats;
 import dev.invalidator.redis.CacheClient;
 import dev.invalidator.testing.ConsoleCapture;
 import dev.invalidator.testing.TestServers;
-import io.lettuce.core.api.sync.RedisCommands;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -61,7 +60,8 @@ class KafkaDaemonIT {
   void daemonOnKafkaAppliesEveryEventAndLeavesNothingStale() throws Exception {
     String topic = TestKafkaBroker.newTopic();
     try (TestEnv env = new TestEnv(kafka(topic))) {
-      RedisCommands<String, String> redis = env.servers.connection().sync();
+      io.lettuce.core.cluster.api.sync.RedisClusterCommands<String, String> redis =
+          env.servers.connection().sync();
       int aggregates = 20;
       int versions = 10;
       Map<String, Long> latest = new TreeMap<>();

@@ -24,7 +24,7 @@ import dev.invalidator.server.config.ConfigLoader;
 import dev.invalidator.server.config.InvalidatorConfig;
 import dev.invalidator.testing.TestServers;
 import io.lettuce.core.StreamMessage;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -217,7 +217,7 @@ class PipelineTest {
         CacheClient cache =
             CacheClient.builder().redisClient(servers.redis()).keyScheme(keys).build()) {
       pipeline.start();
-      RedisCommands<String, String> redis = servers.connection().sync();
+      RedisClusterCommands<String, String> redis = servers.connection().sync();
       ExecutorService pool = Executors.newFixedThreadPool(6);
       AtomicBoolean writing = new AtomicBoolean(true);
       List<CompletableFuture<?>> writers = new ArrayList<>();
@@ -284,7 +284,7 @@ class PipelineTest {
   private void read(
       Fill fill,
       CacheClient cache,
-      RedisCommands<String, String> redis,
+      RedisClusterCommands<String, String> redis,
       String tenant,
       String id,
       Runnable between) {
@@ -314,7 +314,8 @@ class PipelineTest {
     }
   }
 
-  private void awaitFenceAbove(RedisCommands<String, String> redis, AggregateRef ref, long v) {
+  private void awaitFenceAbove(
+      RedisClusterCommands<String, String> redis, AggregateRef ref, long v) {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
     while (System.nanoTime() < deadline) {
       String fence = redis.get(keys.fence(ref));

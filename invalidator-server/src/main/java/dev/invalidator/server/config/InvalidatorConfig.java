@@ -6,6 +6,7 @@ import dev.invalidator.core.InvalidationWorker;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.http.CdnProvider;
 import dev.invalidator.redis.CacheClient;
+import dev.invalidator.redis.RedisClusterClients;
 import java.net.URI;
 import java.time.Duration;
 import java.util.Map;
@@ -99,7 +100,7 @@ public record InvalidatorConfig(
   }
 
   /** Where the stream and the cache live. */
-  public record Redis(String url, String prefix) {
+  public record Redis(String url, String prefix, boolean cluster) {
     public boolean configured() {
       return !url.isEmpty();
     }
@@ -115,7 +116,7 @@ public record InvalidatorConfig(
     /** Never prints the password in the URL. */
     @Override
     public String toString() {
-      return "Redis[url=" + maskedUrl() + ", prefix=" + prefix + "]";
+      return "Redis[url=" + maskedUrl() + ", prefix=" + prefix + ", cluster=" + cluster + "]";
     }
   }
 
@@ -244,9 +245,11 @@ public record InvalidatorConfig(
     if (pg.configured()) {
       r.check(databaseUrl.isEmpty() ? "postgres.url" : "database.url", () -> toJdbc(pg.url()));
     }
-    Redis redis = new Redis(r.str("redis.url"), r.str("redis.prefix"));
+    Redis redis = new Redis(r.str("redis.url"), r.str("redis.prefix"), r.bool("redis.cluster"));
     r.check("redis.prefix", redis::keyScheme);
-    if (redis.configured()) {
+    if (redis.configured() && redis.cluster()) {
+      r.check("redis.url", () -> RedisClusterClients.seeds("redis.url", redis.url()));
+    } else if (redis.configured()) {
       r.check(
           "redis.url",
           () -> {

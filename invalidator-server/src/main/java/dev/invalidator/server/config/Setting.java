@@ -45,7 +45,11 @@ public record Setting(String name, String defaultValue, String description) {
           new Setting(
               "redis.url",
               "",
-              "redis:// or rediss:// URL (required for run; the demo starts an embedded Redis when empty)"),
+              "redis:// or rediss:// URL (required for run; the demo starts an embedded Redis when empty); with redis.cluster, the seed nodes' URLs separated by commas"),
+          new Setting(
+              "redis.cluster",
+              "false",
+              "Redis Cluster: connect with Lettuce's cluster client (topology refreshed every 30 s and on MOVED/ASK/reconnects); see README \"Redis Cluster\""),
           new Setting("redis.prefix", KeyScheme.DEFAULT_PREFIX, "prefix of every Redis key"),
           new Setting(
               "relay.batchSize",

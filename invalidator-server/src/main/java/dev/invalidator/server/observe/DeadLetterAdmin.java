@@ -1,11 +1,11 @@
 package dev.invalidator.server.observe;
 
 import dev.invalidator.core.KeyScheme;
+import dev.invalidator.redis.RedisConnection;
 import dev.invalidator.redis.RedisDeadLetters;
 import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
 import io.lettuce.core.StreamMessage;
-import io.lettuce.core.api.StatefulRedisConnection;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -21,11 +21,11 @@ import java.util.regex.Pattern;
 public final class DeadLetterAdmin {
   private static final Pattern ID = Pattern.compile("[0-9]{1,20}-[0-9]{1,20}");
 
-  private final StatefulRedisConnection<String, String> redis;
+  private final RedisConnection<String, String> redis;
   private final String dlq;
   private final String stream;
 
-  public DeadLetterAdmin(StatefulRedisConnection<String, String> redis, KeyScheme keys) {
+  public DeadLetterAdmin(RedisConnection<String, String> redis, KeyScheme keys) {
     this.redis = Objects.requireNonNull(redis, "redis");
     this.dlq = keys.deadLetters();
     this.stream = keys.stream();

@@ -50,7 +50,7 @@ public final class MetricsSampler implements AutoCloseable {
       OutboxTable table,
       Supplier<StreamStats> streamStats,
       RedisDeadLetters deadLetters,
-      io.lettuce.core.api.StatefulRedisConnection<String, String> redis,
+      dev.invalidator.redis.RedisConnection<String, String> redis,
       String stream,
       String group,
       Clock clock) {
@@ -78,7 +78,7 @@ public final class MetricsSampler implements AutoCloseable {
       OutboxTable table,
       Supplier<StreamStats> streamStats,
       java.util.function.LongSupplier dlqDepth,
-      io.lettuce.core.api.StatefulRedisConnection<String, String> redis,
+      dev.invalidator.redis.RedisConnection<String, String> redis,
       String stream,
       String group,
       Clock clock) {

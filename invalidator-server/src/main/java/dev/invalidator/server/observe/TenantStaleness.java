@@ -2,8 +2,8 @@ package dev.invalidator.server.observe;
 
 import dev.invalidator.outbox.OutboxStats;
 import dev.invalidator.outbox.OutboxTable;
+import dev.invalidator.redis.RedisConnection;
 import dev.invalidator.redis.StreamBacklog;
-import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
@@ -37,7 +37,7 @@ final class TenantStaleness {
   TenantStaleness(
       DataSource dataSource,
       OutboxTable table,
-      StatefulRedisConnection<String, String> redis,
+      RedisConnection<String, String> redis,
       String stream,
       String group) {
     this.dataSource = Objects.requireNonNull(dataSource, "dataSource");

@@ -106,6 +106,36 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void redisClusterTakesACommaSeparatedSeedListAndRefusesANonRedisElementWithoutItsPassword()
+      throws Exception {
+    InvalidatorConfig c =
+        load(
+            null,
+            Map.of(
+                "INVALIDATOR_REDIS_CLUSTER",
+                "true",
+                "INVALIDATOR_REDIS_URL",
+                "redis://10.0.0.1:6379,redis://10.0.0.2:6379"),
+            Map.of());
+    assertThat(c.redis().cluster()).isTrue();
+    assertThat(c.redis().url()).isEqualTo("redis://10.0.0.1:6379,redis://10.0.0.2:6379");
+
+    assertThatThrownBy(
+            () ->
+                load(
+                    null,
+                    Map.of(),
+                    Map.of(
+                        "redis.cluster",
+                        "true",
+                        "redis.url",
+                        "redis://10.0.0.1:6379,http://app:s3cret@10.0.0.2:6379")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("redis.url")
+        .hasMessageNotContaining("s3cret");
+  }
+
+  @Test
   void envNamesFollowTheSettingNames() {
     assertThat(ConfigLoader.envName("relay.batchSize")).isEqualTo("INVALIDATOR_RELAY_BATCH_SIZE");
     assertThat(ConfigLoader.envName("worker.claimMinIdle"))
