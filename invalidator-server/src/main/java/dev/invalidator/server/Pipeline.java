@@ -225,17 +225,7 @@ final class Pipeline implements AutoCloseable {
       for (int i = 0; i < cfg.worker().threads(); i++) {
         // Each worker applies on a connection of its own: the replies of one worker's batch
         // never wait behind another's, and the connections spread over Lettuce's I/O threads.
-        RedisConnection<String, String> applyConnection = servers.connector().connect();
-        closeables.add(applyConnection);
-        VersionGatedRedisTarget target =
-            new VersionGatedRedisTarget(
-                applyConnection,
-                keys,
-                cfg.cache().fenceTtl(),
-                new VersionGatedRedisTarget.Options(
-                    cfg.tags().walkBatchSize(), cfg.nearCache().channels()),
-                servers.connector());
-        closeables.add(target);
+        VersionGatedRedisTarget target = redisTarget(cfg, servers);
         EventSource source = source(cfg, servers, cfg.worker().group(), process + "-w" + i, clock);
         InvalidationWorker w =
             new InvalidationWorker(
@@ -289,18 +279,7 @@ final class Pipeline implements AutoCloseable {
       String process,
       io.micrometer.core.instrument.MeterRegistry registry,
       io.opentelemetry.api.OpenTelemetry openTelemetry) {
-    KeyScheme keys = cfg.redis().keyScheme();
-    RedisConnection<String, String> connection = servers.connector().connect();
-    closeables.add(connection);
-    VersionGatedRedisTarget redis =
-        new VersionGatedRedisTarget(
-            connection,
-            keys,
-            cfg.cache().fenceTtl(),
-            new VersionGatedRedisTarget.Options(
-                cfg.tags().walkBatchSize(), cfg.nearCache().channels()),
-            servers.connector());
-    closeables.add(redis);
+    VersionGatedRedisTarget redis = redisTarget(cfg, servers);
     List<WorkflowDefinition> definitions = cfg.workflows().build(cfg.targets(), () -> redis);
     com.zaxxer.hikari.HikariDataSource pool =
         Servers.dataSource(cfg, "invalidator-workflows", cfg.workflows().concurrency() + 4);
@@ -408,6 +387,26 @@ final class Pipeline implements AutoCloseable {
       b.publicationName(cfg.relay().cdcPublication());
     }
     return b;
+  }
+
+  /**
+   * The version-gated Redis target on a connection of its own (closed with the pipeline): the
+   * replies of one worker's batch never wait behind another's, and the connections spread over
+   * Lettuce's I/O threads.
+   */
+  private VersionGatedRedisTarget redisTarget(InvalidatorConfig cfg, Servers servers) {
+    RedisConnection<String, String> connection = servers.connector().connect();
+    closeables.add(connection);
+    VersionGatedRedisTarget target =
+        new VersionGatedRedisTarget(
+            connection,
+            cfg.redis().keyScheme(),
+            cfg.cache().fenceTtl(),
+            new VersionGatedRedisTarget.Options(
+                cfg.tags().walkBatchSize(), cfg.nearCache().channels()),
+            servers.connector());
+    closeables.add(target);
+    return target;
   }
 
   /**
