@@ -300,19 +300,29 @@ public final class PollingRelay implements Runnable {
   }
 
   /**
-   * {@link #drain()} on {@code concurrency} threads at once (this one and the drain pool's): while
-   * one batch waits for Redis or for its commit, another is claimed and published. {@code SKIP
-   * LOCKED} keeps their batches disjoint; a drainer that finds nothing left returns at once.
+   * {@link #drain()} on {@code concurrency} threads at once (this one and the drain pool's) while
+   * the relay is behind: while one batch waits for Redis or for its commit, another is claimed and
+   * published. {@code SKIP LOCKED} keeps their batches disjoint; a drainer that finds nothing left
+   * returns at once.
+   *
+   * <p>The other drainers start only when this thread's first batch came back full. While the relay
+   * keeps up, a wake-up finds a few rows: a second drainer would claim at the same moment, find
+   * them locked and come back empty, one claim and one commit for nothing on every wake-up
+   * (measured at 2,000 events/s: about 200 wake-ups a second, so 400 claims where 200 do).
    */
   private int drainConcurrently(ExecutorService pool) throws InterruptedException {
     if (pool == null) {
       return drain();
     }
+    int first = relayBatch(batchSize);
+    if (first < batchSize || !running || Thread.currentThread().isInterrupted()) {
+      return first;
+    }
     List<Future<Integer>> others = new ArrayList<>(concurrency - 1);
     for (int i = 1; i < concurrency; i++) {
       others.add(pool.submit(this::drain));
     }
-    int total = 0;
+    int total = first;
     RuntimeException failure = null;
     try {
       total += drain();
