@@ -41,10 +41,11 @@ import org.HdrHistogram.Recorder;
  * <p>Design notes.
  *
  * <ul>
- *   <li>The daemon runs as {@code java -cp <this class path> dev.invalidator.server.Main run
- *       --postgres-url ... --redis-url ...}; only the run's table, key prefix and a free admin port
- *       are set (through {@code INVALIDATOR_*} variables), every other setting is the default. Its
- *       output goes to {@code <json>.daemon.log}.
+ *   <li>The daemon runs as {@code java <DaemonJvm.OPTIONS> -cp <this class path>
+ *       dev.invalidator.server.Main run --postgres-url ... --redis-url ...}, the JVM options the
+ *       launcher gives {@code ./invalidator run}; only the run's table, key prefix and a free admin
+ *       port are set (through {@code INVALIDATOR_*} variables), every other setting is the default.
+ *       Its output goes to {@code <json>.daemon.log}.
  *   <li>Writers: {@code writers} connections in auto-commit, one plain-SQL outbox {@code INSERT}
  *       per transaction (the README's contract), each for its own aggregate that holds a cache
  *       entry, on an open-loop schedule at the offered rate.
@@ -479,9 +480,11 @@ final class SustainedScenario {
             .info()
             .command()
             .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    List<String> cmd =
+    List<String> cmd = new ArrayList<>();
+    cmd.add(java);
+    cmd.addAll(DaemonJvm.OPTIONS);
+    cmd.addAll(
         List.of(
-            java,
             "-cp",
             System.getProperty("java.class.path"),
             DAEMON_MAIN,
@@ -489,7 +492,7 @@ final class SustainedScenario {
             "--postgres-url",
             env.jdbcUrl(),
             "--redis-url",
-            env.redisUrl());
+            env.redisUrl()));
     Path parent = logFile.toAbsolutePath().getParent();
     if (parent != null) {
       Files.createDirectories(parent);
