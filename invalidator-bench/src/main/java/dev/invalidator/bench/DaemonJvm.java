@@ -1,6 +1,7 @@
 package dev.invalidator.bench;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * The JVM options {@code ./invalidator run} starts the daemon with when {@code
@@ -21,4 +22,18 @@ public final class DaemonJvm {
 
   /** The options, in the order the launcher passes them. */
   public static final List<String> OPTIONS = List.of("-Xms128m", "-XX:+AlwaysPreTouch");
+
+  /**
+   * The options a daemon gets when started by the launcher with this environment: {@code
+   * INVALIDATOR_JAVA_OPTS} split on white space when it is set (even empty, which means none),
+   * {@link #OPTIONS} otherwise.
+   */
+  public static List<String> options(Map<String, String> env) {
+    String given = env.get("INVALIDATOR_JAVA_OPTS");
+    if (given == null) {
+      return OPTIONS;
+    }
+    String trimmed = given.strip();
+    return trimmed.isEmpty() ? List.of() : List.of(trimmed.split("\\s+"));
+  }
 }

@@ -482,7 +482,7 @@ final class SustainedScenario {
             .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     List<String> cmd = new ArrayList<>();
     cmd.add(java);
-    cmd.addAll(DaemonJvm.OPTIONS);
+    cmd.addAll(DaemonJvm.options(System.getenv()));
     cmd.addAll(
         List.of(
             "-cp",

@@ -81,4 +81,18 @@ class LauncherTest {
     assertThat(launch(Map.of("INVALIDATOR_JAVA_OPTS", ""), "run"))
         .isEqualTo(expected(List.of(), "run"));
   }
+
+  /** The sustained benchmark starts its daemon with the options the launcher would give it. */
+  @Test
+  void theBenchmarksDaemonGetsTheLaunchersOptions() throws Exception {
+    for (Map<String, String> env :
+        List.of(
+            Map.<String, String>of(),
+            Map.of("INVALIDATOR_JAVA_OPTS", ""),
+            Map.of("INVALIDATOR_JAVA_OPTS", "  -Xmx64m   -Dx=y "))) {
+      assertThat(launch(env, "run"))
+          .as(env.toString())
+          .isEqualTo(expected(DaemonJvm.options(env), "run"));
+    }
+  }
 }
