@@ -292,15 +292,17 @@ public final class CdcRelay implements AutoCloseable {
                 "SELECT active,"
                     + " coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint,"
                     + " coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn),"
-                    + " 0)::bigint, wal_status, active_pid"
+                    + " 0)::bigint, wal_status, active_pid, safe_wal_size"
                     + " FROM pg_replication_slots WHERE slot_name = ?")) {
       ps.setString(1, slotName);
       try (ResultSet rs = ps.executeQuery()) {
         if (!rs.next()) {
-          return new SlotHealth(slotName, false, false, 0, 0, null, null);
+          return new SlotHealth(slotName, false, false, 0, 0, null, null, null);
         }
         int pid = rs.getInt(5);
         Integer activePid = rs.wasNull() ? null : pid;
+        long safe = rs.getLong(6);
+        Long safeWalSize = rs.wasNull() ? null : safe;
         return new SlotHealth(
             slotName,
             true,
@@ -308,7 +310,8 @@ public final class CdcRelay implements AutoCloseable {
             rs.getLong(2),
             rs.getLong(3),
             rs.getString(4),
-            activePid);
+            activePid,
+            safeWalSize);
       }
     } catch (SQLException ex) {
       throw new InvalidatorException(
