@@ -349,12 +349,21 @@ class CommandLineTest {
           }
         },
         t);
-    Process p = runDaemon(dir.resolve("run-cdc.log"), "--relay", "cdc");
+    Path log = dir.resolve("run-cdc.log");
+    Process p = runDaemon(log, "--relay", "cdc");
     try {
-      await()
-          .atMost(Duration.ofSeconds(90))
-          .until(
-              () -> Files.readString(dir.resolve("run-cdc.log")).contains("invalidator running"));
+      try {
+        await()
+            .atMost(Duration.ofSeconds(90))
+            .until(() -> Files.readString(log).contains("invalidator running"));
+      } catch (org.awaitility.core.ConditionTimeoutException ex) {
+        throw new AssertionError(
+            "the daemon did not start; transactions open on the server: "
+                + openTransactions()
+                + "; its output:\n"
+                + Files.readString(log),
+            ex);
+      }
       try (Connection c = DriverManager.getConnection(TestServers.postgresUrl())) {
         c.setAutoCommit(false);
         OutboxWriter.create(t)
@@ -384,7 +393,7 @@ class CommandLineTest {
         assertThat(rs.next()).as("the CDC relay's slot exists").isTrue();
         assertThat(rs.getBoolean(1)).as("and the daemon streams from it").isTrue();
       }
-      assertThat(Files.readString(dir.resolve("run-cdc.log"))).contains("CDC relay for");
+      assertThat(Files.readString(log)).contains("CDC relay for");
       p.destroy(); // SIGTERM
       assertThat(p.waitFor(30, TimeUnit.SECONDS)).as("exited after SIGTERM").isTrue();
     } finally {
@@ -397,6 +406,26 @@ class CommandLineTest {
         s.execute("DROP TABLE IF EXISTS " + table + "_cdc_offsets");
       }
     }
+  }
+
+  /**
+   * Sessions holding a transaction id (a logical slot's creation waits for every one of them), for
+   * a failure message.
+   */
+  private static List<String> openTransactions() throws java.sql.SQLException {
+    List<String> out = new ArrayList<>();
+    try (Connection c = DriverManager.getConnection(TestServers.postgresUrl());
+        Statement s = c.createStatement();
+        var rs =
+            s.executeQuery(
+                "SELECT pid, state, backend_xid, left(query, 120) FROM pg_stat_activity"
+                    + " WHERE backend_xid IS NOT NULL OR state LIKE 'idle in transaction%'")) {
+      while (rs.next()) {
+        out.add(
+            rs.getInt(1) + " " + rs.getString(2) + " " + rs.getString(3) + " " + rs.getString(4));
+      }
+    }
+    return out;
   }
 
   /** {@code invalidator run --config <config> <extra...>} in a child JVM, output to {@code log}. */
