@@ -10,7 +10,6 @@ import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
-import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -287,10 +286,9 @@ public final class CacheClient implements AutoCloseable {
     this.near =
         nearOptions == null ? null : new NearCache(client, keys, nearOptions, System::nanoTime);
     if (b.meterRegistry != null) {
-      FunctionCounter.builder(FILL_REJECTED_METER, fillsRejected, LongAdder::sum)
-          .description(
-              "Read-through fills refused by the fence: the value read was older than an announced invalidation")
-          .register(b.meterRegistry);
+      // Micrometer is optional: only an application that has it can have passed a registry, and
+      // only then is CacheClientMeters (the one class that names Micrometer's types) loaded.
+      CacheClientMeters.register(b.meterRegistry, fillsRejected);
     }
   }
 
@@ -899,7 +897,8 @@ public final class CacheClient implements AutoCloseable {
 
     /**
      * Registers {@code invalidator_fill_rejected_total} (fills refused by the fence) in {@code
-     * registry}; default none.
+     * registry}; default none. Micrometer ({@code io.micrometer:micrometer-core}) is an optional
+     * dependency of {@code invalidator-client}: the application that calls this has it.
      */
     public Builder meterRegistry(MeterRegistry registry) {
       this.meterRegistry = registry;
