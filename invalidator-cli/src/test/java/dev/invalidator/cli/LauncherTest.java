@@ -113,7 +113,7 @@ class LauncherTest {
         .isEqualTo(expected(concat(LOGS_TO_STDERR, SHORT), "status", "--json"));
     assertThat(archive()).as("not kept: this java wrote none").doesNotExist();
 
-    Files.writeString(archive(), "recorded");
+    recorded();
     assertThat(launch(Map.of(), "status", "--json"))
         .isEqualTo(
             expected(
@@ -128,13 +128,16 @@ class LauncherTest {
 
     // A newer jar (rebuilt) makes the archive stale: it is recorded again.
     Files.setLastModifiedTime(
-        jar(), java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 60_000));
+        jar(),
+        java.nio.file.attribute.FileTime.fromMillis(
+            Files.getLastModifiedTime(archive()).toMillis() + 1_000));
     assertThat(launch(Map.of(), "dlq", "list").get(0)).startsWith("-XX:ArchiveClassesAtExit=");
   }
 
   @Test
   void verifyAndReplayKeepC2AndCdsCanBeTurnedOff() throws Exception {
-    Files.writeString(archive(), "recorded");
+    launch(Map.of(), "--help"); // sets up the launcher and its jar
+    recorded();
     assertThat(launch(Map.of(), "verify"))
         .isEqualTo(
             expected(
@@ -166,6 +169,15 @@ class LauncherTest {
     // Negative control: an archive the JVM cannot map does fail under -Xshare:on.
     Files.writeString(archive(), "not an archive");
     assertThat(run(false, strict, "status").exit()).isNotZero();
+  }
+
+  /** An archive, newer than the jar (as one recorded after the jar was built). */
+  private void recorded() throws IOException {
+    Files.writeString(archive(), "recorded");
+    Files.setLastModifiedTime(
+        archive(),
+        java.nio.file.attribute.FileTime.fromMillis(
+            Files.getLastModifiedTime(jar()).toMillis() + 1_000));
   }
 
   /** A jar whose main class prints "hello" and its arguments. */
