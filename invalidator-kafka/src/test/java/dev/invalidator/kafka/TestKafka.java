@@ -118,12 +118,24 @@ final class TestKafka {
    * Waits until every partition of a just-created topic has a leader: {@code createTopics} returns
    * once the controller accepted the topic, and a producer that sends before the leaders are
    * elected waits for them inside its acknowledgement time (seen on a cold CI machine as a publish
-   * timing out on the first test).
+   * timing out on the first test). Until the broker's metadata has the topic, describing it fails
+   * with "unknown topic or partition"; that is waited out too.
    */
   private static void awaitLeaders(String topic, int partitions) throws Exception {
     long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
     while (true) {
-      var description = admin().describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+      org.apache.kafka.clients.admin.TopicDescription description;
+      try {
+        description = admin().describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+      } catch (java.util.concurrent.ExecutionException ex) {
+        // The broker answering may not know the topic yet (its metadata arrives a little after
+        // the controller accepted it): the same wait as for a missing leader.
+        if (!(ex.getCause()
+            instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException)) {
+          throw ex;
+        }
+        description = null;
+      }
       if (description != null
           && description.partitions().size() == partitions
           && description.partitions().stream()
