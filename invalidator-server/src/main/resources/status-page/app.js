@@ -30,6 +30,17 @@
     text('dlq-depth', num(s.dlq_depth));
     setLevel('card-dlq', s.dlq_depth > 0 ? 'warn' : '');
 
+    // Workflow counts by state (only when the daemon runs workflows).
+    var wf = s.workflowStates;
+    $('card-workflows').hidden = !wf;
+    if (wf) {
+      ['running', 'waiting', 'succeeded', 'failed', 'cancelled'].forEach(function (k) {
+        text('wf-' + k, num(wf[k]));
+      });
+      text('wf-active', num((wf.running || 0) + (wf.waiting || 0)));
+      setLevel('card-workflows', wf.failed > 0 ? 'warn' : '');
+    }
+
     var rows = s.tenant_staleness_seconds || [];
     var worst = rows.reduce(function (m, r) { return Math.max(m, r.seconds); }, 0);
     var body = $('staleness').tBodies[0];

@@ -5,6 +5,7 @@ import dev.invalidator.core.KeyScheme;
 import dev.invalidator.embedded.EmbeddedPostgresServer;
 import dev.invalidator.embedded.EmbeddedRedisCluster;
 import dev.invalidator.embedded.EmbeddedRedisServer;
+import dev.invalidator.http.CdnProvider;
 import dev.invalidator.outbox.OutboxStats;
 import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.OutboxWriter;
@@ -116,6 +117,34 @@ final class DemoCommand implements Callable<Integer> {
               + " entries, and the demo exits 1 (default: ${DEFAULT-VALUE}).")
   double dropInvalidations;
 
+  @Option(
+      names = "--cdn",
+      paramLabel = "fastly|cloudflare|akamai",
+      description =
+          "Also purge a CDN by tag: start a local fake of this provider's purge API (a real HTTP"
+              + " server on loopback that checks each request's shape) and point the CDN target at"
+              + " it. Each event then carries its account and the account list as cdn_tags.")
+  String cdn;
+
+  @Option(
+      names = "--cdn-throttle-every",
+      paramLabel = "N",
+      defaultValue = "25",
+      description =
+          "The fake CDN answers every N-th purge request 429 with Retry-After: 1, as a provider's"
+              + " rate limiter would; 0 never (default: ${DEFAULT-VALUE}).")
+  int cdnThrottleEvery;
+
+  @Option(
+      names = "--observer-grace",
+      paramLabel = "DURATIONS",
+      defaultValue = "1s,10s",
+      description =
+          "When the consistency observer checks an applied event against the database: after each"
+              + " of these delays, comma-separated (default: ${DEFAULT-VALUE}). The demo waits for"
+              + " the last checks, twice the longest delay at most.")
+  String observerGrace;
+
   private final PrintStream out = System.out;
 
   @Override
@@ -128,6 +157,20 @@ final class DemoCommand implements Callable<Integer> {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this),
           "--tenants, --accounts, --writers and --rate must be >= 1");
+    }
+    if (cdnThrottleEvery < 0) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), "--cdn-throttle-every must be >= 0");
+    }
+    CdnProvider cdnProvider = null;
+    if (cdn != null) {
+      try {
+        cdnProvider = CdnProvider.fromLabel(cdn);
+      } catch (IllegalArgumentException e) {
+        throw new picocli.CommandLine.ParameterException(
+            new picocli.CommandLine(this),
+            "--cdn must be fastly, cloudflare or akamai, got '" + cdn + "'");
+      }
     }
     Duration runFor = parseDuration("--duration", duration);
     Duration drainFor = parseDuration("--drain-timeout", drainTimeout);
@@ -186,7 +229,7 @@ final class DemoCommand implements Callable<Integer> {
       overrides.put("observer.enabled", "true");
       overrides.put("observer.sampleRate", "0.1");
       overrides.put("observer.entrySamples", "5");
-      overrides.put("observer.grace", "1s,10s");
+      overrides.put("observer.grace", observerGrace);
       overrides.put("observer.maxDbReadsPerSecond", "300");
       overrides.put(
           "observer.queries",
@@ -202,8 +245,29 @@ final class DemoCommand implements Callable<Integer> {
             base.admin().port());
         overrides.put("admin.port", "0");
       }
-      InvalidatorConfig cfg = connection.load(withBase(base, overrides));
-      return run(cfg, runFor, drainFor);
+      FakeCdn fakeCdn = null;
+      if (cdnProvider != null) {
+        fakeCdn = FakeCdn.start(cdnProvider, cdnThrottleEvery);
+        embedded.add(0, fakeCdn);
+        overrides.putAll(fakeCdn.settings());
+        overrides.put("targets.cdn.everyEvent", "true");
+        out.printf(
+            "fake %s purge API on %s (429 every %s requests)%n",
+            cdnProvider.label(),
+            fakeCdn.endpoint(),
+            cdnThrottleEvery == 0 ? "no" : Integer.toString(cdnThrottleEvery));
+      }
+      InvalidatorConfig cfg;
+      try {
+        cfg = connection.load(withBase(base, overrides));
+      } catch (ConfigException e) {
+        if ("observer.grace".equals(e.setting())) {
+          throw new picocli.CommandLine.ParameterException(
+              new picocli.CommandLine(this), "--observer-grace: " + e.getMessage());
+        }
+        throw e;
+      }
+      return run(cfg, runFor, drainFor, fakeCdn);
     } finally {
       for (AutoCloseable c : embedded) {
         try {
@@ -240,7 +304,8 @@ final class DemoCommand implements Callable<Integer> {
     return m;
   }
 
-  private int run(InvalidatorConfig cfg, Duration runFor, Duration drainFor) throws Exception {
+  private int run(InvalidatorConfig cfg, Duration runFor, Duration drainFor, FakeCdn fakeCdn)
+      throws Exception {
     OutboxTable table = OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table());
     KeyScheme keys = cfg.redis().keyScheme();
     FreshnessTracker tracker = new FreshnessTracker();
@@ -257,7 +322,13 @@ final class DemoCommand implements Callable<Integer> {
         RedisConnection<String, String> redis = daemon.redis().connect()) {
       DemoWorkload workload =
           new DemoWorkload(
-              daemon.dataSource(), OutboxWriter.create(table), cache, tracker, tenants, accounts);
+              daemon.dataSource(),
+              OutboxWriter.create(table),
+              cache,
+              tracker,
+              tenants,
+              accounts,
+              fakeCdn);
       workload.setUp();
       workload.dropInvalidations = dropInvalidations;
       if (dropInvalidations > 0) {
@@ -270,16 +341,21 @@ final class DemoCommand implements Callable<Integer> {
       out.printf(
           "demo: %d tenants x %d accounts, %d writers at %d writes/s, %d readers, for %s (key prefix %s)%n",
           tenants, accounts, writers, rate, readers, runFor, keys.prefix());
-      runWorkload(workload, metrics, tracker, cache, runFor);
+      String cdnTarget = fakeCdn == null ? null : "cdn-" + fakeCdn.provider().label();
+      runWorkload(workload, metrics, tracker, cache, runFor, fakeCdn);
       out.println("workload stopped; waiting for the pipeline to drain...");
       long drainStart = System.nanoTime();
-      boolean drained = awaitDrain(daemon, table, drainFor);
+      boolean drained = awaitDrain(daemon, table, drainFor, cdnTarget);
       long drainMs = (System.nanoTime() - drainStart) / 1_000_000;
       int stale = checkAfterDrain(redis.sync(), workload, keys);
       Verification.Report verified = verifyAfterDrain(daemon, cfg, workload);
       ConsistencyObserver observer = daemon.consistencyObserver();
       awaitObserver(observer);
       printSummary(workload, metrics, tracker, cache, drained, drainMs, stale);
+      boolean cdnOk = true;
+      if (fakeCdn != null) {
+        cdnOk = printCdnSummary(workload, fakeCdn, runFor.toMillis() + drainMs);
+      }
       // The observer's own after-drain scan must agree with the demo's checker above.
       boolean agree = (verified.inconsistent() == 0) == (stale == 0);
       out.printf(
@@ -290,7 +366,7 @@ final class DemoCommand implements Callable<Integer> {
           agree ? ", agrees with the checker" : ", DISAGREES with the checker");
       out.println(observer.summaryLine());
       out.printf("stale after drain: %d%n", stale);
-      return drained && stale == 0 && agree ? 0 : 1;
+      return drained && stale == 0 && agree && cdnOk ? 0 : 1;
     }
   }
 
@@ -299,7 +375,8 @@ final class DemoCommand implements Callable<Integer> {
       DemoMetrics metrics,
       FreshnessTracker tracker,
       CacheClient cache,
-      Duration runFor)
+      Duration runFor,
+      FakeCdn fakeCdn)
       throws InterruptedException {
     AtomicBoolean running = new AtomicBoolean(true);
     ExecutorService pool = Executors.newFixedThreadPool(writers + readers);
@@ -332,6 +409,7 @@ final class DemoCommand implements Callable<Integer> {
     long lastWrites = 0;
     long lastApplied = 0;
     long lastRejected = 0;
+    long[] lastCdn = new long[3];
     int second = 0;
     while (System.nanoTime() < end) {
       Thread.sleep(Math.min(1000, Math.max(1, (end - System.nanoTime()) / 1_000_000)));
@@ -351,6 +429,19 @@ final class DemoCommand implements Callable<Integer> {
           rejected - lastRejected,
           staleNow[0],
           staleNow[1]);
+      if (fakeCdn != null) {
+        long[] now = {
+          fakeCdn.purgeRequests.sum(), fakeCdn.tagsPurged.sum(), fakeCdn.throttled.sum()
+        };
+        out.printf(
+            "       cdn %s: purges/s %4d  tags purged/s %5d  429s %3d (total %d)%n",
+            fakeCdn.provider().label(),
+            now[0] - lastCdn[0],
+            now[1] - lastCdn[1],
+            now[2] - lastCdn[2],
+            now[2]);
+        lastCdn = now;
+      }
       lastWrites = writes;
       lastApplied = applied;
       lastRejected = rejected;
@@ -362,13 +453,20 @@ final class DemoCommand implements Callable<Integer> {
     }
   }
 
-  private boolean awaitDrain(Daemon daemon, OutboxTable table, Duration timeout)
+  /**
+   * Waits until the outbox, the Redis target's group and the CDN target's group (if any) drained.
+   */
+  private boolean awaitDrain(Daemon daemon, OutboxTable table, Duration timeout, String cdnTarget)
       throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < deadline) {
       OutboxStats outbox = OutboxStats.read(daemon.dataSource(), table);
       StreamStats stream = daemon.transportStats();
-      if (outbox.pending() == 0 && stream.pending() == 0 && stream.lag() == 0) {
+      StreamStats cdnStream = cdnTarget == null ? null : daemon.transportStats(cdnTarget);
+      if (outbox.pending() == 0
+          && stream.pending() == 0
+          && stream.lag() == 0
+          && (cdnStream == null || (cdnStream.pending() == 0 && cdnStream.lag() == 0))) {
         return true;
       }
       Thread.sleep(100);
@@ -440,6 +538,34 @@ final class DemoCommand implements Callable<Integer> {
     }
     out.printf(
         "  drained                   %s in %d ms%n", drained ? "yes" : "NO (timed out)", drainMs);
+  }
+
+  /**
+   * Prints what the fake CDN saw; true when it refused no request and no tag was written after its
+   * last purge.
+   */
+  private boolean printCdnSummary(DemoWorkload workload, FakeCdn cdn, long elapsedMs) {
+    long requests = cdn.purgeRequests.sum();
+    List<String> staleTags = workload.cdnStaleTags();
+    out.printf(
+        "  cdn %-10s purges %d in %.1f s of run and drain (%.1f/s), tags purged %d,"
+            + " 429s seen %d%n",
+        cdn.provider().label(),
+        requests,
+        elapsedMs / 1000.0,
+        requests * 1000.0 / Math.max(1, elapsedMs),
+        cdn.tagsPurged.sum(),
+        cdn.throttled.sum());
+    out.printf(
+        "  cdn requests refused      %d%s%n",
+        cdn.refused.sum(), cdn.lastRefusal() == null ? "" : " (last: " + cdn.lastRefusal() + ")");
+    for (String tag : staleTags.subList(0, Math.min(5, staleTags.size()))) {
+      log.error("CDN tag {} was written after its last purge", tag);
+    }
+    out.printf(
+        "cdn tags written after their last purge: %d of %d%n",
+        staleTags.size(), workload.cdnWrites.size());
+    return cdn.refused.sum() == 0 && staleTags.isEmpty();
   }
 
   /**

@@ -3,12 +3,16 @@ package dev.invalidator.cli;
 import dev.invalidator.core.ApplyResult;
 import dev.invalidator.core.InvalidationEvent;
 import dev.invalidator.core.WorkerListener;
+import dev.invalidator.redis.VersionGatedRedisTarget;
 import java.time.Instant;
 import java.util.concurrent.atomic.LongAdder;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 
-/** Counts what the workers did and records commit-to-apply latency, per interval and overall. */
+/**
+ * Counts what the Redis target's workers did and records commit-to-apply latency, per interval and
+ * overall; the CDN target (in its own consumer group) is counted by the fake CDN instead.
+ */
 final class DemoMetrics implements WorkerListener {
   final LongAdder applied = new LongAdder();
   final LongAdder staleSkipped = new LongAdder();
@@ -25,6 +29,9 @@ final class DemoMetrics implements WorkerListener {
       ApplyResult result,
       Instant committedAt,
       Instant appliedAt) {
+    if (!VersionGatedRedisTarget.NAME.equals(target)) {
+      return;
+    }
     if (result.status() == ApplyResult.Status.APPLIED) {
       applied.increment();
     } else {
@@ -39,6 +46,9 @@ final class DemoMetrics implements WorkerListener {
   @Override
   public void failed(
       String target, dev.invalidator.core.Delivery delivery, RuntimeException error) {
+    if (!VersionGatedRedisTarget.NAME.equals(target)) {
+      return;
+    }
     failed.increment();
   }
 

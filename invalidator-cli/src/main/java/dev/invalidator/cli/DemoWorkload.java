@@ -10,6 +10,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.LongAdder;
 import javax.sql.DataSource;
@@ -40,14 +41,28 @@ final class DemoWorkload {
   /** Negative control: the fraction of writes committed without their outbox event. */
   volatile double dropInvalidations;
 
+  /** The payload tag every account's events carry besides the account's own (a list page). */
+  static final String LIST_TAG = "accounts";
+
+  /**
+   * With a CDN: each event also names the account and the tenant's account list as {@code
+   * cdn_tags}, and each write's time is kept per rendered tag (null: no CDN).
+   */
+  private final FakeCdn cdn;
+
+  /** Rendered CDN tag -> the {@link System#nanoTime()} just before the last write's commit. */
+  final java.util.Map<String, Long> cdnWrites = new java.util.concurrent.ConcurrentHashMap<>();
+
   DemoWorkload(
       DataSource ds,
       OutboxWriter outbox,
       CacheClient cache,
       FreshnessTracker tracker,
       int tenants,
-      int accounts) {
+      int accounts,
+      FakeCdn cdn) {
     this.ds = ds;
+    this.cdn = cdn;
     this.outbox = outbox;
     this.cache = cache;
     this.tracker = tracker;
@@ -142,10 +157,19 @@ final class DemoWorkload {
                 .aggregate(TYPE, account)
                 .version(version)
                 .eventType("account.balance_changed")
-                .payload(Payload.ofViews(VIEW))
+                .payload(
+                    cdn == null
+                        ? Payload.ofViews(VIEW)
+                        : new Payload(List.of(VIEW), List.of(), List.of(account, LIST_TAG)))
                 .build());
       }
+      // Taken before the commit: the purge of this write's tags can only come after it.
+      long beforeCommit = System.nanoTime();
       c.commit();
+      if (cdn != null) {
+        cdnWrites.merge(cdn.rendered(tenant, account), beforeCommit, Math::max);
+        cdnWrites.merge(cdn.rendered(tenant, LIST_TAG), beforeCommit, Math::max);
+      }
       tracker.committed(key(tenant, account), version, System.nanoTime());
       writes.increment();
     } catch (SQLException e) {
@@ -186,6 +210,22 @@ final class DemoWorkload {
         return new CacheClient.Versioned(rs.getLong(1), json.getBytes(StandardCharsets.UTF_8));
       }
     }
+  }
+
+  /**
+   * CDN tags written after their last purge: content the CDN may still serve older than the
+   * database. Must be 0 once the CDN target's group has drained.
+   */
+  List<String> cdnStaleTags() {
+    List<String> stale = new java.util.ArrayList<>();
+    cdnWrites.forEach(
+        (tag, written) -> {
+          Long purged = cdn.lastPurged(tag);
+          if (purged == null || purged < written) {
+            stale.add(tag);
+          }
+        });
+    return stale;
   }
 
   /** The database version of every account, for the check after draining. */

@@ -58,6 +58,8 @@ public final class Daemon implements AutoCloseable {
   private boolean closed;
   private dev.invalidator.redis.RedisStreamSource statsProbe;
   private KafkaTransport statsKafka;
+  private final java.util.Map<String, dev.invalidator.redis.RedisStreamSource> targetProbes =
+      new java.util.HashMap<>();
 
   private Daemon(InvalidatorConfig cfg, Role role, WorkerListener extra, boolean migrate) {
     this.cfg = cfg;
@@ -188,6 +190,29 @@ public final class Daemon implements AutoCloseable {
     return statsProbe.stats();
   }
 
+  /**
+   * Pending entries and lag of the consumer group of a target beyond Redis, such as {@code
+   * cdn-fastly}: {@code <worker.group>-<target>} (on Kafka, {@code <kafka.groupId>-<target>}).
+   */
+  public synchronized dev.invalidator.redis.StreamStats transportStats(String target) {
+    if (cfg.kafka().enabled()) {
+      if (statsKafka == null) {
+        statsKafka = new KafkaTransport(cfg.kafka());
+      }
+      return statsKafka.stats(statsKafka.group() + "-" + target);
+    }
+    return targetProbes
+        .computeIfAbsent(
+            target,
+            t ->
+                dev.invalidator.redis.RedisStreamSource.builder(
+                        servers.connector(), cfg.redis().keyScheme())
+                    .group(cfg.worker().group() + "-" + t)
+                    .consumer("status-probe")
+                    .build())
+        .stats();
+  }
+
   /** Asks every loop to stop and waits up to {@code timeout} for the batches in flight. */
   public void stop(Duration timeout) {
     pipeline.stop(timeout);
@@ -206,6 +231,7 @@ public final class Daemon implements AutoCloseable {
     if (statsProbe != null) {
       statsProbe.close();
     }
+    targetProbes.values().forEach(dev.invalidator.redis.RedisStreamSource::close);
     pipeline.stop(Duration.ofSeconds(20));
     pipeline.close();
     if (observer != null) {

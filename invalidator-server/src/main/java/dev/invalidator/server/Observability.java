@@ -213,6 +213,8 @@ final class Observability implements AutoCloseable {
             // Workflows by <workflow>/<state>, as invalidator_workflows counts them.
             java.util.Map<String, Object> withWorkflows = new java.util.LinkedHashMap<>(m);
             withWorkflows.put("workflows", new java.util.TreeMap<>(workflows.countsByState()));
+            // The same workflows by the five states the status page draws.
+            withWorkflows.put("workflowStates", workflows.countsByDisplayState());
             return withWorkflows;
           }
           return m;

@@ -82,6 +82,10 @@ final class StatusCommand implements Callable<Integer> {
               stream.lag(),
               stream.pendingPerConsumer(),
               dlq);
+      if (cfg.workflows().enabled() || engineTablesExist(servers, cfg.workflows().schema())) {
+        status = new java.util.LinkedHashMap<>(status);
+        status.put("workflowStates", workflowStates(servers, cfg));
+      }
       if (json) {
         System.out.println(
             new ObjectMapper()
@@ -94,6 +98,10 @@ final class StatusCommand implements Callable<Integer> {
               if (!(v instanceof Map)) {
                 System.out.printf("%-28s %s%n", k, v);
               }
+              if (k.equals("workflowStates")) {
+                ((Map<?, ?>) v)
+                    .forEach((st, n) -> System.out.printf("%-28s %s%n", "workflows " + st, n));
+              }
             });
         System.out.println();
         System.out.printf("%-40s %s%n", "CONSUMER", "PENDING");
@@ -104,6 +112,30 @@ final class StatusCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** Whether a daemon with workflows has created the engine's status table in {@code schema}. */
+  private static boolean engineTablesExist(Servers servers, String schema) throws Exception {
+    try (java.sql.Connection c = servers.dataSource().getConnection();
+        java.sql.ResultSet rs =
+            c.getMetaData().getTables(null, schema, "workflow_status", new String[] {"TABLE"})) {
+      return rs.next();
+    }
+  }
+
+  /**
+   * Workflows by running, waiting, succeeded, failed and cancelled, from the engine's tables in the
+   * outbox database (what {@code /api/status} shows as {@code workflowStates}).
+   */
+  private static Map<String, Object> workflowStates(Servers servers, InvalidatorConfig cfg) {
+    try (dev.invalidator.workflows.WorkflowAdmin admin =
+        new dev.invalidator.workflows.WorkflowAdmin(
+            servers.dataSource(), cfg.workflows().schema(), java.time.Clock.systemUTC())) {
+      return new java.util.LinkedHashMap<>(admin.countsByDisplayState());
+    } catch (IllegalStateException e) {
+      // No daemon with workflows has created the engine's tables yet, or they are unreadable.
+      return Map.of("error", String.valueOf(e.getMessage()));
+    }
   }
 
   /**

@@ -34,10 +34,13 @@ class ReadmeSamplesTest {
       """
       import dev.invalidator.core.*;
       import dev.invalidator.outbox.*;
+      import dev.invalidator.http.*;
       import dev.invalidator.redis.*;
+      import dev.invalidator.workflows.*;
       import io.lettuce.core.RedisClient;
       import java.sql.Connection;
       import java.sql.SQLException;
+      import java.time.Duration;
       import java.util.List;
       import javax.sql.DataSource;
 

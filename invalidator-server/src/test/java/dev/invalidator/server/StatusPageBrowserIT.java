@@ -45,6 +45,7 @@ class StatusPageBrowserIT {
   private WebDriver driver;
   private Thread writer;
   private final AtomicBoolean writing = new AtomicBoolean(true);
+  private String dropSchema;
 
   @AfterEach
   void tearDown() throws Exception {
@@ -63,6 +64,14 @@ class StatusPageBrowserIT {
     }
     if (env != null) {
       env.close();
+    }
+    if (dropSchema != null) {
+      try (java.sql.Connection c =
+              java.sql.DriverManager.getConnection(
+                  dev.invalidator.testing.TestServers.postgresUrl());
+          java.sql.Statement st = c.createStatement()) {
+        st.execute("DROP SCHEMA IF EXISTS " + dropSchema + " CASCADE");
+      }
     }
   }
 
@@ -138,6 +147,80 @@ class StatusPageBrowserIT {
     Path target = Path.of("target", "status-page.png");
     Files.copy(shot.toPath(), target, StandardCopyOption.REPLACE_EXISTING);
     assertThat(Files.size(target)).isGreaterThan(10_000);
+  }
+
+  /**
+   * The workflows card: three workflows waiting for a callback show as waiting (not running), then
+   * two called back and one cancelled show as succeeded and cancelled, nothing in flight. The same
+   * counts are in {@code /api/status} as {@code workflowStates}.
+   */
+  @Test
+  void workflowsCardShowsCountsByState() throws Exception {
+    assumeInstalled(CHROMIUM, CHROMEDRIVER);
+    String schema = "wfb_" + java.util.UUID.randomUUID().toString().substring(0, 8);
+    String definitions =
+        ("[{'name':'confirm','eventTypes':['account.changed'],'steps':["
+                + "{'name':'redis','kind':'invalidate-redis'},"
+                + "{'name':'confirmed','kind':'wait-for-callback','timeout':'5m'}]}]")
+            .replace('\'', '"');
+    env = new TestEnv(Map.of("workflows.definitions", definitions, "workflows.schema", schema));
+    try {
+      observability =
+          Observability.create(env.cfg, Daemon.Role.ALL, OpenTelemetry.noop(), Clock.systemUTC());
+      pipeline =
+          new Pipeline(
+              env.cfg,
+              env.servers,
+              Daemon.Role.ALL,
+              observability.metrics().workerListener(),
+              observability.metrics().relayListener(),
+              Clock.systemUTC(),
+              MessagingSpans.NOOP);
+      pipeline.start();
+      AdminServer admin = observability.start(env.servers, pipeline);
+      List<String> ids = new java.util.ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        ids.add(
+            dev.invalidator.workflows.WorkflowEngine.workflowId(
+                "confirm", env.commit("acme", "w" + i, 1)));
+      }
+      driver = chrome();
+      driver.get(admin.uri().toString());
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .untilAsserted(
+              () -> {
+                assertThat(driver.findElement(By.id("card-workflows")).isDisplayed()).isTrue();
+                assertThat(number("wf-waiting")).isEqualTo(3);
+                assertThat(number("wf-running")).isZero();
+                assertThat(number("wf-active")).isEqualTo(3);
+              });
+      assertThat(pipeline.workflowEngine().callback(ids.get(0), "confirmed", "{}")).isTrue();
+      assertThat(pipeline.workflowEngine().callback(ids.get(1), "confirmed", "{}")).isTrue();
+      pipeline.workflowAdmin().cancel(ids.get(2));
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .untilAsserted(
+              () -> {
+                assertThat(number("wf-succeeded")).isEqualTo(2);
+                assertThat(number("wf-cancelled")).isEqualTo(1);
+                assertThat(number("wf-waiting")).isZero();
+                assertThat(number("wf-running")).isZero();
+                assertThat(number("wf-failed")).isZero();
+                assertThat(number("wf-active")).isZero();
+              });
+      assertThat(env.get(admin.uri(), "api/status").body())
+          .contains(
+              "\"workflowStates\":{\"running\":0,\"waiting\":0,\"succeeded\":2,\"failed\":0,"
+                  + "\"cancelled\":1}");
+      File shot = ((ChromeDriver) driver).getScreenshotAs(OutputType.FILE);
+      Files.copy(
+          shot.toPath(),
+          Path.of("target", "status-page-workflows.png"),
+          StandardCopyOption.REPLACE_EXISTING);
+    } finally {
+      dropSchema = schema;
+    }
   }
 
   private String text(String id) {

@@ -141,7 +141,13 @@ class WorkflowsDaemonIT {
             config,
             "postgres:\n  url: \""
                 + TestServers.postgresUrl()
-                + "\"\nworkflows:\n  schema: "
+                + "\"\n  table: "
+                + env.cfg.postgres().table()
+                + "\nredis:\n  url: \""
+                + TestServers.redisUrl()
+                + "\"\n  prefix: "
+                + env.keys.prefix()
+                + "\nworkflows:\n  schema: "
                 + schema
                 + "\n");
         await()
@@ -169,6 +175,15 @@ class WorkflowsDaemonIT {
             .doesNotContain("vendor-dead-letter");
         assertThat(cli("workflows", "list", "--tenant", "other", "--config", config.toString()))
             .contains("0 workflow(s)");
+        // status finds the engine's tables and counts the workflows by state.
+        dev.invalidator.testing.ConsoleCapture.Result status =
+            dev.invalidator.testing.ConsoleCapture.run(
+                Main::execute, "status", "--json", "--config", config.toString());
+        assertThat(status.exit()).as(status.err()).isZero();
+        assertThat(status.out())
+            .containsPattern(
+                "\"workflowStates\" : \\{\\s*\"running\" : 0,\\s*\"waiting\" : 0,"
+                    + "\\s*\"succeeded\" : 1,\\s*\"failed\" : 0,\\s*\"cancelled\" : 0");
         await()
             .atMost(Duration.ofSeconds(10))
             .until(() -> env.get(admin, "api/status").body().contains("\"plan-change/SUCCESS\":1"));

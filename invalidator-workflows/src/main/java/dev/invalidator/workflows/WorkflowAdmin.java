@@ -42,6 +42,7 @@ public final class WorkflowAdmin implements AutoCloseable {
   private final Clock clock;
   private final Map<String, Long> counts = new ConcurrentHashMap<>();
   private volatile Instant countedAt = Instant.EPOCH;
+  private volatile Counts lastCounts;
 
   /**
    * An admin over the engine tables in {@code schema} (default {@code dbos}) of {@code dataSource}.
@@ -204,31 +205,85 @@ public final class WorkflowAdmin implements AutoCloseable {
   }
 
   /**
-   * Workflows by {@code <workflow>/<state>}, counted at most every 5 s (one grouped query on the
-   * engine's status table).
+   * Workflows by {@code <workflow>/<state>} (DBOS's states), counted at most every 5 s (one grouped
+   * query on the engine's status table).
    */
   public Map<String, Long> countsByState() {
+    return count().byDbosState();
+  }
+
+  /**
+   * Workflows of every definition by the state an operator reads, each key present: {@code running}
+   * (a step runs or is about to), {@code waiting} (in a durable wait or waiting for a callback, or
+   * queued for a free slot), {@code succeeded}, {@code failed} (ended in {@code ERROR} or past its
+   * recovery attempts) and {@code cancelled}. Counted with {@link #countsByState()}, at most every
+   * 5 s.
+   */
+  public Map<String, Long> countsByDisplayState() {
+    return count().byDisplayState();
+  }
+
+  /** The five states of {@link #countsByDisplayState()}, in the order the status page shows. */
+  public static final List<String> DISPLAY_STATES =
+      List.of("running", "waiting", "succeeded", "failed", "cancelled");
+
+  private record Counts(Map<String, Long> byDbosState, Map<String, Long> byDisplayState) {}
+
+  private Counts count() {
     Instant now = clock.instant();
-    if (Duration.between(countedAt, now).compareTo(COUNT_CACHE) >= 0) {
-      String sql =
-          "SELECT attributes->>'workflow', status, count(*) FROM \""
-              + schema
-              + "\".workflow_status WHERE attributes->>'workflow' IS NOT NULL GROUP BY 1, 2";
-      Map<String, Long> fresh = new java.util.HashMap<>();
-      try (Connection c = dataSource.getConnection();
-          PreparedStatement ps = c.prepareStatement(sql);
-          ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          fresh.put(rs.getString(1) + "/" + rs.getString(2), rs.getLong(3));
-        }
-      } catch (SQLException e) {
-        throw new IllegalStateException("cannot count workflows: " + e.getMessage(), e);
-      }
-      counts.replaceAll((k, v) -> 0L);
-      counts.putAll(fresh);
-      countedAt = now;
+    Counts c = lastCounts;
+    if (c != null && Duration.between(countedAt, now).compareTo(COUNT_CACHE) < 0) {
+      return c;
     }
-    return Map.copyOf(counts);
+    // A PENDING workflow waits when it is inside a durable sleep: DBOS records a sleep (also the
+    // timeout of a recv, at the recv's position + 1) as a DBOS.sleep step whose completion time is
+    // the wake-up time, written when the sleep starts. A recv that got its message early records
+    // DBOS.recv just before that sleep's position; then the sleep no longer counts.
+    String sql =
+        "SELECT w.attributes->>'workflow', w.status,"
+            + " w.status = 'PENDING' AND EXISTS (SELECT 1 FROM \"%1$s\".operation_outputs s"
+            + "   WHERE s.workflow_uuid = w.workflow_uuid AND s.function_name = 'DBOS.sleep'"
+            + "   AND s.completed_at_epoch_ms > ?"
+            + "   AND NOT EXISTS (SELECT 1 FROM \"%1$s\".operation_outputs r"
+            + "     WHERE r.workflow_uuid = s.workflow_uuid AND r.function_id = s.function_id - 1"
+            + "     AND r.function_name = 'DBOS.recv')),"
+            + " count(*)"
+            + " FROM \"%1$s\".workflow_status w"
+            + " WHERE w.attributes->>'workflow' IS NOT NULL GROUP BY 1, 2, 3";
+    Map<String, Long> byState = new java.util.HashMap<>();
+    Map<String, Long> display = new java.util.LinkedHashMap<>();
+    DISPLAY_STATES.forEach(d -> display.put(d, 0L));
+    try (Connection conn = dataSource.getConnection();
+        PreparedStatement ps = conn.prepareStatement(String.format(Locale.ROOT, sql, schema))) {
+      ps.setLong(1, now.toEpochMilli());
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          String state = rs.getString(2);
+          long n = rs.getLong(4);
+          byState.merge(rs.getString(1) + "/" + state, n, Long::sum);
+          display.merge(displayState(state, rs.getBoolean(3)), n, Long::sum);
+        }
+      }
+    } catch (SQLException e) {
+      throw new IllegalStateException("cannot count workflows: " + e.getMessage(), e);
+    }
+    counts.replaceAll((k, v) -> 0L);
+    counts.putAll(byState);
+    c = new Counts(Map.copyOf(counts), java.util.Collections.unmodifiableMap(display));
+    lastCounts = c;
+    countedAt = now;
+    return c;
+  }
+
+  static String displayState(String dbosState, boolean inDurableWait) {
+    return switch (dbosState) {
+      case "PENDING" -> inDurableWait ? "waiting" : "running";
+      case "ENQUEUED", "DELAYED" -> "waiting";
+      case "SUCCESS" -> "succeeded";
+      case "ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED" -> "failed";
+      case "CANCELLED" -> "cancelled";
+      default -> "running";
+    };
   }
 
   /**

@@ -22,6 +22,16 @@ public record WorkflowStep(
 
   static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]{0,29}");
 
+  /**
+   * How long an HTTP target of a step should wait for a request token (its {@code rateLimitWait}),
+   * a provider's advertised {@code Retry-After} included. A worker batch waits 1 s at most, since
+   * it holds a worker thread for every event of the batch; a step holds one workflow's slot only,
+   * and an attempt that gives up before the advertised time sends nothing and only spends one of
+   * the step's attempts (the DBOS retries, 1 s doubling by default, run out long before a 30 s
+   * Retry-After). So a throttled step waits the advertised time, up to this bound, and then sends.
+   */
+  public static final Duration TARGET_TOKEN_WAIT = Duration.ofSeconds(60);
+
   public WorkflowStep {
     Objects.requireNonNull(kind, "kind");
     if (name == null || !NAME.matcher(name).matches()) {

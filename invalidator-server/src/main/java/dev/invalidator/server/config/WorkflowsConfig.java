@@ -10,6 +10,7 @@ import dev.invalidator.http.WebhookTarget;
 import dev.invalidator.workflows.StepConfig;
 import dev.invalidator.workflows.WorkflowConfig;
 import dev.invalidator.workflows.WorkflowDefinition;
+import dev.invalidator.workflows.WorkflowStep;
 import java.util.List;
 import java.util.function.Supplier;
 
@@ -68,11 +69,21 @@ public record WorkflowsConfig(
           throw new IllegalArgumentException(
               "a purge-cdn step needs targets.cdn.provider and the other targets.cdn settings");
         }
-        yield targets.cdn().builder().name(step.targetName()).build();
+        // A step waits out a provider's Retry-After instead of spending its attempts on it.
+        yield targets
+            .cdn()
+            .builder()
+            .name(step.targetName())
+            .rateLimitWait(WorkflowStep.TARGET_TOKEN_WAIT)
+            .build();
       }
       case WEBHOOK, VENDOR_CALL -> {
         WebhookTarget.Builder b =
-            WebhookTarget.builder().name(step.targetName()).url(step.url()).secret(step.secret());
+            WebhookTarget.builder()
+                .name(step.targetName())
+                .url(step.url())
+                .secret(step.secret())
+                .rateLimitWait(WorkflowStep.TARGET_TOKEN_WAIT);
         if (step.rateLimit() > 0) {
           b.rateLimit(step.rateLimit());
         }
