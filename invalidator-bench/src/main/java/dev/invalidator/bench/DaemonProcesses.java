@@ -101,7 +101,9 @@ final class DaemonProcesses {
    */
   static void awaitReady(List<Process> processes, List<Path> logs, long seconds)
       throws IOException, InterruptedException {
-    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    // Counted in polls of 100 ms, not on the clock: a bench stopped and continued as a whole
+    // (SIGSTOP/SIGCONT, a suspended laptop) does not time out for the time it did not run.
+    long polls = seconds * 10;
     boolean[] ready = new boolean[processes.size()];
     int left = processes.size();
     while (left > 0) {
@@ -117,17 +119,25 @@ final class DaemonProcesses {
               "a daemon exited with "
                   + processes.get(i).exitValue()
                   + " during start-up; see "
-                  + logs.get(i));
+                  + logs.get(i)
+                  + ", which ends with:\n"
+                  + tail(logs.get(i), 5));
         }
       }
       if (left > 0) {
-        if (System.nanoTime() > until) {
+        if (polls-- <= 0) {
           throw new IllegalStateException(
               "a daemon did not start within " + seconds + " s; see " + logs);
         }
         Thread.sleep(100);
       }
     }
+  }
+
+  /** The last {@code lines} lines of {@code log}. */
+  static String tail(Path log, int lines) throws IOException {
+    List<String> all = Files.readAllLines(log, StandardCharsets.UTF_8);
+    return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
   }
 
   /** Stops the processes (SIGTERM, then SIGKILL after the grace period), all at once. */

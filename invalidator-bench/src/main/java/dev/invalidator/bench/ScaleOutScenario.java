@@ -196,7 +196,7 @@ final class ScaleOutScenario {
       throws Exception {
     OutboxTable outbox = env.outbox("so_" + transport + "_outbox");
     KeyScheme keys = env.keys("so-" + transport);
-    String group = "bench-" + env.runId() + "-so-" + transport;
+    String group = "bench_" + env.runId() + "_so_" + transport; // worker.group: [a-z0-9_]
     String topic = "bench-" + env.runId() + "-so";
     Map<String, String> daemonEnv = new LinkedHashMap<>();
     daemonEnv.put("INVALIDATOR_DATABASE_URL", env.jdbcUrl());
@@ -337,7 +337,8 @@ final class ScaleOutScenario {
         OutboxBacklog.fill(env, outbox, first, n, OutboxBacklog.Shape.FIXTURE, true, out);
     r.lastDeleted.set(committed);
     long relayDone = 0;
-    long lastProgress = System.nanoTime();
+    // Polls of 5 ms without a deletion, not clock time (see DaemonProcesses.awaitReady).
+    long stallPolls = 0;
     int lastSize = r.remaining.size();
     long nextSample = 0;
     while (!r.remaining.isEmpty()) {
@@ -351,9 +352,10 @@ final class ScaleOutScenario {
       int size = r.remaining.size();
       if (size != lastSize) {
         lastSize = size;
-        lastProgress = now;
-      } else if (now - lastProgress > STALL.toNanos()) {
-        out.printf("  %,d entries still present after %d s without progress%n", size, 60);
+        stallPolls = 0;
+      } else if (++stallPolls > STALL.toMillis() / 5) {
+        out.printf(
+            "  %,d entries still present after %d s without progress%n", size, STALL.toSeconds());
         break;
       }
       Thread.sleep(5);
@@ -383,9 +385,10 @@ final class ScaleOutScenario {
   private static void awaitMembers(
       BenchEnvironment env, KeyScheme keys, String group, Admin admin, int consumers, Duration max)
       throws Exception {
-    long until = System.nanoTime() + max.toNanos();
+    // Counted in polls of 100 ms, not on the clock (see DaemonProcesses.awaitReady).
+    long polls = max.toMillis() / 100;
     String seen = "";
-    while (System.nanoTime() < until) {
+    while (polls-- > 0) {
       if (admin == null) {
         int n;
         try {
