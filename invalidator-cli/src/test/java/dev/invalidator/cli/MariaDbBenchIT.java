@@ -19,9 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The smoke test of {@code invalidator bench --quick --db-url jdbc:mariadb://...}: the relay drain
- * and the sustained scenario (the daemon with the polling relay) run on MariaDB, every event reaches
- * Redis, the Debezium peer is reported as absent rather than skipped silently, and the run's tables
- * are gone afterwards. It checks that figures exist, never how fast anything is.
+ * and the sustained scenario (the daemon with the polling relay) run on MariaDB, every event
+ * reaches Redis, the Debezium peer is reported as absent rather than skipped silently, and the
+ * run's tables are gone afterwards. It checks that figures exist, never how fast anything is.
  */
 class MariaDbBenchIT {
   @TempDir Path dir;
