@@ -138,17 +138,27 @@ class ScaleOutBenchIT {
 
   private static final java.nio.charset.Charset UTF8 = StandardCharsets.UTF_8;
 
-  /** Live descendants of {@code parent} running the daemon's main class. */
+  /**
+   * Live descendants of {@code parent} running the daemon's main class. Read from {@code
+   * /proc/<pid>/cmdline}: {@code ProcessHandle.Info} leaves out the arguments of a command line as
+   * long as these (the class path), which would make this find nothing and the tests pass blind.
+   */
   private static List<ProcessHandle> daemonsUnder(ProcessHandle parent) {
     return parent
         .descendants()
         .filter(ProcessHandle::isAlive)
         .filter(
-            h ->
-                h.info()
-                    .arguments()
-                    .map(a -> List.of(a).contains("dev.invalidator.server.Main"))
-                    .orElse(false))
+            h -> {
+              try {
+                String cmdline =
+                    new String(
+                        Files.readAllBytes(Path.of("/proc", Long.toString(h.pid()), "cmdline")),
+                        UTF8);
+                return List.of(cmdline.split("\0")).contains("dev.invalidator.server.Main");
+              } catch (java.io.IOException ex) {
+                return false; // exited meanwhile
+              }
+            })
         .toList();
   }
 }
