@@ -292,15 +292,17 @@ public final class CdcRelay implements AutoCloseable {
                 "SELECT active,"
                     + " coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint,"
                     + " coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn),"
-                    + " 0)::bigint, wal_status, active_pid"
+                    + " 0)::bigint, wal_status, active_pid, safe_wal_size"
                     + " FROM pg_replication_slots WHERE slot_name = ?")) {
       ps.setString(1, slotName);
       try (ResultSet rs = ps.executeQuery()) {
         if (!rs.next()) {
-          return new SlotHealth(slotName, false, false, 0, 0, null, null);
+          return new SlotHealth(slotName, false, false, 0, 0, null, null, null);
         }
         int pid = rs.getInt(5);
         Integer activePid = rs.wasNull() ? null : pid;
+        long safe = rs.getLong(6);
+        Long safeWalSize = rs.wasNull() ? null : safe;
         return new SlotHealth(
             slotName,
             true,
@@ -308,7 +310,8 @@ public final class CdcRelay implements AutoCloseable {
             rs.getLong(2),
             rs.getLong(3),
             rs.getString(4),
-            activePid);
+            activePid,
+            safeWalSize);
       }
     } catch (SQLException ex) {
       throw new InvalidatorException(
@@ -923,11 +926,41 @@ public final class CdcRelay implements AutoCloseable {
    * Why the stored offsets cannot be resumed from the slot, or null when they can (or when there
    * are no offsets yet: a first start). Run before every start of the engine, because the connector
    * itself would create a missing slot and stream from its creation point on, silently skipping
-   * every commit between the stored offset and then.
+   * every commit between the stored offset and then; and by {@code invalidator cdc status}, while a
+   * relay of the slot may be running.
+   *
+   * <p>Read order: the slot first, then the offsets. A running relay (this one's previous engine,
+   * another process's that still streams, or the one {@code cdc status} looks at) stores its
+   * offsets first and confirms their LSN to the slot after, so the slot's {@code
+   * confirmed_flush_lsn} never passes the stored position. Read in that order, a position read
+   * later is never older than a confirmation read earlier. Read the other way round, an offset
+   * commit and its confirmation landing between the two reads make the slot look "advanced by
+   * someone else": a false gap that would stop a healthy relay for good (tested, with the old order
+   * as the negative control). One SQL statement would not do: its snapshot of the offsets table is
+   * taken before {@code pg_replication_slots}, which is not versioned, is read.
    */
   String slotGap() throws SQLException {
+    return slotGap(false, () -> {});
+  }
+
+  /**
+   * {@link #slotGap()}; {@code betweenReads} runs between the two reads (tests move the offsets and
+   * the slot on there, as a running relay does), and {@code offsetsFirst} reads them in the wrong
+   * order (the tests' negative control).
+   */
+  String slotGap(boolean offsetsFirst, Runnable betweenReads) throws SQLException {
     try (Connection c = connect()) {
-      Long stored = storedLsn(c);
+      Long stored;
+      SlotPosition slot;
+      if (offsetsFirst) {
+        stored = storedLsn(c);
+        betweenReads.run();
+        slot = slotPosition(c);
+      } else {
+        slot = slotPosition(c);
+        betweenReads.run();
+        stored = storedLsn(c);
+      }
       if (stored == null) {
         return null;
       }
@@ -946,36 +979,49 @@ public final class CdcRelay implements AutoCloseable {
           ". Commits after that position cannot be read from the WAL any more, so the relay stops"
               + " instead of resuming past a gap. Run `invalidator cdc reset` (re-creates the slot"
               + " and republishes the rows still unrelayed), or decommission() and start again.";
-      try (PreparedStatement ps =
-          c.prepareStatement(
-              "SELECT wal_status, pg_wal_lsn_diff(confirmed_flush_lsn, '0/0')::bigint,"
-                  + " pg_wal_lsn_diff(restart_lsn, '0/0')::bigint"
-                  + " FROM pg_replication_slots WHERE slot_name = ?")) {
-        ps.setString(1, slotName);
-        try (ResultSet rs = ps.executeQuery()) {
-          if (!rs.next()) {
-            return where + " does not exist (dropped, or lost in a failover)" + remedy;
-          }
-          String walStatus = rs.getString(1);
-          long confirmed = rs.getLong(2);
-          boolean noConfirmed = rs.wasNull();
-          long restart = rs.getLong(3);
-          boolean noRestart = rs.wasNull();
-          if ("lost".equals(walStatus)) {
-            return where
-                + " has wal_status = 'lost': PostgreSQL removed WAL it still needed"
-                + " (max_slot_wal_keep_size)"
-                + remedy;
-          }
-          if ((!noConfirmed && confirmed > stored) || (!noRestart && restart > stored)) {
-            return where
-                + " starts later, at "
-                + lsnText(noConfirmed ? restart : confirmed)
-                + ": it was re-created or advanced by someone else"
-                + remedy;
-          }
+      if (slot == null) {
+        return where + " does not exist (dropped, or lost in a failover)" + remedy;
+      }
+      if ("lost".equals(slot.walStatus())) {
+        return where
+            + " has wal_status = 'lost': PostgreSQL removed WAL it still needed"
+            + " (max_slot_wal_keep_size)"
+            + remedy;
+      }
+      Long confirmed = slot.confirmedLsn();
+      Long restart = slot.restartLsn();
+      if ((confirmed != null && confirmed > stored) || (restart != null && restart > stored)) {
+        return where
+            + " starts later, at "
+            + lsnText(confirmed != null ? confirmed : restart)
+            + ": it was re-created or advanced by someone else"
+            + remedy;
+      }
+      return null;
+    }
+  }
+
+  /** What {@link #slotGap} needs of the slot: its {@code wal_status} and positions (null: none). */
+  private record SlotPosition(String walStatus, Long confirmedLsn, Long restartLsn) {}
+
+  /** The slot's {@code wal_status} and positions now, or null when it does not exist. */
+  private SlotPosition slotPosition(Connection c) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "SELECT wal_status, pg_wal_lsn_diff(confirmed_flush_lsn, '0/0')::bigint,"
+                + " pg_wal_lsn_diff(restart_lsn, '0/0')::bigint"
+                + " FROM pg_replication_slots WHERE slot_name = ?")) {
+      ps.setString(1, slotName);
+      try (ResultSet rs = ps.executeQuery()) {
+        if (!rs.next()) {
           return null;
         }
+        String walStatus = rs.getString(1);
+        long confirmed = rs.getLong(2);
+        Long confirmedLsn = rs.wasNull() ? null : confirmed;
+        long restart = rs.getLong(3);
+        Long restartLsn = rs.wasNull() ? null : restart;
+        return new SlotPosition(walStatus, confirmedLsn, restartLsn);
       }
     }
   }

@@ -18,6 +18,10 @@ package dev.invalidator.cdc;
  *     unreserved} (WAL beyond {@code max_slot_wal_keep_size}, about to be removed) or {@code lost}
  *     (the WAL the slot needs is gone: the relay cannot resume); null when the slot does not exist
  * @param activePid the walsender's process id while a relay streams from the slot, else null
+ * @param safeWalSizeBytes PostgreSQL's {@code safe_wal_size}: how many more bytes of WAL can be
+ *     written before the slot's {@code wal_status} becomes {@code lost}; null when the server keeps
+ *     WAL for slots without limit ({@code max_slot_wal_keep_size = -1}, the default), when the slot
+ *     is already lost, or when it does not exist
  */
 public record SlotHealth(
     String slotName,
@@ -26,7 +30,8 @@ public record SlotHealth(
     long retainedWalBytes,
     long unconfirmedBytes,
     String walStatus,
-    Integer activePid) {
+    Integer activePid,
+    Long safeWalSizeBytes) {
   /** The {@code wal_status} values, and {@code missing} for a slot that does not exist. */
   public static final java.util.List<String> WAL_STATUSES =
       java.util.List.of("reserved", "extended", "unreserved", "lost", "missing");

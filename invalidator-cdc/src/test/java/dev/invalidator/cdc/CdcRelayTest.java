@@ -392,6 +392,66 @@ class CdcRelayTest {
     assertThat(relay.slotHealth().active()).isFalse();
   }
 
+  /**
+   * What a running relay does between two reads of a check: stores its offsets at a new WAL
+   * position, then confirms it to the slot (here with {@code pg_replication_slot_advance}, as the
+   * relay is closed).
+   */
+  private void relayCommitsAndConfirms(String slot) {
+    String lsn =
+        Db.queryStrings(
+                "SELECT pg_current_wal_lsn()::text FROM pg_logical_emit_message(false, 'x', '')")
+            .get(0);
+    Db.execute(
+        "UPDATE \"public\".\""
+            + table.table()
+            + "_cdc_offsets\" SET offset_val = regexp_replace(offset_val,"
+            + " '(\"(lsn|lsn_commit|lsn_proc)\"\\s*:\\s*)\\d+', '\\1' ||"
+            + " pg_wal_lsn_diff('"
+            + lsn
+            + "', '0/0')::bigint::text, 'g')");
+    // A slot advances only as far as the WAL is flushed (the embedded server's commits may not
+    // wait for the flush).
+    await()
+        .atMost(WAIT)
+        .pollInterval(Duration.ofMillis(20))
+        .until(
+            () ->
+                Db.queryLong(
+                        "SELECT count(*) WHERE pg_current_wal_flush_lsn() >= '" + lsn + "'::pg_lsn")
+                    > 0);
+    Db.execute("SELECT pg_replication_slot_advance('" + slot + "', '" + lsn + "')");
+    assertThat(confirmedReached(slot, lsn)).as("slot confirmed at " + lsn).isTrue();
+  }
+
+  /**
+   * The slot check reads the slot before the offsets: an offset commit and its confirmation that
+   * land between the two reads (a relay still streaming while another checks, or {@code cdc status}
+   * on a running relay) must not look like a slot advanced past the offsets. Negative control: the
+   * old order (offsets first) reports that false gap.
+   */
+  @Test
+  void slotCheckRacingAnOffsetCommitReportsNoFalseGapAndTheOldOrderDoes() throws Exception {
+    CdcRelay relay = start(b -> b);
+    Db.writeInOneTransaction(table, Db.events(3));
+    await().atMost(WAIT).until(() -> relay.published() >= 3 && storedOffsets() > 0);
+    relay.close();
+    String slot = relay.slotName();
+    await().atMost(WAIT).until(() -> !relay.slotHealth().active());
+    String before = relay.storedPosition();
+    assertThat(relay.slotGap()).isNull();
+
+    assertThat(relay.slotGap(false, () -> relayCommitsAndConfirms(slot))).isNull();
+    assertThat(relay.storedPosition()).isNotEqualTo(before);
+
+    String falseGap = relay.slotGap(true, () -> relayCommitsAndConfirms(slot));
+    assertThat(falseGap).as("the old order's false gap").contains("re-created or advanced");
+    // Nothing is wrong with the slot: read again, in either order, it is resumable.
+    assertThat(relay.slotGap()).isNull();
+    assertThat(relay.slotGap(true, () -> {})).isNull();
+    assertThat(relay.slotProblem()).isNull();
+  }
+
   @Test
   void startRefusesStoredOffsetsWhoseSlotIsGone() {
     CdcRelay first = start(b -> b);

@@ -18,20 +18,46 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The {@code ./invalidator} launcher script, run for real with a {@code java} on its path that
  * prints the arguments it was given: the long-running commands get {@link DaemonJvm#OPTIONS} (the
- * options the sustained benchmark starts its daemon with), the others none, and {@code
- * INVALIDATOR_JAVA_OPTS} replaces them.
+ * options the sustained benchmark starts its daemon with), the short ones C1 and the serial
+ * collector and a class-data-sharing archive (recorded by the first, mapped by the next), and
+ * {@code INVALIDATOR_JAVA_OPTS} replaces the options. The archive itself is checked with the real
+ * {@code java} on a small jar: recorded, then mapped under {@code -Xshare:on} (which fails instead
+ * of falling back), with stdout left to the command.
  */
 class LauncherTest {
+  private static final List<String> SHORT = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
+  private static final List<String> LOGS_TO_STDERR =
+      List.of("-Xlog:disable", "-Xlog:all=warning:stderr");
+
   @TempDir Path dir;
 
+  private Path jar() {
+    return dir.resolve("invalidator-cli/target/invalidator.jar");
+  }
+
+  private Path archive() {
+    return dir.resolve("invalidator-cli/target/invalidator.jsa");
+  }
+
   private List<String> launch(Map<String, String> env, String... args)
+      throws IOException, InterruptedException {
+    Result r = run(true, env, args);
+    assertThat(r.exit()).as(r.out()).isZero();
+    return r.out().lines().toList();
+  }
+
+  private record Result(int exit, String out) {}
+
+  private Result run(boolean fakeJava, Map<String, String> env, String... args)
       throws IOException, InterruptedException {
     Path script = dir.resolve("invalidator");
     if (!Files.exists(script)) {
       Files.copy(Path.of("..", "invalidator"), script);
       Path jar = dir.resolve("invalidator-cli/target/invalidator.jar");
       Files.createDirectories(jar.getParent());
-      Files.createFile(jar); // present and no sources newer: the launcher does not build
+      if (fakeJava) {
+        Files.createFile(jar); // present and no sources newer: the launcher does not build
+      }
       Path bin = Files.createDirectories(dir.resolve("bin"));
       Path java = bin.resolve("java");
       Files.writeString(java, "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done\n");
@@ -39,39 +65,154 @@ class LauncherTest {
     }
     List<String> cmd = new ArrayList<>(List.of("bash", script.toString()));
     cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    // The real JVM's stderr is not the command's output: keep the two apart there.
+    ProcessBuilder pb =
+        new ProcessBuilder(cmd)
+            .redirectErrorStream(fakeJava)
+            .redirectError(
+                fakeJava ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.DISCARD);
     pb.environment().remove("INVALIDATOR_JAVA_OPTS");
-    pb.environment().put("PATH", dir.resolve("bin") + ":" + System.getenv("PATH"));
+    pb.environment().remove("INVALIDATOR_CDS");
+    String path = System.getenv("PATH");
+    if (fakeJava) {
+      path = dir.resolve("bin") + ":" + path;
+    } else {
+      path = Path.of(System.getProperty("java.home"), "bin") + ":" + path;
+    }
+    pb.environment().put("PATH", path);
     pb.environment().putAll(env);
     Process p = pb.start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-    assertThat(p.exitValue()).as(out).isZero();
-    return out.lines().toList();
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    return new Result(p.exitValue(), out);
   }
 
   private List<String> expected(List<String> options, String... args) {
     List<String> all = new ArrayList<>(options);
     all.add("-jar");
-    all.add(dir.resolve("invalidator-cli/target/invalidator.jar").toString());
+    all.add(jar().toString());
     all.addAll(List.of(args));
     return all;
   }
 
   @Test
   void longRunningCommandsStartWithTheDaemonJvmOptions() throws Exception {
-    for (String command : List.of("run", "demo", "bench")) {
+    assertThat(launch(Map.of(), "run", "--help"))
+        .isEqualTo(expected(DaemonJvm.OPTIONS, "run", "--help"));
+    // demo and bench may grow their heap (embedded brokers, in-process benchmarks): no -Xmx.
+    List<String> growable = DaemonJvm.OPTIONS.stream().filter(o -> !o.startsWith("-Xmx")).toList();
+    for (String command : List.of("demo", "bench")) {
       assertThat(launch(Map.of(), command, "--help"))
           .as(command)
-          .isEqualTo(expected(DaemonJvm.OPTIONS, command, "--help"));
+          .isEqualTo(expected(growable, command, "--help"));
     }
   }
 
   @Test
-  void otherCommandsStartWithout() throws Exception {
+  void shortCommandsRecordAnArchiveFirstAndMapItAfter() throws Exception {
+    List<String> first = launch(Map.of(), "status", "--json");
+    String recording = first.get(0);
+    assertThat(recording).startsWith("-XX:ArchiveClassesAtExit=" + archive() + ".");
+    assertThat(first.subList(1, first.size()))
+        .isEqualTo(expected(concat(LOGS_TO_STDERR, SHORT), "status", "--json"));
+    assertThat(archive()).as("not kept: this java wrote none").doesNotExist();
+
+    recorded();
     assertThat(launch(Map.of(), "status", "--json"))
-        .isEqualTo(expected(List.of(), "status", "--json"));
-    assertThat(launch(Map.of(), "--help")).isEqualTo(expected(List.of(), "--help"));
+        .isEqualTo(
+            expected(
+                concat(List.of("-XX:SharedArchiveFile=" + archive()), LOGS_TO_STDERR, SHORT),
+                "status",
+                "--json"));
+    assertThat(launch(Map.of(), "--help"))
+        .isEqualTo(
+            expected(
+                concat(List.of("-XX:SharedArchiveFile=" + archive()), LOGS_TO_STDERR, SHORT),
+                "--help"));
+
+    // A newer jar (rebuilt) makes the archive stale: it is recorded again.
+    Files.setLastModifiedTime(
+        jar(),
+        java.nio.file.attribute.FileTime.fromMillis(
+            Files.getLastModifiedTime(archive()).toMillis() + 1_000));
+    assertThat(launch(Map.of(), "dlq", "list").get(0)).startsWith("-XX:ArchiveClassesAtExit=");
+  }
+
+  @Test
+  void verifyAndReplayKeepC2AndCdsCanBeTurnedOff() throws Exception {
+    launch(Map.of(), "--help"); // sets up the launcher and its jar
+    recorded();
+    assertThat(launch(Map.of(), "verify"))
+        .isEqualTo(
+            expected(
+                concat(List.of("-XX:SharedArchiveFile=" + archive()), LOGS_TO_STDERR), "verify"));
+    assertThat(launch(Map.of("INVALIDATOR_CDS", "0"), "status"))
+        .isEqualTo(expected(SHORT, "status"));
+    assertThat(launch(Map.of("INVALIDATOR_CDS", "0", "INVALIDATOR_JAVA_OPTS", ""), "status"))
+        .isEqualTo(expected(List.of(), "status"));
+  }
+
+  /** The real JVM: the archive is recorded, then mapped; stdout is only the command's. */
+  @Test
+  void theRealJvmRecordsTheArchiveAndMapsIt() throws Exception {
+    writeJar(jar());
+
+    Result first = run(false, Map.of(), "status", "--json");
+    assertThat(first.exit()).isZero();
+    assertThat(first.out()).isEqualTo("hello status --json\n");
+    assertThat(archive()).exists();
+    assertThat(Files.size(archive())).isPositive();
+
+    // -Xshare:on fails the start instead of running without the archive when it cannot map it.
+    Map<String, String> strict =
+        Map.of("INVALIDATOR_JAVA_OPTS", "-Xshare:on -XX:TieredStopAtLevel=1 -XX:+UseSerialGC");
+    Result mapped = run(false, strict, "status");
+    assertThat(mapped.exit()).as(mapped.out()).isZero();
+    assertThat(mapped.out()).isEqualTo("hello status\n");
+
+    // Negative control: an archive the JVM cannot map does fail under -Xshare:on.
+    Files.writeString(archive(), "not an archive");
+    assertThat(run(false, strict, "status").exit()).isNotZero();
+  }
+
+  /** An archive, newer than the jar (as one recorded after the jar was built). */
+  private void recorded() throws IOException {
+    Files.writeString(archive(), "recorded");
+    Files.setLastModifiedTime(
+        archive(),
+        java.nio.file.attribute.FileTime.fromMillis(
+            Files.getLastModifiedTime(jar()).toMillis() + 1_000));
+  }
+
+  /** A jar whose main class prints "hello" and its arguments. */
+  private static void writeJar(Path jar) throws IOException {
+    Files.createDirectories(jar.getParent());
+    String source =
+        "public class Hello { public static void main(String[] a) {"
+            + " System.out.println(\"hello \" + String.join(\" \", a)); } }";
+    Path src = Files.createTempDirectory(jar.getParent(), "src");
+    Files.writeString(src.resolve("Hello.java"), source);
+    int compiled =
+        javax.tools.ToolProvider.getSystemJavaCompiler()
+            .run(null, null, null, "-d", src.toString(), src.resolve("Hello.java").toString());
+    assertThat(compiled).isZero();
+    java.util.jar.Manifest manifest = new java.util.jar.Manifest();
+    manifest.getMainAttributes().put(java.util.jar.Attributes.Name.MANIFEST_VERSION, "1.0");
+    manifest.getMainAttributes().put(java.util.jar.Attributes.Name.MAIN_CLASS, "Hello");
+    try (var out = new java.util.jar.JarOutputStream(Files.newOutputStream(jar), manifest)) {
+      out.putNextEntry(new java.util.jar.JarEntry("Hello.class"));
+      out.write(Files.readAllBytes(src.resolve("Hello.class")));
+      out.closeEntry();
+    }
+  }
+
+  @SafeVarargs
+  private static List<String> concat(List<String>... lists) {
+    List<String> all = new ArrayList<>();
+    for (List<String> l : lists) {
+      all.addAll(l);
+    }
+    return all;
   }
 
   @Test

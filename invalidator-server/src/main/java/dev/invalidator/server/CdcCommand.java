@@ -1,5 +1,7 @@
 package dev.invalidator.server;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.invalidator.cdc.CdcRelay;
 import dev.invalidator.cdc.SlotHealth;
 import dev.invalidator.outbox.OutboxStats;
@@ -9,6 +11,8 @@ import dev.invalidator.redis.RedisStreamPublisher;
 import dev.invalidator.server.config.InvalidatorConfig;
 import java.io.PrintWriter;
 import java.time.Clock;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicLong;
 import picocli.CommandLine.Command;
@@ -46,17 +50,29 @@ final class CdcCommand implements Runnable {
       description = {
         "Print the CDC relay's slot (exists, active pid, wal_status), its lag and retained WAL,",
         "the stored offset and whether the relay could resume from it, and the unrelayed rows.",
-        "Exit 1 when the relay could not resume (slot gone, lost or re-created)."
+        "Exit 1 when the relay could not resume (slot gone, lost or re-created).",
+        "--json prints the same figures as one JSON object."
       })
   static final class Status implements Callable<Integer> {
     @Mixin ConnectionOptions connection;
     @Spec picocli.CommandLine.Model.CommandSpec spec;
 
+    @Option(names = "--json", description = "Print JSON instead of a table.")
+    boolean json;
+
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
       InvalidatorConfig cfg = connection.load();
       PrintWriter out = spec.commandLine().getOut();
       CdcRelay relay = relay(cfg);
+      if (json) {
+        Map<String, Object> status = figures(cfg, relay);
+        out.println(
+            new ObjectMapper()
+                .enable(SerializationFeature.INDENT_OUTPUT)
+                .writeValueAsString(status));
+        return status.get("problem") == null ? 0 : 1;
+      }
       SlotHealth h = relay.slotHealth();
       out.printf(
           "relay.mode      %s%s%n",
@@ -71,6 +87,11 @@ final class CdcCommand implements Runnable {
             "lag             %d bytes not confirmed (confirmed_flush_lsn to current WAL)%n",
             h.unconfirmedBytes());
         out.printf("retained        %d bytes of WAL kept for the slot%n", h.retainedWalBytes());
+        out.printf(
+            "safe_wal_size   %s%n",
+            h.safeWalSizeBytes() == null
+                ? "none (max_slot_wal_keep_size unlimited, or the slot is lost)"
+                : h.safeWalSizeBytes() + " bytes of WAL before wal_status becomes lost");
       } else {
         out.printf("slot            %s: does not exist%n", h.slotName());
       }
@@ -90,6 +111,36 @@ final class CdcCommand implements Runnable {
             OutboxStats.read(servers.dataSource(), t).pending());
       }
       return problem == null ? 0 : 1;
+    }
+
+    /**
+     * The figures of {@code --json}, snake_case like {@code status --json}: a missing slot has
+     * {@code wal_status} {@code missing}; figures PostgreSQL does not report are null.
+     */
+    static Map<String, Object> figures(InvalidatorConfig cfg, CdcRelay relay) {
+      SlotHealth h = relay.slotHealth();
+      String stored = relay.storedPosition();
+      String problem = relay.slotProblem();
+      OutboxTable t = relay.table();
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("relay_mode", cfg.relay().mode());
+      m.put("slot", h.slotName());
+      m.put("slot_exists", h.exists());
+      m.put("active", h.active());
+      m.put("active_pid", h.activePid());
+      m.put("wal_status", h.walStatusOrMissing());
+      m.put("lag_bytes", h.unconfirmedBytes());
+      m.put("retained_bytes", h.retainedWalBytes());
+      m.put("safe_wal_size_bytes", h.safeWalSizeBytes());
+      m.put("publication", relay.publicationName());
+      m.put("offsets_table", t.schema() + "." + t.table() + "_cdc_offsets");
+      m.put("stored_position", stored);
+      m.put("resumable", problem == null);
+      m.put("problem", problem);
+      try (Servers servers = Servers.connect(cfg)) {
+        m.put("unrelayed", OutboxStats.read(servers.dataSource(), t).pending());
+      }
+      return m;
     }
   }
 

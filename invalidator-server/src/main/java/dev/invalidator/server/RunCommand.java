@@ -1,6 +1,7 @@
 package dev.invalidator.server;
 
 import dev.invalidator.core.WorkerListener;
+import dev.invalidator.server.config.ConfigException;
 import dev.invalidator.server.config.InvalidatorConfig;
 import java.net.URI;
 import java.util.concurrent.Callable;
@@ -30,6 +31,15 @@ final class RunCommand implements Callable<Integer> {
       description = "relay, worker or all (default: ${DEFAULT-VALUE}).")
   String role;
 
+  @Option(
+      names = "--relay",
+      paramLabel = "polling|cdc",
+      description =
+          "How the relay reads the outbox: polling (claims unrelayed rows) or cdc (reads its"
+              + " inserts from PostgreSQL's WAL with Debezium; needs wal_level=logical)"
+              + " (overrides relay.mode).")
+  String relay;
+
   @Option(names = "--migrate", description = "Create or upgrade the outbox table first.")
   boolean migrate;
 
@@ -42,7 +52,7 @@ final class RunCommand implements Callable<Integer> {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this), "--role must be relay, worker or all, got '" + role + "'");
     }
-    InvalidatorConfig cfg = connection.load();
+    InvalidatorConfig cfg = load();
     Daemon daemon = Daemon.create(cfg, r, WorkerListener.NONE, migrate);
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
@@ -62,5 +72,33 @@ final class RunCommand implements Callable<Integer> {
         r.name().toLowerCase(java.util.Locale.ROOT));
     stopped.await();
     return 0;
+  }
+
+  /**
+   * The configuration, with {@code --relay} over {@code relay.mode}; a wrong {@code --relay} is
+   * refused naming the option, and so is {@code --relay cdc} on MySQL/MariaDB (the setting's check
+   * would name {@code relay.mode}, which the user did not write).
+   */
+  private InvalidatorConfig load() {
+    if (relay == null) {
+      return connection.load();
+    }
+    String mode = relay.toLowerCase(java.util.Locale.ROOT);
+    if (!mode.equals("polling") && !mode.equals("cdc")) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), "--relay must be polling or cdc, got '" + relay + "'");
+    }
+    if (mode.equals("cdc")) {
+      InvalidatorConfig polling = connection.load(java.util.Map.of("relay.mode", "polling"));
+      if (polling.postgres().configured()
+          && polling.postgres().dialect() != dev.invalidator.outbox.OutboxDialect.POSTGRESQL) {
+        throw new ConfigException(
+            "--relay",
+            "cdc reads PostgreSQL's WAL; the outbox database is "
+                + polling.postgres().dialect()
+                + ", use --relay polling");
+      }
+    }
+    return connection.load(java.util.Map.of("relay.mode", mode));
   }
 }

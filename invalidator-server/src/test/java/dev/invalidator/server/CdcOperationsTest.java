@@ -126,6 +126,9 @@ class CdcOperationsTest {
                   .isGreaterThanOrEqualTo(0.0);
               assertThat(gauge(metrics, "invalidator_relay_last_loop_age_seconds"))
                   .isLessThan(30.0);
+              // The test server keeps WAL for slots without limit: no safe_wal_size.
+              assertThat(metrics)
+                  .contains("invalidator_cdc_slot_safe_wal_size_bytes{slot=\"" + slot + "\"} NaN");
             });
     await()
         .atMost(WAIT)
@@ -191,6 +194,27 @@ class CdcOperationsTest {
         .contains("wal_status reserved")
         .contains("resumable       yes")
         .contains("unrelayed       0 row(s)");
+    ConsoleCapture.Result okJson = cli("cdc", "status", "-c", cfg, "--json");
+    assertThat(okJson.exit()).as(okJson.out() + okJson.err()).isZero();
+    JsonNode good = JSON.readTree(okJson.out());
+    assertThat(good.get("relay_mode").asText()).isEqualTo("cdc");
+    assertThat(good.get("slot").asText()).isEqualTo(slot);
+    assertThat(good.get("slot_exists").asBoolean()).isTrue();
+    assertThat(good.get("active").asBoolean()).isTrue();
+    assertThat(good.get("active_pid").asInt()).isPositive();
+    assertThat(good.get("wal_status").asText()).isEqualTo("reserved");
+    assertThat(good.get("lag_bytes").isIntegralNumber()).isTrue();
+    assertThat(good.get("lag_bytes").asLong()).isNotNegative();
+    assertThat(good.get("retained_bytes").asLong()).isNotNegative();
+    assertThat(good.get("safe_wal_size_bytes").isNull())
+        .as("unlimited on the test server")
+        .isTrue();
+    assertThat(good.get("offsets_table").asText())
+        .isEqualTo("public." + env.table.table() + "_cdc_offsets");
+    assertThat(good.get("stored_position").asText()).matches("[0-9A-F]+/[0-9A-F]+");
+    assertThat(good.get("resumable").asBoolean()).isTrue();
+    assertThat(good.get("problem").isNull()).isTrue();
+    assertThat(good.get("unrelayed").asLong()).isZero();
     // Never while a relay of the slot runs.
     ConsoleCapture.Result refused = cli("cdc", "reset", "-c", cfg);
     assertThat(refused.exit()).isEqualTo(1);
@@ -233,6 +257,15 @@ class CdcOperationsTest {
     ConsoleCapture.Result broken = cli("cdc", "status", "-c", cfg);
     assertThat(broken.exit()).isEqualTo(1);
     assertThat(broken.out()).contains("resumable       NO: ").contains("unrelayed       2 row(s)");
+
+    ConsoleCapture.Result brokenJson = cli("cdc", "status", "-c", cfg, "--json");
+    assertThat(brokenJson.exit()).isEqualTo(1);
+    JsonNode bad = JSON.readTree(brokenJson.out());
+    assertThat(bad.get("resumable").asBoolean()).isFalse();
+    assertThat(bad.get("problem").asText()).contains("re-created");
+    assertThat(bad.get("active").asBoolean()).isFalse();
+    assertThat(bad.get("active_pid").isNull()).isTrue();
+    assertThat(bad.get("unrelayed").asLong()).isEqualTo(2);
 
     ConsoleCapture.Result dry = cli("cdc", "reset", "-c", cfg, "--dry-run");
     assertThat(dry.exit()).as(dry.err()).isZero();

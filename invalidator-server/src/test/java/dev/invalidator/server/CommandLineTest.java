@@ -311,6 +311,138 @@ class CommandLineTest {
   }
 
   @Test
+  void relayFlagIsListedAndAWrongValueIsRefusedNamingTheFlag() {
+    assertThat(cli("run", "--help").out()).contains("--relay=polling|cdc").contains("relay.mode");
+    ConsoleCapture.Result r = cli("run", "--config", config.toString(), "--relay", "sideways");
+    assertThat(r.exit()).isEqualTo(2);
+    assertThat(r.err())
+        .contains("--relay must be polling or cdc, got 'sideways'")
+        .doesNotContain("INVALIDATOR_RELAY_MODE");
+  }
+
+  @Test
+  void relayCdcIsRefusedOnMariaDbNamingTheFlag() {
+    ConsoleCapture.Result r =
+        cli(
+            "run",
+            "--config",
+            config.toString(),
+            "--db-url",
+            "jdbc:mariadb://127.0.0.1:1/app",
+            "--relay",
+            "cdc");
+    assertThat(r.exit()).isEqualTo(2);
+    assertThat(r.err())
+        .contains("--relay: cdc reads PostgreSQL's WAL; the outbox database is mysql")
+        .contains("use --relay polling")
+        .doesNotContain("INVALIDATOR_RELAY_MODE");
+  }
+
+  /** {@code run --relay cdc} over a configuration without relay.mode: the CDC relay relays. */
+  @Test
+  void runWithRelayCdcRelaysThroughTheReplicationSlot() throws Exception {
+    OutboxTable t = OutboxTable.of("public", table);
+    OutboxSchema.migrate(
+        new org.postgresql.ds.PGSimpleDataSource() {
+          {
+            setURL(TestServers.postgresUrl());
+          }
+        },
+        t);
+    Path log = dir.resolve("run-cdc.log");
+    Process p = runDaemon(log, "--relay", "cdc");
+    try {
+      try {
+        await()
+            .atMost(Duration.ofSeconds(90))
+            .until(() -> Files.readString(log).contains("invalidator running"));
+      } catch (org.awaitility.core.ConditionTimeoutException ex) {
+        throw new AssertionError(
+            "the daemon did not start; transactions open on the server: "
+                + openTransactions()
+                + "; its output:\n"
+                + Files.readString(log),
+            ex);
+      }
+      try (Connection c = DriverManager.getConnection(TestServers.postgresUrl())) {
+        c.setAutoCommit(false);
+        OutboxWriter.create(t)
+            .append(
+                c,
+                InvalidationEvent.builder()
+                    .tenant("acme")
+                    .aggregate("account", "9")
+                    .version(3)
+                    .build());
+        c.commit();
+      }
+      try (io.lettuce.core.RedisClient client =
+              io.lettuce.core.RedisClient.create(TestServers.redisUrl());
+          var conn = client.connect()) {
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .until(() -> "3".equals(conn.sync().get(prefix + ":{acme|account|9}:fence")));
+      }
+      try (Connection c = DriverManager.getConnection(TestServers.postgresUrl());
+          Statement s = c.createStatement();
+          var rs =
+              s.executeQuery(
+                  "SELECT active FROM pg_replication_slots WHERE slot_name = '"
+                      + table
+                      + "_cdc_slot'")) {
+        assertThat(rs.next()).as("the CDC relay's slot exists").isTrue();
+        assertThat(rs.getBoolean(1)).as("and the daemon streams from it").isTrue();
+      }
+      assertThat(Files.readString(log)).contains("CDC relay for");
+      p.destroy(); // SIGTERM
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).as("exited after SIGTERM").isTrue();
+    } finally {
+      p.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+      dev.invalidator.cdc.CdcRelay.builder(TestServers.postgresUrl(), t, batch -> {})
+          .build()
+          .decommission();
+      try (Connection c = DriverManager.getConnection(TestServers.postgresUrl());
+          Statement s = c.createStatement()) {
+        s.execute("DROP TABLE IF EXISTS " + table + "_cdc_offsets");
+      }
+    }
+  }
+
+  /**
+   * Sessions holding a transaction id (a logical slot's creation waits for every one of them), for
+   * a failure message.
+   */
+  private static List<String> openTransactions() throws java.sql.SQLException {
+    List<String> out = new ArrayList<>();
+    try (Connection c = DriverManager.getConnection(TestServers.postgresUrl());
+        Statement s = c.createStatement();
+        var rs =
+            s.executeQuery(
+                "SELECT pid, state, backend_xid, left(query, 120) FROM pg_stat_activity"
+                    + " WHERE backend_xid IS NOT NULL OR state LIKE 'idle in transaction%'")) {
+      while (rs.next()) {
+        out.add(
+            rs.getInt(1) + " " + rs.getString(2) + " " + rs.getString(3) + " " + rs.getString(4));
+      }
+    }
+    return out;
+  }
+
+  /** {@code invalidator run --config <config> <extra...>} in a child JVM, output to {@code log}. */
+  private Process runDaemon(Path log, String... extra) throws java.io.IOException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("-cp");
+    cmd.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
+    cmd.add(Main.class.getName());
+    cmd.add("run");
+    cmd.add("--config");
+    cmd.add(config.toString());
+    cmd.addAll(List.of(extra));
+    return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+  }
+
+  @Test
   void wrongOptionValueIsRefusedNamingTheOptionNotAVariable() {
     ConsoleCapture.Result dlq =
         cli("dlq", "list", "--config", config.toString(), "--older-than", "a while");

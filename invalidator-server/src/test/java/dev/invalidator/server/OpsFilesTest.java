@@ -73,7 +73,11 @@ class OpsFilesTest {
             "invalidator_fill_rejected_total",
             "invalidator_consistency_ratio",
             "invalidator_consistency_nines",
-            "invalidator_consistency_checks_total");
+            "invalidator_consistency_checks_total",
+            "invalidator_cdc_slot_wal_status",
+            "invalidator_cdc_slot_active",
+            "invalidator_cdc_slot_lag_bytes",
+            "invalidator_cdc_slot_safe_wal_size_bytes");
     for (String name : names) {
       assertThat(scrape).as("/metrics exports " + name).containsPattern("(?m)^" + name + "[{ ]");
     }
@@ -92,8 +96,8 @@ class OpsFilesTest {
   }
 
   /**
-   * /metrics of a process with a worker, a relay, the consistency observer and a CacheClient, as
-   * the demo runs them.
+   * /metrics of a process with a worker, a relay (with the CDC relay's slot gauges), the
+   * consistency observer and a CacheClient, as the demo runs them.
    */
   private static String scrapeOfAFullProcess() throws Exception {
     RedisClient redis = RedisClient.create(TestServers.redisUrl());
@@ -121,6 +125,8 @@ class OpsFilesTest {
                 metrics.registry(),
                 Clock.systemUTC())) {
       metrics.bindLoops(Instant::now, List.of(Instant::now));
+      // A CDC relay's slot gauges (relay.mode: cdc), as the daemon binds them.
+      metrics.bindCdcSlot("outbox_cdc_slot");
       assertThat(cache.stats().fillsRejected()).isZero();
       assertThat(observer.queued()).isZero();
       assertThat(inspector.keyScheme().prefix()).isEqualTo(KeyScheme.DEFAULT_PREFIX);

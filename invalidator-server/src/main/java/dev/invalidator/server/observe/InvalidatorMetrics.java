@@ -192,7 +192,9 @@ public final class InvalidatorMetrics implements AutoCloseable {
    * pg_replication_slots}: {@code invalidator_cdc_slot_lag_bytes} ({@code
    * pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)}), {@code
    * invalidator_cdc_slot_retained_bytes} (from {@code restart_lsn}), {@code
-   * invalidator_cdc_slot_active} and {@code invalidator_cdc_slot_wal_status{status}}.
+   * invalidator_cdc_slot_active}, {@code invalidator_cdc_slot_wal_status{status}} and {@code
+   * invalidator_cdc_slot_safe_wal_size_bytes} ({@code safe_wal_size}; NaN while PostgreSQL reports
+   * none: no {@code max_slot_wal_keep_size}, or the slot lost or missing).
    */
   public void bindCdcSlot(String slotName) {
     Gauge.builder("invalidator.cdc.slot.lag", this, m -> slot(m).unconfirmedBytes())
@@ -209,6 +211,20 @@ public final class InvalidatorMetrics implements AutoCloseable {
         .register(registry);
     Gauge.builder("invalidator.cdc.slot.active", this, m -> slot(m).active() ? 1 : 0)
         .description("1 while a walsender streams from the CDC relay's slot, else 0")
+        .tag("slot", slotName)
+        .register(registry);
+    Gauge.builder(
+            "invalidator.cdc.slot.safe.wal.size",
+            this,
+            m -> {
+              Long safe = slot(m).safeWalSizeBytes();
+              return safe == null ? Double.NaN : safe;
+            })
+        .description(
+            "WAL that can still be written before the CDC slot's wal_status becomes lost"
+                + " (pg_replication_slots.safe_wal_size); NaN when unlimited"
+                + " (max_slot_wal_keep_size = -1), lost or missing")
+        .baseUnit("bytes")
         .tag("slot", slotName)
         .register(registry);
     for (String status : SlotHealth.WAL_STATUSES) {
@@ -228,7 +244,7 @@ public final class InvalidatorMetrics implements AutoCloseable {
 
   private static SlotHealth slot(InvalidatorMetrics m) {
     SlotHealth h = m.cdcSlot;
-    return h != null ? h : new SlotHealth("", false, false, 0, 0, null, null);
+    return h != null ? h : new SlotHealth("", false, false, 0, 0, null, null, null);
   }
 
   /** Stores the CDC slot's state for its gauges (called by {@link MetricsSampler}). */

@@ -108,10 +108,21 @@ final class PrivateServers {
     final Path dir;
     private final List<String> asUser;
     private final String pgCtl;
+    private final String serverOptions;
     int restarts;
 
     /** With the given binaries: Debian keeps initdb and pg_ctl off the PATH. */
     Postgres(Path base, Path initdb, Path pgCtl) throws IOException, InterruptedException {
+      this(base, initdb, pgCtl, "");
+    }
+
+    /**
+     * With server settings added to the command line, {@code -c name=value ...} (for example {@code
+     * -c wal_level=logical} for the CDC relay).
+     */
+    Postgres(Path base, Path initdb, Path pgCtl, String serverOptions)
+        throws IOException, InterruptedException {
+      this.serverOptions = serverOptions;
       this.port = freePort();
       this.pgCtl = pgCtl.toString();
       this.dir = base.resolve("pgdata");
@@ -156,7 +167,8 @@ final class PrivateServers {
                       + port
                       + " -k "
                       + dir
-                      + " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100",
+                      + " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100 "
+                      + serverOptions,
                   "start"),
               dir.resolveSibling("pgctl.log"));
       if (rc != 0) {

@@ -9,6 +9,7 @@ import java.util.Collection;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -73,8 +74,49 @@ final class TagFills implements AutoCloseable {
     return gens;
   }
 
+  /** {@link #generations} on the asynchronous API. */
+  CompletableFuture<String[]> generationsAsync(String tenant, List<String> tags) {
+    String[] genKeys = new String[tags.size()];
+    for (int i = 0; i < genKeys.length; i++) {
+      genKeys[i] = keys.tagGeneration(tenant, tags.get(i));
+    }
+    return connection
+        .async()
+        .mget(genKeys)
+        .toCompletableFuture()
+        .thenApply(
+            values -> {
+              String[] gens = new String[genKeys.length];
+              for (int i = 0; i < gens.length; i++) {
+                gens[i] = values.get(i).getValueOrElse("");
+              }
+              return gens;
+            });
+  }
+
   /** Runs {@code tagjoin.lua}: true if every generation is unchanged and the key was added. */
   boolean join(String tenant, List<String> tags, String[] gens, String entryKey, long ttlMillis) {
+    JoinCall call = joinCall(tenant, tags, gens, entryKey, ttlMillis);
+    Long ok =
+        LuaScript.TAG_JOIN.call(
+            connection.sync(), ScriptOutputType.INTEGER, call.keys(), call.args());
+    return ok != null && ok == 1L;
+  }
+
+  /** {@link #join} on the asynchronous API. */
+  CompletableFuture<Boolean> joinAsync(
+      String tenant, List<String> tags, String[] gens, String entryKey, long ttlMillis) {
+    JoinCall call = joinCall(tenant, tags, gens, entryKey, ttlMillis);
+    return LuaScript.TAG_JOIN
+        .<String, String, Long>callAsync(
+            connection.async(), ScriptOutputType.INTEGER, call.keys(), call.args())
+        .thenApply(ok -> ok != null && ok == 1L);
+  }
+
+  private record JoinCall(String[] keys, String[] args) {}
+
+  private JoinCall joinCall(
+      String tenant, List<String> tags, String[] gens, String entryKey, long ttlMillis) {
     int n = tags.size();
     String[] scriptKeys = new String[2 * n];
     for (int i = 0; i < n; i++) {
@@ -87,15 +129,17 @@ final class TagFills implements AutoCloseable {
     for (String g : gens) {
       args.add(g);
     }
-    Long ok =
-        LuaScript.TAG_JOIN.call(
-            connection.sync(), ScriptOutputType.INTEGER, scriptKeys, args.toArray(String[]::new));
-    return ok != null && ok == 1L;
+    return new JoinCall(scriptKeys, args.toArray(String[]::new));
   }
 
   /** Unlinks an entry this client wrote but a tag invalidation overtook. */
   void unlink(String entryKey) {
     connection.sync().unlink(entryKey);
+  }
+
+  /** {@link #unlink} on the asynchronous API. */
+  CompletableFuture<Long> unlinkAsync(String entryKey) {
+    return connection.async().unlink(entryKey).toCompletableFuture();
   }
 
   /** Sometimes prunes one of the sets; returns the members removed. */

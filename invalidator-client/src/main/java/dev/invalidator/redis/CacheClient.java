@@ -10,7 +10,6 @@ import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
-import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -22,8 +21,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -165,6 +167,21 @@ public final class CacheClient implements AutoCloseable {
   }
 
   /**
+   * Reads a value and its version from the source of truth without blocking: for {@link
+   * #getAsync(String, String, String, String, AsyncLoader)}, with a non-blocking database client.
+   * It may be called on Lettuce's I/O thread, so it must not block; a blocking (JDBC) loader goes
+   * through {@link #getAsync(String, String, String, String, Loader, Executor)}.
+   */
+  @FunctionalInterface
+  public interface AsyncLoader {
+    /**
+     * Completes as {@link Loader#load()} returns: the value and version, {@link
+     * Versioned#absentAt(long)}, or null.
+     */
+    CompletionStage<Versioned> load();
+  }
+
+  /**
    * Counters since the client was built.
    *
    * @param hits reads served from Redis
@@ -287,10 +304,9 @@ public final class CacheClient implements AutoCloseable {
     this.near =
         nearOptions == null ? null : new NearCache(client, keys, nearOptions, System::nanoTime);
     if (b.meterRegistry != null) {
-      FunctionCounter.builder(FILL_REJECTED_METER, fillsRejected, LongAdder::sum)
-          .description(
-              "Read-through fills refused by the fence: the value read was older than an announced invalidation")
-          .register(b.meterRegistry);
+      // Micrometer is optional: only an application that has it can have passed a registry, and
+      // only then is CacheClientMeters (the one class that names Micrometer's types) loaded.
+      CacheClientMeters.register(b.meterRegistry, fillsRejected);
     }
   }
 
@@ -393,6 +409,156 @@ public final class CacheClient implements AutoCloseable {
     } finally {
       inFlight.remove(entryKey, mine);
     }
+  }
+
+  /**
+   * {@link #get(String, String, String, String, Loader)} without blocking the caller: the same
+   * read, fence and fill rules (one {@code read.lua} round trip; a miss loads, and {@code fill.lua}
+   * writes only if the loaded version is not older than the fence), on Lettuce's asynchronous API.
+   * Concurrent misses of one entry share one load, with {@code get} callers too; a miss that finds
+   * another process's fill lease re-reads on a timer, never a sleeping thread.
+   *
+   * <p>The future completes on Lettuce's I/O thread (or the loader's): chain blocking work with the
+   * {@code ...Async(fn, executor)} methods. It fails as {@code get} throws: with the loader's own
+   * runtime exception, or an {@link InvalidatorException} whose cause is its checked one.
+   *
+   * @throws dev.invalidator.core.InvalidEventException at the call when an identifier is not valid
+   */
+  public CompletableFuture<Versioned> getAsync(
+      String tenant, String type, String id, String view, AsyncLoader loader) {
+    return getAsync(tenant, type, id, view, NO_TAGS, loader);
+  }
+
+  /**
+   * {@link #getAsync(String, String, String, String, AsyncLoader)} with a blocking loader, which
+   * runs on {@code executor} (the application's pool for database calls); nothing else blocks.
+   */
+  public CompletableFuture<Versioned> getAsync(
+      String tenant, String type, String id, String view, Loader loader, Executor executor) {
+    Objects.requireNonNull(loader, "loader");
+    Objects.requireNonNull(executor, "executor");
+    return getAsync(
+        tenant,
+        type,
+        id,
+        view,
+        NO_TAGS,
+        () ->
+            CompletableFuture.supplyAsync(
+                () -> {
+                  try {
+                    return loader.load();
+                  } catch (RuntimeException ex) {
+                    throw ex;
+                  } catch (Exception ex) {
+                    throw new CompletionException(ex);
+                  }
+                },
+                executor));
+  }
+
+  /** Like {@link #getAsync(String, String, String, String, AsyncLoader)}, with tags. */
+  public CompletableFuture<Versioned> getAsync(
+      String tenant,
+      String type,
+      String id,
+      String view,
+      Collection<String> tags,
+      AsyncLoader loader) {
+    Objects.requireNonNull(loader, "loader");
+    Objects.requireNonNull(tags, "tags");
+    AggregateRef ref = new AggregateRef(tenant, type, id);
+    String viewName = KeyScheme.view(view);
+    List<String> allTags = TagFills.tagsOf(tags, tenantTag);
+    String entryKey = keys.entry(ref, viewName);
+    String fenceKey = keys.fence(ref);
+    String viewPrefix = keys.viewPrefix(ref);
+    int shard = near == null ? -1 : near.shard(tenant);
+    long token = -1;
+    if (near != null) {
+      Versioned local = near.get(viewPrefix, viewName);
+      if (local != null) {
+        return CompletableFuture.completedFuture(local);
+      }
+      token = near.token(shard); // before reading Redis: see NearCache, "the put race"
+    }
+    long nearToken = token;
+    Lease lease = leaseMillis > 0 ? new Lease(keys.fillLease(ref, viewName)) : null;
+    return readAsync(entryKey, fenceKey, lease)
+        .thenCompose(
+            cached -> {
+              if (cached.value() != null) {
+                hits.increment();
+                if (near != null && !cached.value().absent()) {
+                  near.put(tenant, shard, viewPrefix, viewName, cached.value(), nearToken);
+                }
+                return CompletableFuture.completedFuture(cached.value());
+              }
+              misses.increment();
+              CompletableFuture<Versioned> mine = new CompletableFuture<>();
+              CompletableFuture<Versioned> running = inFlight.putIfAbsent(entryKey, mine);
+              if (running != null) {
+                loadsShared.increment();
+                if (cached.lease() == Read.MINE) {
+                  releaseAsync(lease);
+                }
+                return running.thenApply(v -> v); // a copy: callers cannot complete the shared one
+              }
+              CompletableFuture<Read> afterWait;
+              if (cached.lease() == Read.OTHERS) {
+                leaseWaits.increment();
+                long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(leaseMillis);
+                afterWait = waitForFillAsync(entryKey, fenceKey, lease, deadline, 2);
+              } else {
+                afterWait = CompletableFuture.completedFuture(cached);
+              }
+              CompletableFuture<Versioned> result =
+                  afterWait.thenCompose(
+                      waited -> {
+                        if (cached.lease() == Read.OTHERS && waited.value() != null) {
+                          leaseWaitsServed.increment();
+                          if (near != null && !waited.value().absent()) {
+                            near.put(
+                                tenant, shard, viewPrefix, viewName, waited.value(), nearToken);
+                          }
+                          return CompletableFuture.completedFuture(waited.value());
+                        }
+                        Lease held = waited.lease() == Read.MINE ? lease : null;
+                        return loadAndFillAsync(ref, viewName, entryKey, allTags, loader, held)
+                            .whenComplete(
+                                (filled, error) -> {
+                                  if (held != null && !held.released) {
+                                    releaseAsync(held);
+                                  }
+                                })
+                            .thenApply(
+                                loaded -> {
+                                  if (loaded != null
+                                      && near != null
+                                      && loaded.written()
+                                      && !loaded.value().absent()) {
+                                    near.put(
+                                        tenant,
+                                        shard,
+                                        viewPrefix,
+                                        viewName,
+                                        loaded.value(),
+                                        nearToken);
+                                  }
+                                  return loaded == null ? null : loaded.value();
+                                });
+                      });
+              result.whenComplete(
+                  (value, error) -> {
+                    if (error != null) {
+                      mine.completeExceptionally(unwrap(error));
+                    } else {
+                      mine.complete(value);
+                    }
+                    inFlight.remove(entryKey, mine);
+                  });
+              return result;
+            });
   }
 
   /**
@@ -522,9 +688,68 @@ public final class CacheClient implements AutoCloseable {
       log.debug("cache read of {} failed, loading from the source: {}", entryKey, ex.toString());
       return Read.MISS;
     }
+    return toRead(entryKey, reply);
+  }
+
+  private static Read toRead(String entryKey, List<Object> reply) {
     int leaseOutcome = reply.get(4) instanceof Long l ? l.intValue() : Read.NONE;
     Versioned value = servable(entryKey, reply);
     return new Read(value, value != null ? Read.NONE : leaseOutcome);
+  }
+
+  /** {@link #read} on the asynchronous API; a failed read is a miss, as there. */
+  private CompletableFuture<Read> readAsync(String entryKey, String fenceKey, Lease lease) {
+    CompletableFuture<List<Object>> reply;
+    try {
+      reply =
+          lease == null
+              ? LuaScript.READ.callAsync(
+                  connection.async(),
+                  ScriptOutputType.MULTI,
+                  new String[] {entryKey, fenceKey},
+                  NO_ARGS)
+              : LuaScript.READ.callAsync(
+                  connection.async(),
+                  ScriptOutputType.MULTI,
+                  new String[] {entryKey, fenceKey, lease.key},
+                  new byte[][] {lease.token, ascii(leaseMillis)});
+    } catch (RuntimeException ex) {
+      reply = CompletableFuture.failedFuture(ex);
+    }
+    return reply.handle(
+        (r, error) -> {
+          if (error != null) {
+            redisErrors.increment();
+            log.debug(
+                "cache read of {} failed, loading from the source: {}",
+                entryKey,
+                unwrap(error).toString());
+            return Read.MISS;
+          }
+          return toRead(entryKey, r);
+        });
+  }
+
+  /** {@link #waitForFill} on a timer: re-reads with the same backoff, no thread sleeps. */
+  private CompletableFuture<Read> waitForFillAsync(
+      String entryKey, String fenceKey, Lease lease, long deadline, long pauseMillis) {
+    long left = deadline - System.nanoTime();
+    if (left <= 0) {
+      log.debug("waited {} ms for another fill of {}: loading", leaseMillis, entryKey);
+      return CompletableFuture.completedFuture(Read.MISS);
+    }
+    long pause = Math.min(pauseMillis, TimeUnit.NANOSECONDS.toMillis(left) + 1);
+    Executor later = CompletableFuture.delayedExecutor(pause, TimeUnit.MILLISECONDS);
+    return CompletableFuture.runAsync(() -> {}, later)
+        .thenCompose(ignored -> readAsync(entryKey, fenceKey, lease))
+        .thenCompose(
+            r -> {
+              if (r.value() != null || r.lease() != Read.OTHERS) {
+                return CompletableFuture.completedFuture(r);
+              }
+              return waitForFillAsync(
+                  entryKey, fenceKey, lease, deadline, Math.min(pauseMillis * 2, 50));
+            });
   }
 
   /** The entry of a {@code read.lua} reply if it may be served, else null. */
@@ -585,6 +810,32 @@ public final class CacheClient implements AutoCloseable {
           ScriptOutputType.INTEGER,
           new String[] {lease.key},
           new byte[][] {lease.token, ascii(0)});
+    } catch (RuntimeException ex) {
+      redisErrors.increment();
+      log.debug("releasing the fill lease {} failed; it expires: {}", lease.key, ex.toString());
+    }
+  }
+
+  /** {@link #release} without waiting for the reply. */
+  private void releaseAsync(Lease lease) {
+    lease.released = true;
+    try {
+      LuaScript.UNLOCK
+          .callAsync(
+              connection.async(),
+              ScriptOutputType.INTEGER,
+              new String[] {lease.key},
+              new byte[][] {lease.token, ascii(0)})
+          .whenComplete(
+              (ok, error) -> {
+                if (error != null) {
+                  redisErrors.increment();
+                  log.debug(
+                      "releasing the fill lease {} failed; it expires: {}",
+                      lease.key,
+                      unwrap(error).toString());
+                }
+              });
     } catch (RuntimeException ex) {
       redisErrors.increment();
       log.debug("releasing the fill lease {} failed; it expires: {}", lease.key, ex.toString());
@@ -702,37 +953,12 @@ public final class CacheClient implements AutoCloseable {
   /** Runs {@code fill.lua}, releasing {@code lease} if given; true if the value was written. */
   private boolean fill(
       AggregateRef ref, String view, String entryKey, Versioned loaded, long ttl, Lease lease) {
-    byte[] value = loaded.absent() ? new byte[0] : loaded.value();
-    byte[] absent = ascii(loaded.absent() ? 1 : 0);
-    String[] scriptKeys;
-    byte[][] args;
-    if (lease == null) {
-      scriptKeys = new String[] {entryKey, keys.fence(ref), keys.views(ref)};
-      args =
-          new byte[][] {
-            ascii(loaded.version()),
-            value,
-            ascii(ttl),
-            view.getBytes(StandardCharsets.UTF_8),
-            ascii(fenceTtl.toMillis()),
-            absent
-          };
-    } else {
-      scriptKeys = new String[] {entryKey, keys.fence(ref), keys.views(ref), lease.key};
-      args =
-          new byte[][] {
-            ascii(loaded.version()),
-            value,
-            ascii(ttl),
-            view.getBytes(StandardCharsets.UTF_8),
-            ascii(fenceTtl.toMillis()),
-            absent,
-            lease.token
-          };
-    }
+    FillCall call = fillCall(ref, view, entryKey, loaded, ttl, lease);
     Long outcome;
     try {
-      outcome = LuaScript.FILL.call(connection.sync(), ScriptOutputType.INTEGER, scriptKeys, args);
+      outcome =
+          LuaScript.FILL.call(
+              connection.sync(), ScriptOutputType.INTEGER, call.keys(), call.args());
       if (lease != null) {
         lease.released = true;
       }
@@ -741,6 +967,43 @@ public final class CacheClient implements AutoCloseable {
       log.debug("fill of {} failed: {}", entryKey, ex.toString());
       return false;
     }
+    return countFill(entryKey, loaded, outcome);
+  }
+
+  /** The keys and arguments of one {@code fill.lua} call. */
+  private record FillCall(String[] keys, byte[][] args) {}
+
+  private FillCall fillCall(
+      AggregateRef ref, String view, String entryKey, Versioned loaded, long ttl, Lease lease) {
+    byte[] value = loaded.absent() ? new byte[0] : loaded.value();
+    byte[] absent = ascii(loaded.absent() ? 1 : 0);
+    if (lease == null) {
+      return new FillCall(
+          new String[] {entryKey, keys.fence(ref), keys.views(ref)},
+          new byte[][] {
+            ascii(loaded.version()),
+            value,
+            ascii(ttl),
+            view.getBytes(StandardCharsets.UTF_8),
+            ascii(fenceTtl.toMillis()),
+            absent
+          });
+    }
+    return new FillCall(
+        new String[] {entryKey, keys.fence(ref), keys.views(ref), lease.key},
+        new byte[][] {
+          ascii(loaded.version()),
+          value,
+          ascii(ttl),
+          view.getBytes(StandardCharsets.UTF_8),
+          ascii(fenceTtl.toMillis()),
+          absent,
+          lease.token
+        });
+  }
+
+  /** Counts a {@code fill.lua} outcome; true if the value was written. */
+  private boolean countFill(String entryKey, Versioned loaded, Long outcome) {
     if (outcome == null) {
       return false;
     }
@@ -753,6 +1016,200 @@ public final class CacheClient implements AutoCloseable {
       default -> fillsSuperseded.increment();
     }
     return outcome == 1L;
+  }
+
+  /** {@link #loadAndFill} on the asynchronous API, with the same deadline, fence and tag rules. */
+  private CompletableFuture<Filled> loadAndFillAsync(
+      AggregateRef ref,
+      String view,
+      String entryKey,
+      List<String> tags,
+      AsyncLoader loader,
+      Lease lease) {
+    loads.increment();
+    CompletableFuture<String[]> generations =
+        tags.isEmpty()
+            ? CompletableFuture.completedFuture(null)
+            : tagFills
+                .generationsAsync(ref.tenantId(), tags)
+                .exceptionally(
+                    error -> {
+                      redisErrors.increment();
+                      log.debug(
+                          "reading tag generations for {} failed: {}",
+                          entryKey,
+                          unwrap(error).toString());
+                      return null;
+                    });
+    return generations.thenCompose(
+        gens -> {
+          Instant started = clock.instant();
+          CompletableFuture<Versioned> load;
+          try {
+            CompletionStage<Versioned> stage = loader.load();
+            load =
+                stage == null
+                    ? CompletableFuture.failedFuture(
+                        new NullPointerException(
+                            "the loader of " + entryKey + " returned no stage"))
+                    : stage.toCompletableFuture();
+          } catch (RuntimeException ex) {
+            load = CompletableFuture.failedFuture(ex);
+          }
+          return load.handle(
+                  (loaded, error) -> {
+                    if (error != null) {
+                      Throwable cause = unwrap(error);
+                      if (cause instanceof RuntimeException re) {
+                        throw re;
+                      }
+                      if (cause instanceof Error err) {
+                        throw err;
+                      }
+                      throw new InvalidatorException(
+                          "loader failed for " + entryKey + ": " + cause, true, cause);
+                    }
+                    return loaded;
+                  })
+              .thenCompose(
+                  loaded -> {
+                    if (loaded == null) {
+                      return CompletableFuture.<Filled>completedFuture(null);
+                    }
+                    if (!tags.isEmpty() && gens == null) {
+                      return CompletableFuture.completedFuture(new Filled(loaded, false));
+                    }
+                    Duration took = Duration.between(started, clock.instant());
+                    if (took.compareTo(fillDeadline) > 0) {
+                      fillsDroppedLate.increment();
+                      log.debug(
+                          "load of {} took {} ms, over the fill deadline of {} ms: not filling",
+                          entryKey,
+                          took.toMillis(),
+                          fillDeadline.toMillis());
+                      return CompletableFuture.completedFuture(new Filled(loaded, false));
+                    }
+                    long ttl = loaded.absent() ? jittered(negativeTtl) : nextEntryTtlMillis();
+                    CompletableFuture<Boolean> written =
+                        tags.isEmpty()
+                            ? fillAsync(ref, view, entryKey, loaded, ttl, lease)
+                            : fillTaggedAsync(ref, view, entryKey, loaded, ttl, tags, gens, lease);
+                    return written.thenApply(w -> new Filled(loaded, w));
+                  });
+        });
+  }
+
+  /** {@link #fillTagged} on the asynchronous API: register, fill, re-check and undo. */
+  private CompletableFuture<Boolean> fillTaggedAsync(
+      AggregateRef ref,
+      String view,
+      String entryKey,
+      Versioned loaded,
+      long ttl,
+      List<String> tags,
+      String[] generations,
+      Lease lease) {
+    String tenant = ref.tenantId();
+    long setTtl = Math.max(ttl, entryTtl.toMillis());
+    return tagFills
+        .joinAsync(tenant, tags, generations, entryKey, setTtl)
+        .handle(
+            (joined, error) -> {
+              if (error != null) {
+                redisErrors.increment();
+                log.debug(
+                    "tag registration of {} failed, not filling: {}",
+                    entryKey,
+                    unwrap(error).toString());
+                return false;
+              }
+              if (!joined) {
+                fillsRejectedByTag.increment();
+                log.debug("fill of {} refused: a tag generation moved during the load", entryKey);
+              }
+              return joined;
+            })
+        .thenCompose(
+            joined ->
+                joined
+                    ? fillAsync(ref, view, entryKey, loaded, ttl, lease)
+                    : CompletableFuture.completedFuture(false))
+        .thenCompose(
+            filled -> {
+              if (!filled) {
+                return CompletableFuture.completedFuture(false);
+              }
+              Runnable hook = afterTaggedFill;
+              if (hook != null) {
+                hook.run();
+              }
+              return tagFills
+                  .joinAsync(tenant, tags, generations, entryKey, setTtl)
+                  .handle(
+                      (stillValid, error) -> {
+                        if (error == null && stillValid) {
+                          // Opportunistic pruning blocks on its own connection: off this thread.
+                          CompletableFuture.runAsync(
+                              () -> membersPruned.add(tagFills.maybePrune(tenant, tags)));
+                          return CompletableFuture.completedFuture(true);
+                        }
+                        if (error != null) {
+                          // The re-check did not answer: undo rather than hope (DESIGN.md).
+                          redisErrors.increment();
+                        } else {
+                          fillsUndoneByTag.increment();
+                          log.debug("fill of {} undone: a tag invalidation overtook it", entryKey);
+                        }
+                        return tagFills
+                            .unlinkAsync(entryKey)
+                            .handle(
+                                (n, unlinkError) -> {
+                                  if (unlinkError != null) {
+                                    log.warn(
+                                        "could not re-check or undo the tagged fill of {}; it lives"
+                                            + " until its TTL",
+                                        entryKey);
+                                  }
+                                  return false;
+                                });
+                      })
+                  .thenCompose(f -> f);
+            });
+  }
+
+  /** {@link #fill} on the asynchronous API. */
+  private CompletableFuture<Boolean> fillAsync(
+      AggregateRef ref, String view, String entryKey, Versioned loaded, long ttl, Lease lease) {
+    FillCall call = fillCall(ref, view, entryKey, loaded, ttl, lease);
+    CompletableFuture<Long> outcome;
+    try {
+      outcome =
+          LuaScript.FILL.callAsync(
+              connection.async(), ScriptOutputType.INTEGER, call.keys(), call.args());
+    } catch (RuntimeException ex) {
+      outcome = CompletableFuture.failedFuture(ex);
+    }
+    return outcome.handle(
+        (n, error) -> {
+          if (error != null) {
+            redisErrors.increment();
+            log.debug("fill of {} failed: {}", entryKey, unwrap(error).toString());
+            return false;
+          }
+          if (lease != null) {
+            lease.released = true;
+          }
+          return countFill(entryKey, loaded, n);
+        });
+  }
+
+  private static Throwable unwrap(Throwable error) {
+    Throwable t = error;
+    while ((t instanceof CompletionException || t instanceof ExecutionException)
+        && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t;
   }
 
   long nextEntryTtlMillis() {
@@ -899,7 +1356,8 @@ public final class CacheClient implements AutoCloseable {
 
     /**
      * Registers {@code invalidator_fill_rejected_total} (fills refused by the fence) in {@code
-     * registry}; default none.
+     * registry}; default none. Micrometer ({@code io.micrometer:micrometer-core}) is an optional
+     * dependency of {@code invalidator-client}: the application that calls this has it.
      */
     public Builder meterRegistry(MeterRegistry registry) {
       this.meterRegistry = registry;

@@ -80,7 +80,14 @@ final class JdbcOutboxWriter implements OutboxWriter {
     ps.setString(6, e.eventType());
     ps.setString(7, EventCodec.encodePayload(e.payload()));
     // No explicit trace context: capture the caller's current span, so the worker's span joins it.
-    TraceContext trace = e.trace().isPresent() ? e.trace() : MessagingSpans.currentTraceContext();
+    // OpenTelemetry is optional: without its API there is no span to capture (and MessagingSpans,
+    // which names its types, is never loaded).
+    TraceContext trace =
+        e.trace().isPresent()
+            ? e.trace()
+            : OptionalDependencies.OPENTELEMETRY
+                ? MessagingSpans.currentTraceContext()
+                : TraceContext.NONE;
     ps.setString(8, trace.traceparent());
     ps.setString(9, trace.tracestate());
   }

@@ -6,10 +6,6 @@ import java.sql.SQLException;
 import java.util.List;
 import java.util.Objects;
 import javax.sql.DataSource;
-import org.flywaydb.core.Flyway;
-import org.flywaydb.core.api.FlywayException;
-import org.flywaydb.core.api.configuration.FluentConfiguration;
-import org.flywaydb.core.api.output.MigrateResult;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,6 +23,10 @@ import org.slf4j.LoggerFactory;
  * baselining a missing history table, where two racing processes fail; so the whole migration runs
  * under a session lock keyed by the table ({@code pg_advisory_lock}, MySQL's {@code GET_LOCK}),
  * held on a separate connection. Migrating therefore needs two connections from the data source.
+ *
+ * <p>Flyway is an optional dependency of {@code invalidator-client}: {@link #migrate} needs {@code
+ * org.flywaydb:flyway-core} with {@code flyway-database-postgresql} or {@code flyway-mysql}, and
+ * without them refuses, naming them; {@link #drop} needs nothing more.
  */
 public final class OutboxSchema {
   /** Classpath location of the PostgreSQL migrations. */
@@ -70,44 +70,15 @@ public final class OutboxSchema {
    *
    * @return the migrations applied by this call, such as {@code "1 outbox"}; empty when the table
    *     was already up to date
-   * @throws InvalidatorException (permanent) when a migration fails
+   * @throws InvalidatorException (permanent) when a migration fails, or Flyway or its module for
+   *     the database is not on the class path (the message names the artifacts to add)
    */
   public static List<String> migrate(DataSource dataSource, OutboxTable table) {
     Objects.requireNonNull(dataSource, "dataSource");
     Objects.requireNonNull(table, "table");
     OutboxDialect dialect = OutboxDialect.of(dataSource);
-    FluentConfiguration config =
-        Flyway.configure(OutboxSchema.class.getClassLoader())
-            .dataSource(dataSource)
-            .locations(dialect.migrationLocation())
-            .table(table.historyTable())
-            .placeholders(dialect.placeholders(table))
-            // The schema usually holds other tables already (public, an application schema):
-            // start this outbox's history at version 0 so that V1 still runs.
-            .baselineOnMigrate(true)
-            .baselineVersion("0")
-            .baselineDescription("before invalidator outbox " + table.table())
-            .cleanDisabled(true);
-    if (dialect.flywaySchema(table) != null) {
-      config.schemas(dialect.flywaySchema(table));
-    }
-    Flyway flyway = config.load();
-    MigrateResult result;
-    try (Connection lock = dataSource.getConnection()) {
-      dialect.lockForMigration(lock, table);
-      try {
-        result = flyway.migrate();
-      } finally {
-        dialect.unlockForMigration(lock, table);
-      }
-    } catch (FlywayException ex) {
-      throw new InvalidatorException(
-          "migrating outbox " + table + " failed: " + ex.getMessage(), false, ex);
-    } catch (SQLException ex) {
-      throw SqlErrors.translate("locking outbox " + table + " for migration", ex);
-    }
-    List<String> applied =
-        result.migrations.stream().map(m -> m.version + " " + m.description).toList();
+    OptionalDependencies.requireFlyway(dialect, "OutboxSchema.migrate");
+    List<String> applied = FlywayMigration.migrate(dataSource, table, dialect);
     if (applied.isEmpty()) {
       log.debug("outbox {} is up to date", table);
     } else {

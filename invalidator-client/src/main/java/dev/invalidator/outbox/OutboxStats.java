@@ -19,7 +19,7 @@ import javax.sql.DataSource;
  * @param pending rows not yet relayed
  * @param oldestPendingCreatedAt {@code created_at} of the oldest unrelayed row; null when none
  * @param oldestPendingAge how long that row has waited; zero when none is waiting
- * @param quarantined rows the relay could not turn into valid events (see {@link PollingRelay})
+ * @param quarantined rows the relay could not turn into valid events (see {@code PollingRelay})
  */
 public record OutboxStats(
     long pending, Instant oldestPendingCreatedAt, Duration oldestPendingAge, long quarantined) {

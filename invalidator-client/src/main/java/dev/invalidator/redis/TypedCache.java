@@ -5,6 +5,8 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -123,26 +125,7 @@ public final class TypedCache<T> {
     Objects.requireNonNull(loader, "loader");
     // What this caller's own loader returned, to hand back without a decode.
     Object[] mine = new Object[2];
-    CacheClient.Versioned v =
-        cache.get(
-            tenant,
-            type,
-            id,
-            view,
-            tags,
-            () -> {
-              Loaded<T> l = loader.load();
-              if (l == null) {
-                return null;
-              }
-              CacheClient.Versioned encoded =
-                  l.isAbsent()
-                      ? CacheClient.Versioned.absentAt(l.version())
-                      : new CacheClient.Versioned(l.version(), encode(l.value()));
-              mine[0] = encoded;
-              mine[1] = l;
-              return encoded;
-            });
+    CacheClient.Versioned v = cache.get(tenant, type, id, view, tags, encoding(loader, mine));
     if (v == null) {
       return null;
     }
@@ -178,6 +161,81 @@ public final class TypedCache<T> {
         throw new InvalidatorException("loader failed: " + again, true, again);
       }
     }
+  }
+
+  /**
+   * {@link #get(String, String, String, String, Loader)} without blocking the caller: {@link
+   * CacheClient#getAsync(String, String, String, String, CacheClient.Loader,
+   * java.util.concurrent.Executor)} underneath, same fence and fill rules; the blocking loader (and
+   * a reload after a value the codec cannot decode) runs on {@code executor}.
+   */
+  public CompletableFuture<Optional<T>> getAsync(
+      String tenant, String type, String id, String view, Loader<T> loader, Executor executor) {
+    Objects.requireNonNull(loader, "loader");
+    Objects.requireNonNull(executor, "executor");
+    Object[] mine = new Object[2];
+    return cache
+        .getAsync(tenant, type, id, view, encoding(loader, mine), executor)
+        .thenCompose(
+            v -> {
+              if (v == null) {
+                return CompletableFuture.completedFuture(Optional.<T>empty());
+              }
+              if (v == mine[0]) {
+                @SuppressWarnings("unchecked")
+                Loaded<T> own = (Loaded<T>) mine[1];
+                return CompletableFuture.completedFuture(own.asOptional());
+              }
+              if (v.absent()) {
+                return CompletableFuture.completedFuture(Optional.<T>empty());
+              }
+              try {
+                return CompletableFuture.completedFuture(Optional.of(codec.decode(v.value())));
+              } catch (Exception ex) {
+                decodeFailures.increment();
+                log.debug(
+                    "cached {}/{}/{} view {} at version {} cannot be decoded by {}; loading: {}",
+                    tenant,
+                    type,
+                    id,
+                    view,
+                    v.version(),
+                    codec,
+                    ex.toString());
+                return CompletableFuture.supplyAsync(
+                    () -> {
+                      try {
+                        Loaded<T> l = loader.load();
+                        return l == null ? Optional.<T>empty() : l.asOptional();
+                      } catch (RuntimeException again) {
+                        throw again;
+                      } catch (Exception again) {
+                        throw new InvalidatorException("loader failed: " + again, true, again);
+                      }
+                    },
+                    executor);
+              }
+            });
+  }
+
+  /**
+   * The byte-level loader of {@code loader}: encodes what it returns, and keeps it (and the
+   * original) in {@code mine}, so the caller's own load is handed back without a decode.
+   */
+  private CacheClient.Loader encoding(Loader<T> loader, Object[] mine) {
+    return () -> {
+      Loaded<T> l = loader.load();
+      if (l == null) {
+        return null;
+      }
+      CacheClient.Versioned encoded =
+          l.isAbsent()
+              ? CacheClient.Versioned.absentAt(l.version())
+              : new CacheClient.Versioned(l.version(), encode(l.value()));
+      mine[0] = encoded;
+      mine[1] = l;
+      return encoded;
+    };
   }
 
   /** Cached values the codec could not decode since this view was made. */

@@ -4,8 +4,9 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * CacheClient's serve rule, in one place so the reader ({@link CacheClient}) and the consistency
- * observer ({@link CacheInspector}) cannot disagree: an entry is served only if its {@code ver} is
- * not older than the aggregate's fence; an absent fence admits every entry, an unreadable one none.
+ * observer ({@code CacheInspector}, in invalidator-redis) cannot disagree: an entry is served only
+ * if its {@code ver} is not older than the aggregate's fence; an absent fence admits every entry,
+ * an unreadable one none.
  */
 final class ServeRule {
   /** The fence value of an absent fence key. */

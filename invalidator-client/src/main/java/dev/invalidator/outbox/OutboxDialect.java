@@ -14,8 +14,8 @@ import javax.sql.DataSource;
 
 /**
  * What differs between the databases an outbox can live in: PostgreSQL, and MySQL 8 / MariaDB
- * 10.6+. Everything else ({@link PollingRelay}, {@link OutboxWriter}, {@link OutboxSchema}, {@link
- * OutboxStats}, {@link OutboxReplay}) is written once against this seam: claim and mark, retention
+ * 10.6+. Everything else ({@code PollingRelay}, {@link OutboxWriter}, {@link OutboxSchema}, {@link
+ * OutboxStats}, {@code OutboxReplay}) is written once against this seam: claim and mark, retention
  * clean-up, wake-up, schema migrations and locks, identifier quoting, and how UUIDs and timestamps
  * travel through JDBC.
  *
@@ -131,7 +131,7 @@ public abstract sealed class OutboxDialect permits PostgresDialect, MySqlDialect
   /** Drops everything the migrations created; returns descriptions of what existed. */
   abstract List<String> drop(Connection c, OutboxTable table) throws SQLException;
 
-  /** The columns {@link OutboxRows#toEvent} reads, in order (the payload as text). */
+  /** The columns {@code OutboxRows.toEvent} reads, in order (the payload as text). */
   abstract String columns();
 
   /**
