@@ -43,6 +43,31 @@ final class Bench {
       String command,
       PrintStream out)
       throws Exception {
+    return run(settings, postgresUrl, redisUrl, null, json, chart, command, out);
+  }
+
+  /**
+   * Runs the benchmark.
+   *
+   * @param postgresUrl JDBC URL of PostgreSQL, MySQL or MariaDB, or null for embedded PostgreSQL
+   * @param redisUrl Redis URL, or null for embedded Redis
+   * @param kafkaBootstrap Kafka bootstrap servers of the scale-out scenario, or null for an in-JVM
+   *     broker
+   * @param json where to write the JSON, or null for {@code bench-results/<timestamp>.json}
+   * @param chart where to write the SVG chart, or null for the JSON path with {@code .svg}
+   * @param command the command line, recorded in the report
+   */
+  public static Outcome run(
+      BenchSettings settings,
+      String postgresUrl,
+      String redisUrl,
+      String kafkaBootstrap,
+      Path json,
+      Path chart,
+      String command,
+      PrintStream out)
+      throws Exception {
+    settings.requireRunnableOn(postgresUrl);
     Instant started = Instant.now().truncatedTo(ChronoUnit.SECONDS);
     if (json == null) {
       String stamp =
@@ -60,8 +85,15 @@ final class Bench {
     Path daemonLog = siblingWithSuffix(json, ".daemon.log");
     Map<String, Object> header = new LinkedHashMap<>();
     try (BenchEnvironment env = BenchEnvironment.open(postgresUrl, redisUrl, 4, out)) {
-      // Ctrl-C or SIGTERM still drops the run's tables and keys.
-      Thread cleanup = new Thread(env::close, "bench-cleanup");
+      // Ctrl-C or SIGTERM still stops the daemons started, then drops the run's tables and keys.
+      Runnable closeEnv = env::close;
+      Thread cleanup =
+          new Thread(
+              () -> {
+                DaemonProcesses.stopAll();
+                closeEnv.run();
+              },
+              "bench-cleanup");
       Runtime.getRuntime().addShutdownHook(cleanup);
       try {
         runScenarios(
@@ -74,8 +106,10 @@ final class Bench {
             curves,
             sustainedCurves,
             daemonLog,
+            kafkaBootstrap,
             out);
       } finally {
+        DaemonProcesses.stopAll();
         try {
           Runtime.getRuntime().removeShutdownHook(cleanup);
         } catch (IllegalStateException ex) {
@@ -120,6 +154,7 @@ final class Bench {
       List<CommitToApplyScenario.Curves> curves,
       List<CommitToApplyScenario.Curves> sustainedCurves,
       Path daemonLog,
+      String kafkaBootstrap,
       PrintStream out)
       throws Exception {
     header.put("tool", "invalidator bench");
@@ -139,6 +174,20 @@ final class Bench {
       if (!settings.runs(id)) {
         continue;
       }
+      if (id.equals("sustained")) {
+        // One run per relay mode (--relays), polling first: the chart draws the first.
+        for (String relay : settings.relays()) {
+          out.printf("bench: scenario %s, %s relay...%n", id, relay);
+          long s0 = System.nanoTime();
+          Path log =
+              relay.equals("polling")
+                  ? daemonLog
+                  : siblingWithSuffix(daemonLog, "-" + relay + ".log");
+          ScenarioResult r = SustainedScenario.run(env, settings, out, log, sustainedCurves, relay);
+          finish(r, id, s0, results, out);
+        }
+        continue;
+      }
       out.printf("bench: scenario %s...%n", id);
       long s0 = System.nanoTime();
       ScenarioResult r =
@@ -148,19 +197,24 @@ final class Bench {
             case "apply" -> ApplyScenario.run(env, settings, out);
             case "latency" -> CommitToApplyScenario.run(env, settings, out, curves);
             case "fill-path" -> FillPathScenario.run(env, settings, out);
-            case "sustained" ->
-                SustainedScenario.run(env, settings, out, daemonLog, sustainedCurves);
+            case "scale-out" -> ScaleOutScenario.run(env, settings, out, daemonLog, kafkaBootstrap);
             default -> throw new IllegalStateException("unknown scenario " + id);
           };
-      r.details().put("scenarioSeconds", Math.round((System.nanoTime() - s0) / 1e8) / 10.0);
-      results.add(r);
-      out.printf(
-          "bench: scenario %s done in %.0f s (load average %.2f)%n",
-          id, (System.nanoTime() - s0) / 1e9, MachineInfo.loadAverage());
+      finish(r, id, s0, results, out);
     }
     header.put("finishedAt", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
     header.put("totalSeconds", Math.round((System.nanoTime() - t0) / 1e8) / 10.0);
     header.put("loadAverageAtEnd", MachineInfo.loadAverage());
+  }
+
+  private static void finish(
+      ScenarioResult r, String id, long s0, List<ScenarioResult> results, PrintStream out) {
+    r.details().put("scenarioSeconds", Math.round((System.nanoTime() - s0) / 1e8) / 10.0);
+    r.details().put("loadAverageAtEnd", MachineInfo.loadAverage());
+    results.add(r);
+    out.printf(
+        "bench: scenario %s done in %.0f s (load average %.2f)%n",
+        id, (System.nanoTime() - s0) / 1e9, MachineInfo.loadAverage());
   }
 
   /** {@code path} with its extension replaced by {@code suffix}. */

@@ -32,11 +32,21 @@ public final class BenchCommand implements Callable<Integer> {
   boolean quick;
 
   @Option(
-      names = "--postgres-url",
+      names = {"--db-url", "--postgres-url"},
       paramLabel = "URL",
       description =
-          "JDBC URL, e.g. jdbc:postgresql://127.0.0.1:5432/db?user=postgres (default: embedded).")
+          "Outbox database: jdbc:postgresql://127.0.0.1:5432/db?user=postgres, jdbc:mysql://... or"
+              + " jdbc:mariadb://... (default: embedded PostgreSQL). MySQL/MariaDB run the"
+              + " scenarios relay-drain, apply, fill-path, sustained and scale-out, with the"
+              + " polling relay; others are refused.")
   String postgresUrl;
+
+  @Option(
+      names = "--kafka-bootstrap",
+      paramLabel = "HOST:PORT",
+      description =
+          "Kafka of the scale-out scenario's kafka transport (default: an in-JVM KRaft broker).")
+  String kafkaBootstrap;
 
   @Option(
       names = "--redis-url",
@@ -116,6 +126,36 @@ public final class BenchCommand implements Callable<Integer> {
       description = "How long each sustained rate is measured through the daemon (full: 60).")
   Integer sustainedSeconds;
 
+  @Option(
+      names = {"--relays", "--relay"},
+      split = ",",
+      paramLabel = "MODE",
+      description =
+          "Relay modes the sustained scenario runs the daemon with, in order: polling, cdc"
+              + " (default: polling; polling,cdc compares them in one run).")
+  List<String> relays;
+
+  @Option(
+      names = "--scale-out-events",
+      paramLabel = "N",
+      description =
+          "Events of each worker count's backlog in the scale-out scenario (full: 200000).")
+  Integer scaleOutEvents;
+
+  @Option(
+      names = "--scale-out-workers",
+      split = ",",
+      paramLabel = "N",
+      description = "Worker process counts of the scale-out scenario, ascending (full: 1,2,4).")
+  List<Integer> scaleOutWorkers;
+
+  @Option(
+      names = "--scale-out-transports",
+      split = ",",
+      paramLabel = "T",
+      description = "Transports of the scale-out scenario (full: redis,kafka).")
+  List<String> scaleOutTransports;
+
   /** The scenario ids, for the help text. */
   static final class ScenarioIds implements Iterable<String> {
     @Override
@@ -140,7 +180,12 @@ public final class BenchCommand implements Callable<Integer> {
                   scenarios == null ? null : Set.copyOf(new LinkedHashSet<>(scenarios)))
               .withSustained(
                   sustainedRates,
-                  sustainedSeconds == null ? null : Duration.ofSeconds(sustainedSeconds));
+                  sustainedSeconds == null ? null : Duration.ofSeconds(sustainedSeconds))
+              .withScaleOut(scaleOutEvents, scaleOutWorkers, scaleOutTransports, relays);
+      if (postgresUrl != null) {
+        BenchEnvironment.requireJdbcUrl(postgresUrl);
+      }
+      settings.requireRunnableOn(postgresUrl);
     } catch (IllegalArgumentException ex) {
       spec.commandLine().getErr().println("invalidator bench: " + ex.getMessage());
       return 2;
@@ -154,6 +199,7 @@ public final class BenchCommand implements Callable<Integer> {
         settings,
         postgresUrl,
         redisUrl,
+        kafkaBootstrap,
         out,
         chart,
         command

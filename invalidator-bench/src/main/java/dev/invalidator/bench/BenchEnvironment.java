@@ -2,9 +2,11 @@ package dev.invalidator.bench;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.invalidator.cdc.CdcRelay;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.embedded.EmbeddedPostgresServer;
 import dev.invalidator.embedded.EmbeddedRedisServer;
+import dev.invalidator.outbox.OutboxDialect;
 import dev.invalidator.outbox.OutboxSchema;
 import dev.invalidator.outbox.OutboxTable;
 import io.lettuce.core.KeyScanCursor;
@@ -45,6 +47,7 @@ final class BenchEnvironment implements AutoCloseable {
   private final HikariDataSource dataSource;
   private final RedisClient redis;
   private final StatefulRedisConnection<String, String> connection;
+  private final OutboxDialect dialect;
   private final String runId = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
   private final List<String> tables = new ArrayList<>();
   private final List<OutboxTable> outboxes = new ArrayList<>();
@@ -62,6 +65,7 @@ final class BenchEnvironment implements AutoCloseable {
     this.embeddedPostgres = embeddedPostgres;
     this.embeddedRedis = embeddedRedis;
     this.embedded = embedded;
+    this.dialect = OutboxDialect.forJdbcUrl(jdbcUrl);
     HikariConfig hc = new HikariConfig();
     hc.setJdbcUrl(jdbcUrl);
     hc.setMaximumPoolSize(poolSize);
@@ -80,7 +84,8 @@ final class BenchEnvironment implements AutoCloseable {
   /**
    * Connects to the given servers, or starts embedded ones for a null URL.
    *
-   * @param postgresUrl a JDBC URL ({@code jdbc:postgresql://...}) or null
+   * @param postgresUrl a JDBC URL ({@code jdbc:postgresql://...}, {@code jdbc:mysql://...} or
+   *     {@code jdbc:mariadb://...}) or null
    * @param redisUrl a Redis URL ({@code redis://...}) or null
    */
   static BenchEnvironment open(String postgresUrl, String redisUrl, int poolSize, PrintStream out) {
@@ -89,14 +94,12 @@ final class BenchEnvironment implements AutoCloseable {
       boolean embeddedPg = postgresUrl == null;
       boolean embeddedRedis = redisUrl == null;
       if (embeddedPg) {
-        out.println("bench: no --postgres-url, starting embedded PostgreSQL...");
+        out.println("bench: no --db-url, starting embedded PostgreSQL...");
         EmbeddedPostgresServer pg = EmbeddedPostgresServer.start();
         embedded.add(pg);
         postgresUrl = pg.jdbcUrl();
-      } else if (!postgresUrl.startsWith("jdbc:postgresql:")) {
-        throw new IllegalArgumentException(
-            "--postgres-url must be a JDBC URL (jdbc:postgresql://host:port/db?user=...), got "
-                + postgresUrl.replaceAll("//[^@/]*@", "//***@"));
+      } else {
+        requireJdbcUrl(postgresUrl);
       }
       if (embeddedRedis) {
         out.println("bench: no --redis-url, starting embedded Redis...");
@@ -112,12 +115,47 @@ final class BenchEnvironment implements AutoCloseable {
     }
   }
 
+  /**
+   * Refuses anything but a JDBC URL of PostgreSQL, MySQL or MariaDB, without echoing credentials.
+   */
+  static void requireJdbcUrl(String url) {
+    if (!url.startsWith("jdbc:postgresql:")
+        && !url.startsWith("jdbc:mysql:")
+        && !url.startsWith("jdbc:mariadb:")) {
+      throw new IllegalArgumentException(
+          "--db-url must be a JDBC URL (jdbc:postgresql://host:port/db?user=...,"
+              + " jdbc:mysql://... or jdbc:mariadb://...), got "
+              + url.replaceAll("//[^@/]*@", "//***@")
+                  .replaceAll("(?i)(password=)[^&\\s]*", "$1***"));
+    }
+  }
+
   /** A new connection outside the pool (writers hold one each for a whole phase). */
   Connection connect() throws SQLException {
     return DriverManager.getConnection(jdbcUrl);
   }
 
-  /** The JDBC URL of the run's PostgreSQL (with its credentials: never print it). */
+  /** The outbox database's dialect (PostgreSQL, or MySQL for MySQL and MariaDB). */
+  OutboxDialect dialect() {
+    return dialect;
+  }
+
+  /** True when the outbox database is MySQL or MariaDB. */
+  boolean mysql() {
+    return dialect == OutboxDialect.MYSQL;
+  }
+
+  /** {@code table}'s qualified name in this database's SQL. */
+  String qualified(OutboxTable table) {
+    return dialect.qualified(table);
+  }
+
+  /** The SQL expression of a random event id: {@code gen_random_uuid()} or {@code UUID()}. */
+  String uuidSql() {
+    return mysql() ? "UUID()" : "gen_random_uuid()";
+  }
+
+  /** The JDBC URL of the run's database (with its credentials: never print it). */
   String jdbcUrl() {
     return jdbcUrl;
   }
@@ -191,11 +229,18 @@ final class BenchEnvironment implements AutoCloseable {
    */
   OutboxTable likeWithoutTrigger(OutboxTable outbox, String suffix) throws SQLException {
     OutboxTable table = OutboxTable.of("public", "bench_" + runId + "_" + suffix);
-    tables.add(table.qualified());
+    tables.add(qualified(table));
     try (Connection c = dataSource.getConnection();
         Statement s = c.createStatement()) {
+      // MySQL's LIKE copies columns, defaults, indexes and CHECKs; it has no trigger to leave out.
       s.execute(
-          "CREATE TABLE " + table.qualified() + " (LIKE " + outbox.qualified() + " INCLUDING ALL)");
+          mysql()
+              ? "CREATE TABLE " + qualified(table) + " LIKE " + qualified(outbox)
+              : "CREATE TABLE "
+                  + table.qualified()
+                  + " (LIKE "
+                  + outbox.qualified()
+                  + " INCLUDING ALL)");
     }
     return table;
   }
@@ -233,11 +278,23 @@ final class BenchEnvironment implements AutoCloseable {
         s.execute("DROP TABLE IF EXISTS " + t);
       }
       for (OutboxTable t : outboxes) {
+        if (mysql()) {
+          OutboxSchema.drop(dataSource, t);
+          continue;
+        }
         s.execute("DROP TABLE IF EXISTS " + t.qualified() + " CASCADE");
         s.execute("DROP TABLE IF EXISTS \"" + t.schema() + "\".\"" + t.historyTable() + "\"");
         s.execute("DROP FUNCTION IF EXISTS \"" + t.schema() + "\".\"" + t.table() + "_wakeup\"()");
         // The CDC relay's offsets table (the relay-drain scenario's Debezium peer).
         s.execute("DROP TABLE IF EXISTS \"" + t.schema() + "\".\"" + t.table() + "_cdc_offsets\"");
+        // A daemon started with the CDC relay (the sustained scenario's --relays cdc) leaves its
+        // slot and publication: a slot left behind pins WAL for ever.
+        s.execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                + " WHERE slot_name = '"
+                + CdcRelay.defaultSlotName(t)
+                + "' AND NOT active");
+        s.execute("DROP PUBLICATION IF EXISTS \"" + CdcRelay.defaultPublicationName(t) + "\"");
       }
     } catch (SQLException | RuntimeException ex) {
       log.warn("bench: dropping tables of run {} failed: {}", runId, ex.toString());

@@ -28,6 +28,8 @@ import java.util.Set;
  * @param fillDuration how long each fill-path variant is measured (two halves, A-B-A-B)
  * @param sustained the sustained-load scenario's rates and durations
  * @param scenarios which scenarios to run
+ * @param scaleOut the scale-out scenario's sizes, worker counts and transports
+ * @param relays the relay modes the sustained scenario runs the daemon with, in order
  */
 record BenchSettings(
     String mode,
@@ -47,11 +49,78 @@ record BenchSettings(
     int latencyWriters,
     Duration fillDuration,
     Sustained sustained,
-    Set<String> scenarios) {
+    Set<String> scenarios,
+    ScaleOut scaleOut,
+    List<String> relays) {
 
   /** Scenario ids in run order. */
   public static final List<String> ALL_SCENARIOS =
-      List.of("write-path", "relay-drain", "apply", "latency", "fill-path", "sustained");
+      List.of(
+          "write-path", "relay-drain", "apply", "latency", "fill-path", "sustained", "scale-out");
+
+  /** Scenarios that start daemon processes, so need the daemon on the class path. */
+  public static final Set<String> DAEMON_SCENARIOS = Set.of("sustained", "scale-out");
+
+  /** Scenarios that run on MySQL/MariaDB too (the others use PostgreSQL-only SQL). */
+  public static final List<String> MYSQL_SCENARIOS =
+      List.of("relay-drain", "apply", "fill-path", "sustained", "scale-out");
+
+  /** Transports of the scale-out scenario. */
+  public static final List<String> TRANSPORTS = List.of("redis", "kafka");
+
+  /** Relay modes of the sustained scenario ({@code relay.mode}). */
+  public static final List<String> RELAY_MODES = List.of("polling", "cdc");
+
+  /**
+   * Settings of the scale-out scenario: one relay process and a growing number of worker processes
+   * per transport, each count measured on its own committed backlog.
+   *
+   * @param events events of each measured backlog (one per cache entry)
+   * @param warmupEvents events applied before each measurement, not measured
+   * @param workers worker process counts, ascending (processes are added between counts)
+   * @param transports transports, each with its own relay, workers, table and stream or topic
+   * @param threadsPerWorker {@code worker.threads} of each worker process
+   * @param partitions partitions of the Kafka topic (at least the largest count times the threads)
+   */
+  public record ScaleOut(
+      int events,
+      int warmupEvents,
+      List<Integer> workers,
+      List<String> transports,
+      int threadsPerWorker,
+      int partitions) {
+    public ScaleOut {
+      workers = List.copyOf(workers);
+      transports = List.copyOf(transports);
+      require(
+          events >= 1 && events <= 10_000_000,
+          "--scale-out-events must be 1..10000000, got " + events);
+      require(!workers.isEmpty(), "--scale-out-workers must name at least one count");
+      for (int i = 0; i < workers.size(); i++) {
+        int w = workers.get(i);
+        require(w >= 1 && w <= 16, "--scale-out-workers must be 1..16 each, got " + w);
+        require(
+            i == 0 || w > workers.get(i - 1),
+            "--scale-out-workers must be ascending without repeats, got " + workers);
+      }
+      require(!transports.isEmpty(), "--scale-out-transports must name at least one transport");
+      for (String t : transports) {
+        require(
+            TRANSPORTS.contains(t),
+            "--scale-out-transports: unknown transport '"
+                + t
+                + "', expected some of "
+                + TRANSPORTS);
+      }
+      require(
+          transports.size() == Set.copyOf(transports).size(),
+          "--scale-out-transports names a transport twice: " + transports);
+    }
+
+    int maxWorkers() {
+      return workers.get(workers.size() - 1);
+    }
+  }
 
   /**
    * Settings of the sustained-load scenario (through a daemon process).
@@ -100,6 +169,15 @@ record BenchSettings(
           "--scenarios: unknown scenario '" + s + "', expected some of " + ALL_SCENARIOS);
     }
     require(!scenarios.isEmpty(), "--scenarios must name at least one scenario");
+    relays = List.copyOf(relays);
+    require(!relays.isEmpty(), "--relays must name at least one relay mode");
+    for (String r : relays) {
+      require(
+          RELAY_MODES.contains(r),
+          "--relays: unknown relay mode '" + r + "', expected some of " + RELAY_MODES);
+    }
+    require(
+        relays.size() == Set.copyOf(relays).size(), "--relays names a relay mode twice: " + relays);
   }
 
   /** The full run behind the README's figures. */
@@ -128,7 +206,9 @@ record BenchSettings(
             Duration.ofSeconds(20),
             8,
             Duration.ofSeconds(10)),
-        Set.copyOf(ALL_SCENARIOS));
+        Set.copyOf(ALL_SCENARIOS),
+        new ScaleOut(200_000, 20_000, List.of(1, 2, 4), TRANSPORTS, 2, 8),
+        List.of("polling"));
   }
 
   /** The smoke test: every scenario, tiny sizes, finishes in well under a minute. */
@@ -157,7 +237,9 @@ record BenchSettings(
             Duration.ofSeconds(2),
             4,
             Duration.ofSeconds(1)),
-        Set.copyOf(ALL_SCENARIOS));
+        Set.copyOf(ALL_SCENARIOS),
+        new ScaleOut(2_000, 200, List.of(1, 2), TRANSPORTS, 2, 8),
+        List.of("polling"));
   }
 
   /** A copy with other rates, durations, sizes or scenarios (null keeps the current value). */
@@ -187,7 +269,9 @@ record BenchSettings(
         latencyWriters == null ? this.latencyWriters : latencyWriters,
         fillDuration,
         sustained,
-        scenarios == null ? this.scenarios : scenarios);
+        scenarios == null ? this.scenarios : scenarios,
+        scaleOut,
+        relays);
   }
 
   /** A copy with other sustained-load rates or duration (null keeps the current value). */
@@ -218,7 +302,75 @@ record BenchSettings(
         latencyWriters,
         fillDuration,
         s,
-        scenarios);
+        scenarios,
+        scaleOut,
+        relays);
+  }
+
+  /**
+   * A copy with other scale-out sizes, worker counts or transports, or other relay modes of the
+   * sustained scenario (null keeps the current value).
+   */
+  BenchSettings withScaleOut(
+      Integer events, List<Integer> workers, List<String> transports, List<String> relays) {
+    ScaleOut o =
+        new ScaleOut(
+            events == null ? scaleOut.events() : events,
+            events == null ? scaleOut.warmupEvents() : Math.max(1, events / 10),
+            workers == null ? scaleOut.workers() : workers,
+            transports == null ? scaleOut.transports() : transports,
+            scaleOut.threadsPerWorker(),
+            scaleOut.partitions());
+    return new BenchSettings(
+        mode,
+        clients,
+        writeDuration,
+        accounts,
+        backlog,
+        insertBaselineDuration,
+        relayBatchSize,
+        applyEvents,
+        workerThreads,
+        workerBatchSize,
+        rates,
+        rateDuration,
+        rateWarmup,
+        baselineRateDuration,
+        latencyWriters,
+        fillDuration,
+        sustained,
+        scenarios,
+        o,
+        relays == null ? this.relays : relays);
+  }
+
+  /**
+   * Refuses what cannot run on the outbox database of {@code jdbcUrl} (null: embedded PostgreSQL),
+   * naming it: never a silent skip.
+   */
+  void requireRunnableOn(String jdbcUrl) {
+    boolean mysql =
+        jdbcUrl != null
+            && (jdbcUrl.startsWith("jdbc:mysql:") || jdbcUrl.startsWith("jdbc:mariadb:"));
+    if (!mysql) {
+      return;
+    }
+    List<String> refused =
+        ALL_SCENARIOS.stream()
+            .filter(scenarios::contains)
+            .filter(id -> !MYSQL_SCENARIOS.contains(id))
+            .toList();
+    require(
+        refused.isEmpty(),
+        "scenario(s) "
+            + refused
+            + " run on PostgreSQL only (their business table is built with PostgreSQL SQL); with a"
+            + " MySQL/MariaDB --db-url choose some of --scenarios "
+            + String.join(",", MYSQL_SCENARIOS));
+    require(
+        !(scenarios.contains("sustained") && relays.contains("cdc")),
+        "--relays cdc: the CDC relay reads PostgreSQL's WAL and cannot run with a MySQL/MariaDB"
+            + " --db-url; use --relays polling");
   }
 
   boolean runs(String scenario) {

@@ -35,7 +35,11 @@ final class MachineInfo {
             + ")");
     m.put("maxHeapMb", Runtime.getRuntime().maxMemory() / (1024 * 1024));
     m.put("loadAverageAtStart", round(os.getSystemLoadAverage()));
-    m.put("postgres", postgres(env));
+    if (env.mysql()) {
+      m.put("mysql", mysql(env));
+    } else {
+      m.put("postgres", postgres(env));
+    }
     m.put("redis", redis(env));
     return m;
   }
@@ -57,6 +61,27 @@ final class MachineInfo {
       while (rs.next()) {
         m.put(rs.getString(1), rs.getString(2));
       }
+    } catch (SQLException ex) {
+      m.put("error", ex.getMessage());
+    }
+    return m;
+  }
+
+  private static Map<String, Object> mysql(BenchEnvironment env) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("embedded", false);
+    try (Connection c = env.dataSource().getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs =
+            s.executeQuery(
+                "SELECT VERSION(), @@innodb_flush_log_at_trx_commit, @@sync_binlog,"
+                    + " @@innodb_buffer_pool_size, @@max_connections")) {
+      rs.next();
+      m.put("server_version", rs.getString(1));
+      m.put("innodb_flush_log_at_trx_commit", rs.getString(2));
+      m.put("sync_binlog", rs.getString(3));
+      m.put("innodb_buffer_pool_size", rs.getString(4));
+      m.put("max_connections", rs.getString(5));
     } catch (SQLException ex) {
       m.put("error", ex.getMessage());
     }

@@ -69,6 +69,35 @@ final class RedisFixtures {
     return present;
   }
 
+  /**
+   * Counts aggregates {@code from..to-1} whose fence is absent or below {@code version} (pipelined
+   * GET): events never applied.
+   */
+  static long countFencesBelow(
+      StatefulRedisConnection<String, String> conn,
+      KeyScheme keys,
+      long from,
+      long to,
+      long version)
+      throws Exception {
+    RedisAsyncCommands<String, String> async = conn.async();
+    long below = 0;
+    List<RedisFuture<String>> pending = new ArrayList<>(CHUNK);
+    for (long i = from; i < to; i++) {
+      pending.add(async.get(keys.fence(aggregate(i))));
+      if (pending.size() >= CHUNK || i == to - 1) {
+        for (RedisFuture<String> f : pending) {
+          String fence = f.get(30, TimeUnit.SECONDS);
+          if (fence == null || Long.parseLong(fence) < version) {
+            below++;
+          }
+        }
+        pending.clear();
+      }
+    }
+    return below;
+  }
+
   /** Publishes one event (version 1) per aggregate {@code 0..n-1} to the stream, pipelined. */
   static void publishEvents(StatefulRedisConnection<String, String> conn, KeyScheme keys, long n) {
     RedisStreamPublisher publisher = new RedisStreamPublisher(conn, keys, Clock.systemUTC());

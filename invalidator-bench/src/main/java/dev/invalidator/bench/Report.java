@@ -56,8 +56,17 @@ final class Report {
     for (ScenarioResult r : results) {
       if (r.id().equals("sustained")) {
         out.println();
-        out.println("Freshness under sustained load (invalidator run as its own process):");
+        Object relay = r.details().get("relayMode");
+        out.println(
+            "Freshness under sustained load (invalidator run as its own process"
+                + (relay == null || relay.equals("polling") ? "" : ", " + relay + " relay")
+                + "):");
         out.println(sustainedTable(r));
+      }
+      if (r.id().equals("scale-out")) {
+        out.println();
+        out.println("Scale-out (one relay process, N worker processes):");
+        out.println(scaleOutTable(r));
       }
     }
     for (CommitToApplyScenario.Curves c : curves) {
@@ -167,6 +176,35 @@ final class Report {
     return b.toString();
   }
 
+  /** The scale-out scenario per transport and worker count, in Markdown. */
+  @SuppressWarnings("unchecked")
+  static String scaleOutTable(ScenarioResult r) {
+    StringBuilder b = new StringBuilder();
+    b.append(
+        "| transport | worker processes | consumers | events | seconds | applied (events/s) |"
+            + " vs fewest | relay done after (s) | stale | lost |\n");
+    b.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    Map<String, Double> first = new LinkedHashMap<>();
+    for (ScaleOutScenario.Point p : (List<ScaleOutScenario.Point>) r.details().get("points")) {
+      double base = first.computeIfAbsent(p.transport(), t -> p.eventsPerSecond());
+      b.append(
+          String.format(
+              Locale.ROOT,
+              "| %s | %d | %d | %,d | %.2f | %,.0f | %.2fx | %.2f | %d | %d |%n",
+              p.transport(),
+              p.workerProcesses(),
+              p.consumers(),
+              p.events(),
+              p.seconds(),
+              p.eventsPerSecond(),
+              base == 0 ? Double.NaN : p.eventsPerSecond() / base,
+              p.relayDoneSeconds(),
+              p.stale(),
+              p.lost()));
+    }
+    return b.toString();
+  }
+
   static String number(double v) {
     if (Double.isNaN(v)) {
       return "n/a";
@@ -241,6 +279,8 @@ final class Report {
     m.put("baselineRateSeconds", seconds(s.baselineRateDuration()));
     m.put("latencyWriters", s.latencyWriters());
     m.put("fillSecondsPerVariant", seconds(s.fillDuration()));
+    m.put("scaleOut", s.scaleOut());
+    m.put("sustainedRelays", s.relays());
     m.put(
         "scenarios", BenchSettings.ALL_SCENARIOS.stream().filter(s.scenarios()::contains).toList());
     return m;

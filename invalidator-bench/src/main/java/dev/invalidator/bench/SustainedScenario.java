@@ -87,13 +87,29 @@ final class SustainedScenario {
       Path daemonLog,
       List<CommitToApplyScenario.Curves> curvesOut)
       throws Exception {
+    return run(env, s, out, daemonLog, curvesOut, "polling");
+  }
+
+  /**
+   * The scenario with the daemon's relay in {@code relayMode} ({@code relay.mode}: {@code polling}
+   * or {@code cdc}); each mode works in its own table and keys.
+   */
+  static ScenarioResult run(
+      BenchEnvironment env,
+      BenchSettings s,
+      PrintStream out,
+      Path daemonLog,
+      List<CommitToApplyScenario.Curves> curvesOut,
+      String relayMode)
+      throws Exception {
     BenchSettings.Sustained cfg = s.sustained();
     requireDaemonOnClassPath();
-    OutboxTable outbox = env.outbox("sus_outbox");
-    OutboxTable naive = env.likeWithoutTrigger(outbox, "sus_naive");
-    KeyScheme keys = env.keys("sus");
-    String pipelineSql = insertSql(outbox);
-    String naiveSql = insertSql(naive);
+    String tag = relayMode.equals("polling") ? "sus" : "sus_" + relayMode;
+    OutboxTable outbox = env.outbox(tag + "_outbox");
+    OutboxTable naive = env.likeWithoutTrigger(outbox, tag + "_naive");
+    KeyScheme keys = env.keys(tag.replace('_', '-'));
+    String pipelineSql = insertSql(env, outbox);
+    String naiveSql = insertSql(env, naive);
     RedisCommands<String, String> redis = env.connection().sync();
     int db = RedisURI.create(env.redisUrl()).getDatabase();
     String previousFlags = flags(redis.configGet("notify-keyspace-events"));
@@ -147,7 +163,7 @@ final class SustainedScenario {
           cfg.writers(), capacity);
       details.put("bareWriteCapacityTxPerSecond", Math.round(capacity));
 
-      daemon = startDaemon(env, outbox, keys, daemonLog, out);
+      daemon = startDaemon(env, outbox, keys, daemonLog, out, relayMode);
       details.put("daemonLog", daemonLog.toString());
 
       long base = 0;
@@ -273,6 +289,8 @@ final class SustainedScenario {
       env.deleteKeys(keys);
     }
     curvesOut.add(new CommitToApplyScenario.Curves(pipelinePoints, baselinePoints));
+    details.put("relayMode", relayMode);
+    details.put("database", env.dialect().name());
     details.put("writers", cfg.writers());
     details.put("secondsPerRate", cfg.duration().toSeconds());
     details.put("baselineSecondsPerRate", cfg.baselineDuration().toSeconds());
@@ -280,8 +298,12 @@ final class SustainedScenario {
     details.put("rates", perRate);
     return new ScenarioResult(
         "sustained",
-        "6. freshness under sustained load",
-        "invalidator run (separate process, default settings); "
+        "6. freshness under sustained load"
+            + (relayMode.equals("polling") ? "" : " (" + relayMode + " relay)")
+            + (env.mysql() ? " (MySQL/MariaDB)" : ""),
+        "invalidator run (separate process, default settings"
+            + (relayMode.equals("polling") ? "" : " but relay.mode " + relayMode)
+            + "); "
             + cfg.writers()
             + " writer connections, one plain-SQL outbox INSERT per auto-commit transaction, each"
             + " on its own aggregate holding a cache entry, open-loop schedule; latency from the"
@@ -305,11 +327,13 @@ final class SustainedScenario {
         Report.number(p.max()));
   }
 
-  private static String insertSql(OutboxTable t) {
+  private static String insertSql(BenchEnvironment env, OutboxTable t) {
     return "INSERT INTO "
-        + t.qualified()
+        + env.qualified(t)
         + " (event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version, event_type,"
-        + " payload) VALUES (gen_random_uuid(), ?, ?, ?, 1, 'account.updated', '{}')";
+        + " payload) VALUES ("
+        + env.uuidSql()
+        + ", ?, ?, ?, 1, 'account.updated', '{}')";
   }
 
   /** The bare write path: insert + commit in a closed loop on every connection. */
@@ -415,7 +439,7 @@ final class SustainedScenario {
         Statement st = c.createStatement();
         ResultSet rs =
             st.executeQuery(
-                "SELECT count(*) FROM " + outbox.qualified() + " WHERE relayed_at IS NULL")) {
+                "SELECT count(*) FROM " + env.qualified(outbox) + " WHERE relayed_at IS NULL")) {
       rs.next();
       long unrelayed = rs.getLong(1);
       StreamStats stats = probe.stats();
@@ -473,7 +497,12 @@ final class SustainedScenario {
   }
 
   private static Process startDaemon(
-      BenchEnvironment env, OutboxTable outbox, KeyScheme keys, Path logFile, PrintStream out)
+      BenchEnvironment env,
+      OutboxTable outbox,
+      KeyScheme keys,
+      Path logFile,
+      PrintStream out,
+      String relayMode)
       throws IOException, InterruptedException {
     String java =
         ProcessHandle.current()
@@ -511,9 +540,12 @@ final class SustainedScenario {
     pb.environment().put("INVALIDATOR_POSTGRES_SCHEMA", outbox.schema());
     pb.environment().put("INVALIDATOR_REDIS_PREFIX", keys.prefix());
     pb.environment().put("INVALIDATOR_ADMIN_PORT", "0");
-    out.printf("  starting the daemon: invalidator run (log: %s)...%n", logFile);
+    pb.environment().put("INVALIDATOR_RELAY_MODE", relayMode);
+    out.printf(
+        "  starting the daemon: invalidator run, %s relay (log: %s)...%n", relayMode, logFile);
     long t0 = System.nanoTime();
-    Process p = pb.start();
+    // Registered: stopped when the bench exits, Ctrl-C included.
+    Process p = DaemonProcesses.start(pb);
     long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
     while (System.nanoTime() < until) {
       if (!p.isAlive()) {

@@ -37,10 +37,12 @@ class BenchQuickIT {
   void quickRunProducesEveryScenarioWithBaselinesJsonAndChartAndCleansUp() throws Exception {
     Path json = dir.resolve("out/bench.json");
     ByteArrayOutputStream printed = new ByteArrayOutputStream();
-    // Every scenario but the sustained one, which starts the daemon and needs it on the class
-    // path: SustainedBenchIT in invalidator-cli runs it.
+    // Every scenario but those that start daemons and need them on the class path:
+    // SustainedBenchIT and ScaleOutBenchIT in invalidator-cli run them.
     List<String> inProcess =
-        BenchSettings.ALL_SCENARIOS.stream().filter(id -> !id.equals("sustained")).toList();
+        BenchSettings.ALL_SCENARIOS.stream()
+            .filter(id -> !BenchSettings.DAEMON_SCENARIOS.contains(id))
+            .toList();
     BenchSettings settings =
         BenchSettings.quick().with(null, null, null, null, null, null, Set.copyOf(inProcess));
     Bench.Outcome outcome =
@@ -110,6 +112,38 @@ class BenchQuickIT {
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("--rates must be 1..100000");
     assertThat(cl.execute("--quick", "--scenarios", "nope")).isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("unknown scenario 'nope'");
+    assertThat(cl.execute("--quick", "--scale-out-workers", "2,1")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("--scale-out-workers must be ascending");
+    assertThat(cl.execute("--quick", "--scale-out-transports", "rabbitmq")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("unknown transport 'rabbitmq'");
+    assertThat(cl.execute("--quick", "--relays", "polling,wal")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("unknown relay mode 'wal'");
+  }
+
+  @Test
+  void scenariosThatCannotRunOnMariaDbAreRefusedNamingThemNeverSkipped() {
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    CommandLine cl = new CommandLine(new BenchCommand());
+    cl.setErr(new java.io.PrintWriter(err, true, StandardCharsets.UTF_8));
+    String url = "jdbc:mariadb://127.0.0.1:1/test?user=root&password=secret";
+    // Every scenario by default: two of them are PostgreSQL-only.
+    assertThat(cl.execute("--quick", "--db-url", url)).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("[write-path, latency] run on PostgreSQL only")
+        .contains("relay-drain,apply,fill-path,sustained,scale-out");
+    assertThat(cl.execute("--quick", "--db-url", url, "--scenarios", "latency")).isEqualTo(2);
+    assertThat(
+            cl.execute(
+                "--quick", "--db-url", url, "--scenarios", "sustained", "--relays", "polling,cdc"))
+        .isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("--relays cdc: the CDC relay reads PostgreSQL's WAL")
+        .doesNotContain("secret");
+    assertThat(cl.execute("--quick", "--db-url", "mysql://u:secret@h/db")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("--db-url must be a JDBC URL")
+        .doesNotContain("secret");
   }
 
   @Test
@@ -119,7 +153,7 @@ class BenchQuickIT {
                 BenchEnvironment.open(
                     "postgresql://u:secret@host/db", "redis://127.0.0.1:1", 1, System.out))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("--postgres-url must be a JDBC URL")
+        .hasMessageContaining("--db-url must be a JDBC URL")
         .hasMessageNotContaining("secret");
   }
 

@@ -2,6 +2,7 @@ package dev.invalidator.cli;
 
 import dev.invalidator.core.AggregateRef;
 import dev.invalidator.core.KeyScheme;
+import dev.invalidator.embedded.EmbeddedKafkaBroker;
 import dev.invalidator.embedded.EmbeddedPostgresServer;
 import dev.invalidator.embedded.EmbeddedRedisCluster;
 import dev.invalidator.embedded.EmbeddedRedisServer;

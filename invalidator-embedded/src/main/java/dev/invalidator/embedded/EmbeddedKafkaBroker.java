@@ -1,22 +1,28 @@
-package dev.invalidator.cli;
+package dev.invalidator.embedded;
 
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
 
 /**
  * A one-node KRaft Kafka (a combined controller and broker) in this JVM, from Kafka's own test kit,
- * for {@code invalidator demo --transport kafka} without {@code --kafka-bootstrap}. Its logs live
- * in temporary directories removed on {@link #close()}. Not for production: one node, replication
- * factor 1.
+ * for {@code invalidator demo --transport kafka} and {@code invalidator bench}'s scale-out scenario
+ * without {@code --kafka-bootstrap}. Its logs live in temporary directories removed on {@link
+ * #close()}. Not for production: one node, replication factor 1.
+ *
+ * <p>Kafka's test kit is an optional dependency of this module, so that the modules whose tests use
+ * the embedded PostgreSQL and Redis do not get a Kafka broker on their class path; a module that
+ * starts this broker declares {@code kafka-test-common-runtime} and {@code kafka-clients:test}
+ * itself.
  */
-final class EmbeddedKafkaBroker implements AutoCloseable {
+public final class EmbeddedKafkaBroker implements AutoCloseable {
   private final KafkaClusterTestKit cluster;
 
   private EmbeddedKafkaBroker(KafkaClusterTestKit cluster) {
     this.cluster = cluster;
   }
 
-  static EmbeddedKafkaBroker start() throws Exception {
+  /** Starts the broker and waits until it is ready. */
+  public static EmbeddedKafkaBroker start() throws Exception {
     KafkaClusterTestKit kit =
         new KafkaClusterTestKit.Builder(
                 new TestKitNodes.Builder()
@@ -42,7 +48,8 @@ final class EmbeddedKafkaBroker implements AutoCloseable {
     return new EmbeddedKafkaBroker(kit);
   }
 
-  String bootstrap() {
+  /** The bootstrap servers, {@code host:port}. */
+  public String bootstrap() {
     return cluster.bootstrapServers();
   }
 
