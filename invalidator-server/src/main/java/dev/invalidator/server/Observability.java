@@ -160,6 +160,9 @@ final class Observability implements AutoCloseable {
     if (cdc != null) {
       sampler.cdcSlot(cdc::slotHealth);
     }
+    // Kafka's readiness asks the cluster (brokers, leaders, the group's assignment): sampled, so a
+    // probe every second from an orchestrator never turns into admin requests to the brokers.
+    AdminServer.Check kafkaCheck = kafka == null ? null : sampler.readiness("kafka", kafka::health);
     sampler.start(cfg.observability().sampleInterval());
     closeables.add(0, sampler);
     List<AdminServer.Check> checks = new ArrayList<>();
@@ -181,6 +184,9 @@ final class Observability implements AutoCloseable {
               String pong = servers.connection().sync().ping();
               return "reachable (" + pong + ")";
             }));
+    if (kafkaCheck != null) {
+      checks.add(kafkaCheck);
+    }
     Duration stuckAfter = cfg.observability().stuckAfter();
     if (relay != null) {
       checks.add(
