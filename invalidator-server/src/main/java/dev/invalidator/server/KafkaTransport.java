@@ -220,6 +220,12 @@ final class KafkaTransport implements AutoCloseable {
         cfg.bootstrap(), cfg.topic(), KafkaDeadLetterAdmin.DEFAULT_GROUP);
   }
 
+  /** Like {@link #deadLetterAdmin()}, each call waiting at most about {@code timeout}. */
+  KafkaDeadLetterAdmin deadLetterAdmin(Duration timeout) {
+    return new KafkaDeadLetterAdmin(
+        cfg.bootstrap(), cfg.topic(), KafkaDeadLetterAdmin.DEFAULT_GROUP, timeout);
+  }
+
   /**
    * Creates the event topic ({@code kafka.partitions}) and its dead-letter topic (one partition)
    * where missing, and waits until every partition has a leader: a producer that sends before the

@@ -33,10 +33,10 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code GET /api/status} the figures of {@code invalidator status} plus the live ones;
  *   <li>{@code GET /api/consistency} the consistency observer's figures and recent inconsistencies
  *       ({@code {"enabled": false}} when it does not run);
- *   <li>{@code GET /api/dlq?count=N} the oldest dead letters; {@code POST /api/dlq/<id>/redrive}
- *       and {@code POST /api/dlq/<id>/drop} need {@code Authorization: Bearer <admin.token>} (401
- *       without or with a wrong one; 404 when no token is configured, the operations are then
- *       disabled).
+ *   <li>{@code GET /api/dlq?count=N} the oldest dead letters (of the Redis stream or of {@code
+ *       <topic>-dlt}, see {@link DeadLetterApi}); {@code POST /api/dlq/<id>/redrive} and {@code
+ *       POST /api/dlq/<id>/drop} need {@code Authorization: Bearer <admin.token>} (401 without or
+ *       with a wrong one; 404 when no token is configured, the operations are then disabled).
  * </ul>
  *
  * Nothing here queries PostgreSQL or Redis except the readiness checks and the dead-letter
@@ -59,7 +59,7 @@ public final class AdminServer implements AutoCloseable {
   private final InvalidatorMetrics metrics;
   private final List<Check> checks;
   private final Supplier<Map<String, Object>> status;
-  private final DeadLetterAdmin deadLetters;
+  private final DeadLetterApi deadLetters;
   private final byte[] token;
   private final Supplier<Map<String, Object>> consistency;
   private volatile WorkflowCallbacks workflowCallbacks;
@@ -84,7 +84,7 @@ public final class AdminServer implements AutoCloseable {
       InvalidatorMetrics metrics,
       List<Check> checks,
       Supplier<Map<String, Object>> status,
-      DeadLetterAdmin deadLetters,
+      DeadLetterApi deadLetters,
       String token,
       Supplier<Map<String, Object>> consistency) {
     this.server = server;
@@ -117,13 +117,13 @@ public final class AdminServer implements AutoCloseable {
       InvalidatorMetrics metrics,
       List<Check> checks,
       Supplier<Map<String, Object>> status,
-      DeadLetterAdmin deadLetters,
+      DeadLetterApi deadLetters,
       String token) {
     return start(bind, port, metrics, checks, status, deadLetters, token, null);
   }
 
   /**
-   * Like {@link #start(String, int, InvalidatorMetrics, List, Supplier, DeadLetterAdmin, String)},
+   * Like {@link #start(String, int, InvalidatorMetrics, List, Supplier, DeadLetterApi, String)},
    * serving {@code /api/consistency} from {@code consistency} (null: the observer is off).
    */
   public static AdminServer start(
@@ -132,7 +132,7 @@ public final class AdminServer implements AutoCloseable {
       InvalidatorMetrics metrics,
       List<Check> checks,
       Supplier<Map<String, Object>> status,
-      DeadLetterAdmin deadLetters,
+      DeadLetterApi deadLetters,
       String token,
       Supplier<Map<String, Object>> consistency) {
     Objects.requireNonNull(metrics, "metrics");
@@ -306,7 +306,7 @@ public final class AdminServer implements AutoCloseable {
           if (newId == null) {
             json(ex, 404, Map.of("error", "no dead letter " + id));
           } else {
-            log.info("dead letter {} redriven as stream entry {}", id, newId);
+            log.info("dead letter {} redriven as {}", id, newId);
             json(ex, 200, Map.of("redriven", id, "stream_id", newId));
           }
         }
