@@ -11,6 +11,8 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import kafka.server.BrokerServer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -57,8 +59,9 @@ class KafkaOperationsIT {
 
   /**
    * Ready once both workers of the process joined the group and own the topic's partitions; the
-   * broker stopped, the kafka check goes DOWN naming Kafka while PostgreSQL and Redis stay UP; the
-   * broker started again (same port), ready again.
+   * broker stopped, the kafka check goes DOWN naming Kafka while PostgreSQL and Redis stay UP, and
+   * {@code /api/dlq} answers 500 naming the dead-letter topic; the broker started again (same
+   * port), ready again.
    */
   @Test
   void readinessFollowsTheBrokerAndTheGroupAssignment() throws Exception {
@@ -77,11 +80,18 @@ class KafkaOperationsIT {
       BrokerServer broker = kafka.brokers().values().iterator().next();
       broker.shutdown();
       broker.awaitShutdown();
+      // Asked meanwhile (the admin server's other thread answers the probes), /api/dlq gives up
+      // after its timeout with a 500 naming the dead-letter topic.
+      CompletableFuture<HttpResponse<String>> dlq =
+          CompletableFuture.supplyAsync(() -> env.get(admin, "api/dlq"));
       JsonNode down = awaitReady(env, admin, 503);
       assertThat(down.at("/checks/kafka/status").asText()).isEqualTo("DOWN");
       assertThat(down.at("/checks/kafka/detail").asText()).contains("Kafka");
       assertThat(down.at("/checks/postgres/status").asText()).isEqualTo("UP");
       assertThat(down.at("/checks/redis/status").asText()).isEqualTo("UP");
+      HttpResponse<String> dlqDown = dlq.get(30, TimeUnit.SECONDS);
+      assertThat(dlqDown.statusCode()).as(dlqDown.body()).isEqualTo(500);
+      assertThat(dlqDown.body()).contains(topic + "-dlt");
 
       broker.startup();
       awaitReady(env, admin, 200);

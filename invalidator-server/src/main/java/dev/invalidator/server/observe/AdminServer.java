@@ -163,39 +163,47 @@ public final class AdminServer implements AutoCloseable {
   }
 
   private void handle(HttpExchange ex) throws IOException {
+    // The catch is inside the try-with-resources: a catch of the try-with-resources itself runs
+    // after the exchange is closed, and the client got no answer at all instead of the 500.
     try (ex) {
-      String path = ex.getRequestURI().getPath();
-      String method = ex.getRequestMethod();
-      if (path.startsWith("/api/dlq/") && method.equals("POST")) {
-        dlqOperation(ex, path);
-        return;
-      }
-      if (path.startsWith("/api/workflows/") && method.equals("POST")) {
-        workflowCallback(ex, path);
-        return;
-      }
-      if (!method.equals("GET") && !method.equals("HEAD")) {
-        send(ex, 405, "text/plain; charset=utf-8", "method not allowed\n");
-        return;
-      }
-      switch (path) {
-        case "/metrics" ->
-            send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.scrape());
-        case "/health/live" -> json(ex, 200, Map.of("status", "UP"));
-        case "/health/ready" -> ready(ex);
-        case "/api/status" -> json(ex, 200, status.get());
-        case "/api/dlq" -> listDlq(ex);
-        case "/api/consistency" ->
-            json(ex, 200, consistency == null ? Map.of("enabled", false) : consistency.get());
-        default -> staticFile(ex, path);
-      }
-    } catch (RuntimeException e) {
-      log.warn("admin HTTP request {} failed: {}", ex.getRequestURI(), e.toString(), e);
       try {
-        json(ex, 500, Map.of("error", String.valueOf(e.getMessage())));
-      } catch (IOException | RuntimeException ignored) {
-        // the response may have started already
+        route(ex);
+      } catch (RuntimeException e) {
+        log.warn("admin HTTP request {} failed: {}", ex.getRequestURI(), e.toString(), e);
+        try {
+          json(ex, 500, Map.of("error", String.valueOf(e.getMessage())));
+        } catch (IOException | RuntimeException ignored) {
+          // the response may have started already
+        }
       }
+    }
+  }
+
+  private void route(HttpExchange ex) throws IOException {
+    String path = ex.getRequestURI().getPath();
+    String method = ex.getRequestMethod();
+    if (path.startsWith("/api/dlq/") && method.equals("POST")) {
+      dlqOperation(ex, path);
+      return;
+    }
+    if (path.startsWith("/api/workflows/") && method.equals("POST")) {
+      workflowCallback(ex, path);
+      return;
+    }
+    if (!method.equals("GET") && !method.equals("HEAD")) {
+      send(ex, 405, "text/plain; charset=utf-8", "method not allowed\n");
+      return;
+    }
+    switch (path) {
+      case "/metrics" ->
+          send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.scrape());
+      case "/health/live" -> json(ex, 200, Map.of("status", "UP"));
+      case "/health/ready" -> ready(ex);
+      case "/api/status" -> json(ex, 200, status.get());
+      case "/api/dlq" -> listDlq(ex);
+      case "/api/consistency" ->
+          json(ex, 200, consistency == null ? Map.of("enabled", false) : consistency.get());
+      default -> staticFile(ex, path);
     }
   }
 
