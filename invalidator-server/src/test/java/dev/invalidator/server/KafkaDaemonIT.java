@@ -178,6 +178,14 @@ class KafkaDaemonIT {
       assertThat(all).hasSize(2);
       assertThat(all.get(0).get("reason").asText()).isEqualTo("retries_exhausted");
       assertThat(all.get(0).get("source_id").asText()).isEqualTo("0-7");
+      ConsoleCapture.Result show =
+          cli(kafka, "dlq", "show", all.get(1).get("id").asText(), "--json");
+      assertThat(show.exit()).as(show.err()).isZero();
+      assertThat(new ObjectMapper().readTree(show.out()).get("source_id").asText())
+          .isEqualTo("1-9");
+      ConsoleCapture.Result bad = cli(kafka, "dlq", "show", "1700000000000-0");
+      assertThat(bad.exit()).isEqualTo(1);
+      assertThat(bad.err()).contains("<partition>-<offset>");
 
       assertThat(cli(kafka, "dlq", "redrive", "--tenant", "acme", "--dry-run").out())
           .contains("would redrive 1 dead letter(s) to " + topic);
