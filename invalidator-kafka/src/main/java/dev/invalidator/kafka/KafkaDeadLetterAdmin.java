@@ -54,26 +54,44 @@ public final class KafkaDeadLetterAdmin {
   /** Most out-of-order handled offsets kept per partition (the metadata is bounded). */
   public static final int MAX_OUT_OF_ORDER = 200;
 
+  /** How long one call waits for the cluster, by default. */
+  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
+
   private static final String PREFIX = "h1:";
-  private static final Duration TIMEOUT = Duration.ofSeconds(30);
+  private static final java.util.regex.Pattern ID =
+      java.util.regex.Pattern.compile("([0-9]{1,9})-([0-9]{1,19})");
 
   private final String bootstrap;
   private final String sourceTopic;
   private final String topic;
   private final String group;
+  private final Duration timeout;
 
   /**
    * @param sourceTopic the event topic; its dead letters are in {@code <sourceTopic>-dlt}
    * @param group the group marking handled dead letters; {@link #DEFAULT_GROUP} normally
    */
   public KafkaDeadLetterAdmin(String bootstrap, String sourceTopic, String group) {
+    this(bootstrap, sourceTopic, group, DEFAULT_TIMEOUT);
+  }
+
+  /**
+   * Like {@link #KafkaDeadLetterAdmin(String, String, String)}, each call waiting at most about
+   * {@code timeout} for the cluster (an admin page answers sooner than a command line must).
+   */
+  public KafkaDeadLetterAdmin(
+      String bootstrap, String sourceTopic, String group, Duration timeout) {
     KafkaSettings.requireBootstrap(bootstrap);
     KafkaSettings.requireTopic(sourceTopic);
     KafkaSettings.requireGroup(group);
+    if (timeout == null || timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("timeout must be positive, got " + timeout);
+    }
     this.bootstrap = bootstrap;
     this.sourceTopic = sourceTopic;
     this.topic = sourceTopic + KafkaDeadLetters.SUFFIX;
     this.group = group;
+    this.timeout = timeout;
   }
 
   /** A dead letter as stored; {@link #id()} is {@code <dlt partition>-<dlt offset>}. */
@@ -113,15 +131,11 @@ public final class KafkaDeadLetterAdmin {
   public List<Stored> list(int limit) {
     List<Stored> out = new ArrayList<>();
     try (Admin admin = admin();
-        KafkaConsumer<String, byte[]> consumer =
-            new KafkaConsumer<>(
-                Map.of("bootstrap.servers", bootstrap, "enable.auto.commit", false),
-                new StringDeserializer(),
-                new ByteArrayDeserializer())) {
+        KafkaConsumer<String, byte[]> consumer = consumer()) {
       Map<TopicPartition, Marks> marks = marks(admin);
       List<TopicPartition> parts = new ArrayList<>(marks.keySet());
       consumer.assign(parts);
-      Map<TopicPartition, Long> ends = consumer.endOffsets(parts, TIMEOUT);
+      Map<TopicPartition, Long> ends = consumer.endOffsets(parts, timeout);
       for (TopicPartition tp : parts) {
         Marks m = marks.get(tp);
         long end = ends.getOrDefault(tp, 0L);
@@ -134,7 +148,7 @@ public final class KafkaDeadLetterAdmin {
         } else {
           consumer.seekToBeginning(List.of(tp));
         }
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        long deadline = System.nanoTime() + timeout.toNanos();
         while (out.size() < limit && consumer.position(tp) < end && System.nanoTime() < deadline) {
           for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
             if (r.offset() < end && !m.handled.contains(r.offset()) && out.size() < limit) {
@@ -153,13 +167,71 @@ public final class KafkaDeadLetterAdmin {
   }
 
   /**
+   * The unhandled dead letter {@code <partition>-<offset>}, read at its offset (assign and seek, no
+   * group), or empty when there is none there or it was handled.
+   *
+   * @throws IllegalArgumentException when {@code id} is not {@code <partition>-<offset>}
+   */
+  public java.util.Optional<Stored> find(String id) {
+    java.util.regex.Matcher m = ID.matcher(id);
+    if (!m.matches()) {
+      throw new IllegalArgumentException(
+          "'" + id + "' is not a dead-letter id of " + topic + " (<partition>-<offset>)");
+    }
+    TopicPartition tp;
+    long offset;
+    try {
+      tp = new TopicPartition(topic, Integer.parseInt(m.group(1)));
+      offset = Long.parseLong(m.group(2));
+    } catch (NumberFormatException ex) {
+      throw new IllegalArgumentException("'" + id + "' is out of range", ex);
+    }
+    try (Admin admin = admin();
+        KafkaConsumer<String, byte[]> consumer = consumer()) {
+      Marks marks = marks(admin).get(tp);
+      if (marks == null || offset < marks.mark || marks.handled.contains(offset)) {
+        return java.util.Optional.empty();
+      }
+      consumer.assign(List.of(tp));
+      long end = consumer.endOffsets(List.of(tp), timeout).getOrDefault(tp, 0L);
+      if (offset >= end) {
+        return java.util.Optional.empty();
+      }
+      consumer.seek(tp, offset);
+      long deadline = System.nanoTime() + timeout.toNanos();
+      while (consumer.position(tp) <= offset && System.nanoTime() < deadline) {
+        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+          if (r.offset() == offset) {
+            return java.util.Optional.of(parse(r));
+          }
+        }
+      }
+      return java.util.Optional.empty();
+    } catch (InterruptedException ex) {
+      Thread.currentThread().interrupt();
+      throw new InvalidatorException("interrupted reading " + topic, true, ex);
+    } catch (ExecutionException | TimeoutException ex) {
+      throw new InvalidatorException("could not read " + id + " of " + topic + ": " + ex, true, ex);
+    }
+  }
+
+  /**
    * Produces each dead letter's original value and key to the original topic, waits for the
    * acknowledgements, then marks them handled. Returns how many were redriven.
    */
   public int redrive(List<Stored> letters) {
+    return redriveTo(letters).size();
+  }
+
+  /**
+   * Like {@link #redrive}, returning where each original went, in the order given: {@code
+   * <topic>/<partition>-<offset>}.
+   */
+  public List<String> redriveTo(List<Stored> letters) {
     if (letters.isEmpty()) {
-      return 0;
+      return List.of();
     }
+    List<String> positions = new ArrayList<>();
     Map<String, Object> config = new HashMap<>();
     config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
@@ -175,7 +247,8 @@ public final class KafkaDeadLetterAdmin {
         acks.add(producer.send(new ProducerRecord<>(target, s.key(), KafkaRecords.encode(fields))));
       }
       for (Future<RecordMetadata> f : acks) {
-        f.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        RecordMetadata md = f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        positions.add(md.topic() + "/" + md.partition() + "-" + md.offset());
       }
     } catch (InterruptedException ex) {
       Thread.currentThread().interrupt();
@@ -184,7 +257,7 @@ public final class KafkaDeadLetterAdmin {
       throw new InvalidatorException("could not redrive from " + topic + ": " + ex, true, ex);
     }
     markHandled(letters);
-    return letters.size();
+    return positions;
   }
 
   /** Marks dead letters handled without redriving them; returns how many. */
@@ -202,7 +275,7 @@ public final class KafkaDeadLetterAdmin {
           .keySet()
           .forEach(tp -> latest.put(tp, org.apache.kafka.clients.admin.OffsetSpec.latest()));
       long depth = 0;
-      var ends = admin.listOffsets(latest).all().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      var ends = admin.listOffsets(latest).all().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
       for (var e : marks.entrySet()) {
         long end = ends.get(e.getKey()).offset();
         depth += Math.max(0, end - e.getValue().mark - e.getValue().handled.size());
@@ -250,7 +323,7 @@ public final class KafkaDeadLetterAdmin {
       admin
           .alterConsumerGroupOffsets(group, commits)
           .all()
-          .get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+          .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (InterruptedException ex) {
       Thread.currentThread().interrupt();
       throw new InvalidatorException("interrupted marking dead letters of " + topic, true, ex);
@@ -277,13 +350,13 @@ public final class KafkaDeadLetterAdmin {
         admin
             .describeTopics(List.of(topic))
             .allTopicNames()
-            .get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
+            .get(timeout.toMillis(), TimeUnit.MILLISECONDS)
             .get(topic);
     Map<TopicPartition, OffsetAndMetadata> committed =
         admin
             .listConsumerGroupOffsets(group)
             .partitionsToOffsetAndMetadata()
-            .get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     Map<TopicPartition, Marks> out =
         new TreeMap<>(java.util.Comparator.comparingInt(TopicPartition::partition));
     d.partitions()
@@ -307,7 +380,32 @@ public final class KafkaDeadLetterAdmin {
   }
 
   private Admin admin() {
-    return Admin.create(Map.of("bootstrap.servers", bootstrap));
+    int ms = (int) timeout.toMillis();
+    return Admin.create(
+        Map.of(
+            "bootstrap.servers",
+            bootstrap,
+            "default.api.timeout.ms",
+            ms,
+            "request.timeout.ms",
+            Math.min(ms, 30_000)));
+  }
+
+  /** A consumer without a group: it assigns and seeks, and never commits. */
+  private KafkaConsumer<String, byte[]> consumer() {
+    int ms = (int) timeout.toMillis();
+    return new KafkaConsumer<>(
+        Map.of(
+            "bootstrap.servers",
+            bootstrap,
+            "enable.auto.commit",
+            false,
+            "default.api.timeout.ms",
+            ms,
+            "request.timeout.ms",
+            Math.min(ms, 30_000)),
+        new StringDeserializer(),
+        new ByteArrayDeserializer());
   }
 
   private static Stored parse(ConsumerRecord<String, byte[]> r) {

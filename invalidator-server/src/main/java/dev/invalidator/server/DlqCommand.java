@@ -234,7 +234,7 @@ final class DlqCommand implements Runnable {
 
     @Override
     int runKafka(InvalidatorConfig cfg, KafkaDeadLetterAdmin dlt) throws Exception {
-      var s = dlt.list(KAFKA_SCAN_LIMIT).stream().filter(d -> d.id().equals(id)).findFirst();
+      var s = dlt.find(id); // read at its offset, not found by scanning the topic
       if (s.isEmpty()) {
         spec.commandLine().getErr().println("invalidator: no dead letter " + id);
         return 1;

@@ -11,16 +11,28 @@ import dev.invalidator.server.config.InvalidatorConfig;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.admin.DescribeClusterOptions;
+import org.apache.kafka.clients.admin.DescribeConsumerGroupsOptions;
+import org.apache.kafka.clients.admin.DescribeTopicsOptions;
+import org.apache.kafka.clients.admin.MemberDescription;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.GroupState;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,8 +47,13 @@ final class KafkaTransport implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(KafkaTransport.class);
   private static final Duration TIMEOUT = Duration.ofSeconds(30);
 
+  /** How long the readiness probe waits for each answer of the cluster. */
+  static final Duration HEALTH_TIMEOUT = Duration.ofSeconds(3);
+
   private final InvalidatorConfig.Kafka cfg;
+  private final Map<String, Set<String>> members = new ConcurrentHashMap<>();
   private Admin admin;
+  private boolean closed;
 
   KafkaTransport(InvalidatorConfig.Kafka cfg) {
     if (!cfg.enabled()) {
@@ -63,11 +80,135 @@ final class KafkaTransport implements AutoCloseable {
 
   /** A consumer of {@code group}; one per worker thread (a Kafka consumer is single-threaded). */
   KafkaEventSource source(String group, String clientId, Clock clock) {
-    return KafkaEventSource.builder(cfg.bootstrap(), cfg.topic())
-        .group(group)
-        .clock(clock)
-        .consumerProperty("client.id", clientId.replaceAll("[^A-Za-z0-9._-]", "_"))
-        .build();
+    String id = clientId.replaceAll("[^A-Za-z0-9._-]", "_");
+    KafkaEventSource source =
+        KafkaEventSource.builder(cfg.bootstrap(), cfg.topic())
+            .group(group)
+            .clock(clock)
+            .consumerProperty("client.id", id)
+            .build();
+    members.computeIfAbsent(group, g -> ConcurrentHashMap.newKeySet()).add(id);
+    return source;
+  }
+
+  /**
+   * The readiness of the transport, asked of the cluster now (each call waits at most {@link
+   * #HEALTH_TIMEOUT}): a broker answers, every partition of the topic and of its dead-letter topic
+   * has a leader (the relay's producer can publish, a dead letter can be stored), and in every
+   * consumer group of this process's sources those sources are members, the group is stable and
+   * every partition of the topic is assigned (so not while the group rebalances: a member that has
+   * not joined, or a partition nobody owns, applies nothing).
+   *
+   * @return a short description when ready
+   * @throws IllegalStateException naming Kafka and what is wrong when not
+   */
+  String health() {
+    long ms = HEALTH_TIMEOUT.toMillis();
+    try {
+      int brokers =
+          admin()
+              .describeCluster(new DescribeClusterOptions().timeoutMs((int) ms))
+              .nodes()
+              .get(ms + 500, TimeUnit.MILLISECONDS)
+              .size();
+      Map<String, TopicDescription> topics =
+          admin()
+              .describeTopics(
+                  List.of(cfg.topic(), deadLetterTopic()),
+                  new DescribeTopicsOptions().timeoutMs((int) ms))
+              .allTopicNames()
+              .get(ms + 500, TimeUnit.MILLISECONDS);
+      for (TopicDescription d : topics.values()) {
+        for (TopicPartitionInfo p : d.partitions()) {
+          if (p.leader() == null || p.leader().isEmpty()) {
+            throw new IllegalStateException(
+                "Kafka partition " + d.name() + "-" + p.partition() + " has no leader");
+          }
+        }
+      }
+      int partitions = topics.get(cfg.topic()).partitions().size();
+      StringBuilder detail =
+          new StringBuilder("Kafka reachable (")
+              .append(brokers)
+              .append(" broker(s)), topic ")
+              .append(cfg.topic())
+              .append(" with ")
+              .append(partitions)
+              .append(" partition(s) led");
+      if (!members.isEmpty()) {
+        Map<String, ConsumerGroupDescription> groups =
+            admin()
+                .describeConsumerGroups(
+                    members.keySet(), new DescribeConsumerGroupsOptions().timeoutMs((int) ms))
+                .all()
+                .get(ms + 500, TimeUnit.MILLISECONDS);
+        for (Map.Entry<String, Set<String>> e : new TreeMap<>(members).entrySet()) {
+          detail.append("; ").append(assigned(groups.get(e.getKey()), e.getValue(), partitions));
+        }
+      }
+      return detail.toString();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted asking Kafka", e);
+    } catch (TimeoutException e) {
+      throw new IllegalStateException(
+          "Kafka at " + cfg.bootstrap() + " did not answer within " + ms + " ms", e);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException(
+          "Kafka at " + cfg.bootstrap() + " is not reachable: " + e.getCause(), e);
+    }
+  }
+
+  private String assigned(ConsumerGroupDescription g, Set<String> ours, int partitions) {
+    if (g == null) {
+      throw new IllegalStateException("Kafka consumer group not described");
+    }
+    Set<String> joined = new HashSet<>();
+    Set<Integer> owned = new HashSet<>();
+    for (MemberDescription m : g.members()) {
+      joined.add(m.clientId());
+      for (TopicPartition tp : m.assignment().topicPartitions()) {
+        if (tp.topic().equals(cfg.topic())) {
+          owned.add(tp.partition());
+        }
+      }
+    }
+    Set<String> missing = new TreeSet<>(ours);
+    missing.removeAll(joined);
+    if (!missing.isEmpty()) {
+      throw new IllegalStateException(
+          "Kafka consumer group "
+              + g.groupId()
+              + " ("
+              + g.groupState()
+              + ") lacks this process's member(s) "
+              + missing);
+    }
+    if (g.groupState() != GroupState.STABLE) {
+      throw new IllegalStateException(
+          "Kafka consumer group " + g.groupId() + " is rebalancing (" + g.groupState() + ")");
+    }
+    if (owned.size() < partitions) {
+      throw new IllegalStateException(
+          "Kafka consumer group "
+              + g.groupId()
+              + " ("
+              + g.groupState()
+              + ") has "
+              + (partitions - owned.size())
+              + " of "
+              + partitions
+              + " partition(s) of "
+              + cfg.topic()
+              + " unassigned");
+    }
+    return "group "
+        + g.groupId()
+        + " stable with "
+        + g.members().size()
+        + " member(s), "
+        + partitions
+        + " partition(s) assigned";
   }
 
   KafkaDeadLetters deadLetters() {
@@ -77,6 +218,12 @@ final class KafkaTransport implements AutoCloseable {
   KafkaDeadLetterAdmin deadLetterAdmin() {
     return new KafkaDeadLetterAdmin(
         cfg.bootstrap(), cfg.topic(), KafkaDeadLetterAdmin.DEFAULT_GROUP);
+  }
+
+  /** Like {@link #deadLetterAdmin()}, each call waiting at most about {@code timeout}. */
+  KafkaDeadLetterAdmin deadLetterAdmin(Duration timeout) {
+    return new KafkaDeadLetterAdmin(
+        cfg.bootstrap(), cfg.topic(), KafkaDeadLetterAdmin.DEFAULT_GROUP, timeout);
   }
 
   /**
@@ -174,6 +321,9 @@ final class KafkaTransport implements AutoCloseable {
   }
 
   private synchronized Admin admin() {
+    if (closed) {
+      throw new IllegalStateException("the Kafka transport is closed");
+    }
     if (admin == null) {
       admin =
           Admin.create(
@@ -190,6 +340,7 @@ final class KafkaTransport implements AutoCloseable {
 
   @Override
   public synchronized void close() {
+    closed = true;
     if (admin != null) {
       admin.close(Duration.ofSeconds(5));
       admin = null;

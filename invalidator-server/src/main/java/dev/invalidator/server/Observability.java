@@ -13,6 +13,7 @@ import dev.invalidator.redis.VersionGatedRedisTarget;
 import dev.invalidator.server.config.InvalidatorConfig;
 import dev.invalidator.server.observe.AdminServer;
 import dev.invalidator.server.observe.DeadLetterAdmin;
+import dev.invalidator.server.observe.DeadLetterApi;
 import dev.invalidator.server.observe.InvalidatorMetrics;
 import dev.invalidator.server.observe.MetricsSampler;
 import io.opentelemetry.api.OpenTelemetry;
@@ -32,6 +33,9 @@ import org.slf4j.LoggerFactory;
  */
 final class Observability implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Observability.class);
+
+  /** How long one {@code /api/dlq} call on Kafka waits for the cluster. */
+  static final Duration DLQ_TIMEOUT = Duration.ofSeconds(5);
 
   private final InvalidatorConfig cfg;
   private final InvalidatorMetrics metrics;
@@ -160,6 +164,9 @@ final class Observability implements AutoCloseable {
     if (cdc != null) {
       sampler.cdcSlot(cdc::slotHealth);
     }
+    // Kafka's readiness asks the cluster (brokers, leaders, the group's assignment): sampled, so a
+    // probe every second from an orchestrator never turns into admin requests to the brokers.
+    AdminServer.Check kafkaCheck = kafka == null ? null : sampler.readiness("kafka", kafka::health);
     sampler.start(cfg.observability().sampleInterval());
     closeables.add(0, sampler);
     List<AdminServer.Check> checks = new ArrayList<>();
@@ -181,6 +188,9 @@ final class Observability implements AutoCloseable {
               String pong = servers.connection().sync().ping();
               return "reachable (" + pong + ")";
             }));
+    if (kafkaCheck != null) {
+      checks.add(kafkaCheck);
+    }
     Duration stuckAfter = cfg.observability().stuckAfter();
     if (relay != null) {
       checks.add(
@@ -198,10 +208,14 @@ final class Observability implements AutoCloseable {
           new AdminServer.Check(
               name, () -> loop(name, pipeline.alive(name), w.lastLoop(), stuckAfter)));
     }
-    // The HTTP dead-letter API addresses Redis stream entries; on Kafka, invalidator dlq works on
-    // <topic>-dlt instead.
-    DeadLetterAdmin dlq =
-        workers.isEmpty() || kafka != null ? null : new DeadLetterAdmin(servers.connection(), keys);
+    // On Kafka the HTTP dead-letter API reads <topic>-dlt the way invalidator dlq does, each call
+    // bounded to a few seconds: the admin server has two threads, and /health/ready shares them.
+    DeadLetterApi dlq =
+        workers.isEmpty()
+            ? null
+            : kafka != null
+                ? new KafkaDeadLetterApi(kafka.deadLetterAdmin(DLQ_TIMEOUT))
+                : new DeadLetterAdmin(servers.connection(), keys);
     String streamName = kafka != null ? kafka.topic() : keys.stream();
     String groupName = kafka != null ? kafka.group() : cfg.worker().group();
     dev.invalidator.workflows.WorkflowAdmin workflows =

@@ -17,6 +17,7 @@ import dev.invalidator.testing.ConsoleCapture;
 import dev.invalidator.testing.TestServers;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.URI;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,14 +27,18 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The daemon with {@code transport: kafka}: PostgreSQL outbox, relay to an in-JVM KRaft broker,
- * workers in a consumer group, Redis as the cache; and {@code invalidator status} and {@code dlq}
- * on the topic.
+ * workers in a consumer group, Redis as the cache; {@code invalidator status} and {@code dlq} on
+ * the topic, and the admin server's {@code /api/dlq} on {@code <topic>-dlt}.
  */
 @ExtendWith(TestKafkaBroker.Broker.class)
 class KafkaDaemonIT {
@@ -173,6 +178,14 @@ class KafkaDaemonIT {
       assertThat(all).hasSize(2);
       assertThat(all.get(0).get("reason").asText()).isEqualTo("retries_exhausted");
       assertThat(all.get(0).get("source_id").asText()).isEqualTo("0-7");
+      ConsoleCapture.Result show =
+          cli(kafka, "dlq", "show", all.get(1).get("id").asText(), "--json");
+      assertThat(show.exit()).as(show.err()).isZero();
+      assertThat(new ObjectMapper().readTree(show.out()).get("source_id").asText())
+          .isEqualTo("1-9");
+      ConsoleCapture.Result bad = cli(kafka, "dlq", "show", "1700000000000-0");
+      assertThat(bad.exit()).isEqualTo(1);
+      assertThat(bad.err()).contains("<partition>-<offset>");
 
       assertThat(cli(kafka, "dlq", "redrive", "--tenant", "acme", "--dry-run").out())
           .contains("would redrive 1 dead letter(s) to " + topic);
@@ -195,6 +208,112 @@ class KafkaDaemonIT {
       assertThat(new ObjectMapper().readTree(cli(kafka, "dlq", "list", "--json").out())).isEmpty();
       assertThat(statusJson(kafka).get("dlq_depth").asLong()).isZero();
     }
+  }
+
+  /**
+   * Two poison records on the topic, dead-lettered by the daemon's workers: {@code /api/dlq} lists
+   * both from {@code <topic>-dlt} in the Redis shape with their origin; drop and redrive need the
+   * token, take a {@code <partition>-<offset>} id, and leave the list without them (the redriven
+   * poison record is dead-lettered again: nothing is lost). Without the dead-letter topic, {@code
+   * /api/dlq} answers 500 naming it.
+   */
+  @Test
+  void poisonRecordsAreListedOnApiDlqAndCanBeDroppedOrRedriven() throws Exception {
+    String topic = TestKafkaBroker.newTopic();
+    Map<String, String> settings = new java.util.HashMap<>(kafka(topic));
+    settings.put("admin.token", "s3cret-token");
+    try (TestEnv env = new TestEnv(settings);
+        Daemon daemon = Daemon.create(env.cfg, Daemon.Role.ALL, WorkerListener.NONE, false)) {
+      URI admin = daemon.start(true);
+      try (KafkaProducer<String, byte[]> raw =
+          new KafkaProducer<>(
+              Map.of("bootstrap.servers", TestKafkaBroker.bootstrap()),
+              new StringSerializer(),
+              new ByteArraySerializer())) {
+        raw.send(new ProducerRecord<>(topic, 0, "x", utf8("{poison"))).get();
+        raw.send(new ProducerRecord<>(topic, 1, "y", utf8("{poison 2"))).get();
+      }
+      JsonNode list = awaitDeadLetters(env, admin, 2);
+      String first = null;
+      String second = null;
+      for (JsonNode d : list) {
+        assertThat(d.get("id").asText()).matches("0-[0-9]+");
+        JsonNode f = d.get("fields");
+        assertThat(f.get("reason").asText()).isEqualTo("poison");
+        assertThat(f.get("target").asText()).isEqualTo("*");
+        assertThat(f.get("last_error").asText()).contains("JSON");
+        assertThat(f.get("original_topic").asText()).isEqualTo(topic);
+        assertThat(f.get("original_offset").asText()).isEqualTo("0");
+        if (f.get("orig.event").asText().equals("{poison 2")) {
+          assertThat(f.get("original_partition").asText()).isEqualTo("1");
+          second = d.get("id").asText();
+        } else {
+          assertThat(f.get("orig.event").asText()).isEqualTo("{poison");
+          assertThat(f.get("original_partition").asText()).isEqualTo("0");
+          first = d.get("id").asText();
+        }
+      }
+      assertThat(first).isNotNull();
+      assertThat(second).isNotNull();
+      assertThat(env.get(admin, "api/dlq?count=1").body()).contains("\"id\"");
+      assertThat(
+              new ObjectMapper()
+                  .readTree(env.get(admin, "api/dlq?count=1").body())
+                  .get("dead_letters"))
+          .hasSize(1);
+
+      assertThat(env.post(admin, "api/dlq/" + first + "/drop", "wrong").statusCode())
+          .isEqualTo(401);
+      HttpResponse<String> bad = env.post(admin, "api/dlq/1700000000000-0x/drop", "s3cret-token");
+      assertThat(bad.statusCode()).isEqualTo(400);
+      assertThat(bad.body()).contains("<partition>-<offset>");
+      HttpResponse<String> dropped = env.post(admin, "api/dlq/" + first + "/drop", "s3cret-token");
+      assertThat(dropped.statusCode()).as(dropped.body()).isEqualTo(200);
+      assertThat(env.post(admin, "api/dlq/" + first + "/drop", "s3cret-token").statusCode())
+          .isEqualTo(404);
+
+      HttpResponse<String> redriven =
+          env.post(admin, "api/dlq/" + second + "/redrive", "s3cret-token");
+      assertThat(redriven.statusCode()).as(redriven.body()).isEqualTo(200);
+      assertThat(new ObjectMapper().readTree(redriven.body()).get("stream_id").asText())
+          .matches(java.util.regex.Pattern.quote(topic) + "/[0-2]-[0-9]+");
+      JsonNode again = awaitDeadLetters(env, admin, 1).get(0);
+      assertThat(again.get("id").asText()).isNotIn(first, second);
+      assertThat(again.at("/fields/orig.event").asText()).isEqualTo("{poison 2");
+      assertThat(again.at("/fields/orig.redriven_from").asText())
+          .isEqualTo(topic + "-dlt/" + second);
+
+      try (org.apache.kafka.clients.admin.Admin a =
+          org.apache.kafka.clients.admin.Admin.create(
+              Map.of("bootstrap.servers", TestKafkaBroker.bootstrap()))) {
+        a.deleteTopics(List.of(topic + "-dlt")).all().get();
+      }
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .untilAsserted(
+              () -> {
+                HttpResponse<String> r = env.get(admin, "api/dlq");
+                assertThat(r.statusCode()).as(r.body()).isEqualTo(500);
+                assertThat(r.body()).contains(topic + "-dlt");
+              });
+    }
+  }
+
+  private static JsonNode awaitDeadLetters(TestEnv env, URI admin, int count) throws Exception {
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(200))
+        .untilAsserted(
+            () -> {
+              HttpResponse<String> r = env.get(admin, "api/dlq");
+              assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+              assertThat(new ObjectMapper().readTree(r.body()).get("dead_letters")).hasSize(count);
+            });
+    return new ObjectMapper().readTree(env.get(admin, "api/dlq").body()).get("dead_letters");
+  }
+
+  private static byte[] utf8(String s) {
+    return s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
   }
 
   private static JsonNode statusJson(String[] kafka) throws Exception {

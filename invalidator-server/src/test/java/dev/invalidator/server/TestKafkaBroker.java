@@ -34,30 +34,40 @@ final class TestKafkaBroker {
 
   static synchronized String bootstrap() {
     if (cluster == null) {
-      try {
-        KafkaClusterTestKit kit =
-            new KafkaClusterTestKit.Builder(
-                    new TestKitNodes.Builder()
-                        .setCombined(true)
-                        .setNumBrokerNodes(1)
-                        .setNumControllerNodes(1)
-                        .build())
-                .setConfigProp("auto.create.topics.enable", "false")
-                .setConfigProp("group.initial.rebalance.delay.ms", "0")
-                .setConfigProp("offsets.topic.replication.factor", "1")
-                .setConfigProp("offsets.topic.num.partitions", "1")
-                .setConfigProp("transaction.state.log.replication.factor", "1")
-                .setConfigProp("transaction.state.log.min.isr", "1")
-                .build();
-        kit.format();
-        kit.startup();
-        kit.waitForReadyBrokers();
-        cluster = kit;
-      } catch (Exception ex) {
-        throw new IllegalStateException("could not start the in-JVM Kafka broker", ex);
-      }
+      cluster = newCluster(java.util.Map.of());
     }
     return cluster.bootstrapServers();
+  }
+
+  /**
+   * A broker of its own, started, for a test class that stops and restarts it ({@code
+   * brokers().get(0).shutdown()} and {@code startup()}: it comes back on the same port); the caller
+   * closes it. {@code config} adds broker settings.
+   */
+  static KafkaClusterTestKit newCluster(java.util.Map<String, String> config) {
+    try {
+      KafkaClusterTestKit.Builder builder =
+          new KafkaClusterTestKit.Builder(
+                  new TestKitNodes.Builder()
+                      .setCombined(true)
+                      .setNumBrokerNodes(1)
+                      .setNumControllerNodes(1)
+                      .build())
+              .setConfigProp("auto.create.topics.enable", "false")
+              .setConfigProp("group.initial.rebalance.delay.ms", "0")
+              .setConfigProp("offsets.topic.replication.factor", "1")
+              .setConfigProp("offsets.topic.num.partitions", "1")
+              .setConfigProp("transaction.state.log.replication.factor", "1")
+              .setConfigProp("transaction.state.log.min.isr", "1");
+      config.forEach(builder::setConfigProp);
+      KafkaClusterTestKit kit = builder.build();
+      kit.format();
+      kit.startup();
+      kit.waitForReadyBrokers();
+      return kit;
+    } catch (Exception ex) {
+      throw new IllegalStateException("could not start the in-JVM Kafka broker", ex);
+    }
   }
 
   private static synchronized void stop() throws Exception {

@@ -33,10 +33,10 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code GET /api/status} the figures of {@code invalidator status} plus the live ones;
  *   <li>{@code GET /api/consistency} the consistency observer's figures and recent inconsistencies
  *       ({@code {"enabled": false}} when it does not run);
- *   <li>{@code GET /api/dlq?count=N} the oldest dead letters; {@code POST /api/dlq/<id>/redrive}
- *       and {@code POST /api/dlq/<id>/drop} need {@code Authorization: Bearer <admin.token>} (401
- *       without or with a wrong one; 404 when no token is configured, the operations are then
- *       disabled).
+ *   <li>{@code GET /api/dlq?count=N} the oldest dead letters (of the Redis stream or of {@code
+ *       <topic>-dlt}, see {@link DeadLetterApi}); {@code POST /api/dlq/<id>/redrive} and {@code
+ *       POST /api/dlq/<id>/drop} need {@code Authorization: Bearer <admin.token>} (401 without or
+ *       with a wrong one; 404 when no token is configured, the operations are then disabled).
  * </ul>
  *
  * Nothing here queries PostgreSQL or Redis except the readiness checks and the dead-letter
@@ -59,7 +59,7 @@ public final class AdminServer implements AutoCloseable {
   private final InvalidatorMetrics metrics;
   private final List<Check> checks;
   private final Supplier<Map<String, Object>> status;
-  private final DeadLetterAdmin deadLetters;
+  private final DeadLetterApi deadLetters;
   private final byte[] token;
   private final Supplier<Map<String, Object>> consistency;
   private volatile WorkflowCallbacks workflowCallbacks;
@@ -84,7 +84,7 @@ public final class AdminServer implements AutoCloseable {
       InvalidatorMetrics metrics,
       List<Check> checks,
       Supplier<Map<String, Object>> status,
-      DeadLetterAdmin deadLetters,
+      DeadLetterApi deadLetters,
       String token,
       Supplier<Map<String, Object>> consistency) {
     this.server = server;
@@ -117,13 +117,13 @@ public final class AdminServer implements AutoCloseable {
       InvalidatorMetrics metrics,
       List<Check> checks,
       Supplier<Map<String, Object>> status,
-      DeadLetterAdmin deadLetters,
+      DeadLetterApi deadLetters,
       String token) {
     return start(bind, port, metrics, checks, status, deadLetters, token, null);
   }
 
   /**
-   * Like {@link #start(String, int, InvalidatorMetrics, List, Supplier, DeadLetterAdmin, String)},
+   * Like {@link #start(String, int, InvalidatorMetrics, List, Supplier, DeadLetterApi, String)},
    * serving {@code /api/consistency} from {@code consistency} (null: the observer is off).
    */
   public static AdminServer start(
@@ -132,7 +132,7 @@ public final class AdminServer implements AutoCloseable {
       InvalidatorMetrics metrics,
       List<Check> checks,
       Supplier<Map<String, Object>> status,
-      DeadLetterAdmin deadLetters,
+      DeadLetterApi deadLetters,
       String token,
       Supplier<Map<String, Object>> consistency) {
     Objects.requireNonNull(metrics, "metrics");
@@ -163,39 +163,47 @@ public final class AdminServer implements AutoCloseable {
   }
 
   private void handle(HttpExchange ex) throws IOException {
+    // The catch is inside the try-with-resources: a catch of the try-with-resources itself runs
+    // after the exchange is closed, and the client got no answer at all instead of the 500.
     try (ex) {
-      String path = ex.getRequestURI().getPath();
-      String method = ex.getRequestMethod();
-      if (path.startsWith("/api/dlq/") && method.equals("POST")) {
-        dlqOperation(ex, path);
-        return;
-      }
-      if (path.startsWith("/api/workflows/") && method.equals("POST")) {
-        workflowCallback(ex, path);
-        return;
-      }
-      if (!method.equals("GET") && !method.equals("HEAD")) {
-        send(ex, 405, "text/plain; charset=utf-8", "method not allowed\n");
-        return;
-      }
-      switch (path) {
-        case "/metrics" ->
-            send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.scrape());
-        case "/health/live" -> json(ex, 200, Map.of("status", "UP"));
-        case "/health/ready" -> ready(ex);
-        case "/api/status" -> json(ex, 200, status.get());
-        case "/api/dlq" -> listDlq(ex);
-        case "/api/consistency" ->
-            json(ex, 200, consistency == null ? Map.of("enabled", false) : consistency.get());
-        default -> staticFile(ex, path);
-      }
-    } catch (RuntimeException e) {
-      log.warn("admin HTTP request {} failed: {}", ex.getRequestURI(), e.toString(), e);
       try {
-        json(ex, 500, Map.of("error", String.valueOf(e.getMessage())));
-      } catch (IOException | RuntimeException ignored) {
-        // the response may have started already
+        route(ex);
+      } catch (RuntimeException e) {
+        log.warn("admin HTTP request {} failed: {}", ex.getRequestURI(), e.toString(), e);
+        try {
+          json(ex, 500, Map.of("error", String.valueOf(e.getMessage())));
+        } catch (IOException | RuntimeException ignored) {
+          // the response may have started already
+        }
       }
+    }
+  }
+
+  private void route(HttpExchange ex) throws IOException {
+    String path = ex.getRequestURI().getPath();
+    String method = ex.getRequestMethod();
+    if (path.startsWith("/api/dlq/") && method.equals("POST")) {
+      dlqOperation(ex, path);
+      return;
+    }
+    if (path.startsWith("/api/workflows/") && method.equals("POST")) {
+      workflowCallback(ex, path);
+      return;
+    }
+    if (!method.equals("GET") && !method.equals("HEAD")) {
+      send(ex, 405, "text/plain; charset=utf-8", "method not allowed\n");
+      return;
+    }
+    switch (path) {
+      case "/metrics" ->
+          send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.scrape());
+      case "/health/live" -> json(ex, 200, Map.of("status", "UP"));
+      case "/health/ready" -> ready(ex);
+      case "/api/status" -> json(ex, 200, status.get());
+      case "/api/dlq" -> listDlq(ex);
+      case "/api/consistency" ->
+          json(ex, 200, consistency == null ? Map.of("enabled", false) : consistency.get());
+      default -> staticFile(ex, path);
     }
   }
 
@@ -306,7 +314,7 @@ public final class AdminServer implements AutoCloseable {
           if (newId == null) {
             json(ex, 404, Map.of("error", "no dead letter " + id));
           } else {
-            log.info("dead letter {} redriven as stream entry {}", id, newId);
+            log.info("dead letter {} redriven as {}", id, newId);
             json(ex, 200, Map.of("redriven", id, "stream_id", newId));
           }
         }

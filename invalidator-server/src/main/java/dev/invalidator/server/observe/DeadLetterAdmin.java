@@ -14,11 +14,11 @@ import java.util.Objects;
 import java.util.regex.Pattern;
 
 /**
- * Dead-letter operations of the admin HTTP API: list, redrive (the original entry goes back on the
- * stream, then the dead letter is deleted: a crash in between redrives it twice, which is harmless
- * by version) and drop.
+ * Dead-letter operations of the admin HTTP API on the Redis transport: list, redrive (the original
+ * entry goes back on the stream, then the dead letter is deleted: a crash in between redrives it
+ * twice, which is harmless by version) and drop.
  */
-public final class DeadLetterAdmin {
+public final class DeadLetterAdmin implements DeadLetterApi {
   private static final Pattern ID = Pattern.compile("[0-9]{1,20}-[0-9]{1,20}");
 
   private final RedisConnection<String, String> redis;
@@ -32,6 +32,7 @@ public final class DeadLetterAdmin {
   }
 
   /** The oldest {@code max} dead letters, each with its id and fields. */
+  @Override
   public List<Map<String, Object>> list(int max) {
     List<Map<String, Object>> out = new ArrayList<>();
     for (StreamMessage<String, String> m :
@@ -45,6 +46,7 @@ public final class DeadLetterAdmin {
   }
 
   /** Puts the original entry back on the stream; returns its new id, or null when absent. */
+  @Override
   public String redrive(String id) {
     StreamMessage<String, String> m = find(id);
     if (m == null) {
@@ -67,6 +69,7 @@ public final class DeadLetterAdmin {
   }
 
   /** Deletes a dead letter; returns false when absent. */
+  @Override
   public boolean drop(String id) {
     return find(id) != null && redis.sync().xdel(dlq, id) > 0;
   }

@@ -26,6 +26,10 @@ import org.slf4j.LoggerFactory;
  * (counted in {@code invalidator_sampler_errors_total{source}}, logged at WARN) leaves the others
  * and the previous values of its own gauges, whose ages keep growing. Also moves the status page's
  * one-second window on.
+ *
+ * <p>Readiness checks that ask a remote cluster ({@link #readiness}) are sampled too, on a thread
+ * of their own so a gauge read that hangs on a dead server never delays them: {@code /health/ready}
+ * answers from their last result and never calls the cluster per request.
  */
 public final class MetricsSampler implements AutoCloseable {
   /** The {@code source} label values of {@code invalidator_sampler_errors_total}. */
@@ -41,7 +45,10 @@ public final class MetricsSampler implements AutoCloseable {
   private final TenantStaleness staleness;
   private final Clock clock;
   private final ScheduledExecutorService scheduler;
+  private final List<SampledCheck> readiness = new java.util.concurrent.CopyOnWriteArrayList<>();
   private volatile Supplier<SlotHealth> cdcSlot;
+  private volatile ScheduledExecutorService readinessScheduler;
+  private volatile Duration interval = Duration.ofSeconds(5);
 
   /** Builds the sampler of the Redis stream transport; {@link #start(Duration)} schedules it. */
   public MetricsSampler(
@@ -107,12 +114,88 @@ public final class MetricsSampler implements AutoCloseable {
     return this;
   }
 
+  /**
+   * A readiness check sampled every interval on the readiness thread: {@code probe} returns a short
+   * description when healthy and throws when not, and should bound its own wait. The check returned
+   * answers from the last result; it fails before the first sample and when the last one is older
+   * than twice the interval plus 10 s (the probe itself hangs). Call before {@link
+   * #start(Duration)}.
+   */
+  public AdminServer.Check readiness(String name, java.util.concurrent.Callable<String> probe) {
+    SampledCheck c = new SampledCheck(name, Objects.requireNonNull(probe, "probe"));
+    readiness.add(c);
+    return new AdminServer.Check(name, c::last);
+  }
+
   /** Samples once now, then every {@code interval}; rotates the page's window every second. */
   public MetricsSampler start(Duration interval) {
+    this.interval = interval;
     scheduler.scheduleWithFixedDelay(
         this::sampleQuietly, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
     scheduler.scheduleAtFixedRate(metrics::rotate, 1, 1, TimeUnit.SECONDS);
+    if (!readiness.isEmpty()) {
+      readinessScheduler =
+          Executors.newSingleThreadScheduledExecutor(
+              r -> {
+                Thread t = new Thread(r, "readiness-sampler");
+                t.setDaemon(true);
+                return t;
+              });
+      readinessScheduler.scheduleWithFixedDelay(
+          () -> readiness.forEach(SampledCheck::sample),
+          0,
+          interval.toMillis(),
+          TimeUnit.MILLISECONDS);
+    }
     return this;
+  }
+
+  /** One readiness probe and its last result. */
+  private final class SampledCheck {
+    private final String name;
+    private final java.util.concurrent.Callable<String> probe;
+    private volatile Instant at;
+    private volatile String detail;
+    private volatile String failure;
+
+    SampledCheck(String name, java.util.concurrent.Callable<String> probe) {
+      this.name = name;
+      this.probe = probe;
+    }
+
+    void sample() {
+      String before = failure;
+      try {
+        detail = probe.call();
+        failure = null;
+        if (before != null) {
+          log.info("readiness check {} passes again: {}", name, detail);
+        }
+      } catch (Exception ex) {
+        failure = String.valueOf(ex.getMessage());
+        if (before == null) {
+          log.warn("readiness check {} fails: {}", name, failure);
+        }
+      }
+      at = clock.instant();
+    }
+
+    String last() {
+      Instant when = at;
+      if (when == null) {
+        throw new IllegalStateException(name + ": not sampled yet");
+      }
+      Duration age = Duration.between(when, clock.instant());
+      if (age.compareTo(interval.multipliedBy(2).plusSeconds(10)) > 0) {
+        throw new IllegalStateException(
+            name + ": last sampled " + age.toSeconds() + " s ago (the probe hangs)");
+      }
+      String f = failure;
+      if (f != null) {
+        throw new IllegalStateException(f);
+      }
+      return detail;
+    }
   }
 
   private void sampleQuietly() {
@@ -195,6 +278,10 @@ public final class MetricsSampler implements AutoCloseable {
 
   @Override
   public void close() {
+    ScheduledExecutorService r = readinessScheduler;
+    if (r != null) {
+      r.shutdownNow();
+    }
     scheduler.shutdownNow();
     try {
       scheduler.awaitTermination(5, TimeUnit.SECONDS);
