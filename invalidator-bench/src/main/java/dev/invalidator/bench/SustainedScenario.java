@@ -504,48 +504,21 @@ final class SustainedScenario {
       PrintStream out,
       String relayMode)
       throws IOException, InterruptedException {
-    String java =
-        ProcessHandle.current()
-            .info()
-            .command()
-            .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    List<String> cmd = new ArrayList<>();
-    cmd.add(java);
-    cmd.addAll(DaemonJvm.options(System.getenv()));
-    cmd.addAll(
-        List.of(
-            "-cp",
-            System.getProperty("java.class.path"),
-            DAEMON_MAIN,
-            "run",
-            "--postgres-url",
-            env.jdbcUrl(),
-            "--redis-url",
-            env.redisUrl()));
-    Path parent = logFile.toAbsolutePath().getParent();
-    if (parent != null) {
-      Files.createDirectories(parent);
-    }
-    ProcessBuilder pb =
-        new ProcessBuilder(cmd)
-            .redirectErrorStream(true)
-            .redirectOutput(ProcessBuilder.Redirect.to(logFile.toFile()));
-    pb.environment()
-        .keySet()
-        .removeIf(
-            k ->
-                (k.startsWith("INVALIDATOR_") && !k.equals("INVALIDATOR_LOG_LEVEL"))
-                    || k.startsWith("OTEL_"));
-    pb.environment().put("INVALIDATOR_POSTGRES_TABLE", outbox.table());
-    pb.environment().put("INVALIDATOR_POSTGRES_SCHEMA", outbox.schema());
-    pb.environment().put("INVALIDATOR_REDIS_PREFIX", keys.prefix());
-    pb.environment().put("INVALIDATOR_ADMIN_PORT", "0");
-    pb.environment().put("INVALIDATOR_RELAY_MODE", relayMode);
+    Map<String, String> daemonEnv = new java.util.LinkedHashMap<>();
+    daemonEnv.put("INVALIDATOR_POSTGRES_TABLE", outbox.table());
+    daemonEnv.put("INVALIDATOR_POSTGRES_SCHEMA", outbox.schema());
+    daemonEnv.put("INVALIDATOR_REDIS_PREFIX", keys.prefix());
+    daemonEnv.put("INVALIDATOR_ADMIN_PORT", "0");
+    daemonEnv.put("INVALIDATOR_RELAY_MODE", relayMode);
     out.printf(
         "  starting the daemon: invalidator run, %s relay (log: %s)...%n", relayMode, logFile);
     long t0 = System.nanoTime();
     // Registered: stopped when the bench exits, Ctrl-C included.
-    Process p = DaemonProcesses.start(pb);
+    Process p =
+        DaemonProcesses.startDaemon(
+            List.of("run", "--postgres-url", env.jdbcUrl(), "--redis-url", env.redisUrl()),
+            daemonEnv,
+            logFile);
     long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
     while (System.nanoTime() < until) {
       if (!p.isAlive()) {
