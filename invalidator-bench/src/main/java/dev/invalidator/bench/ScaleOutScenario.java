@@ -393,12 +393,23 @@ final class ScaleOutScenario {
     long polls = max.toMillis() / 100;
     String seen = "";
     while (polls-- > 0) {
-      ConsumerGroupDescription d =
-          admin
-              .describeConsumerGroups(List.of(group))
-              .describedGroups()
-              .get(group)
-              .get(30, TimeUnit.SECONDS);
+      ConsumerGroupDescription d;
+      try {
+        d =
+            admin
+                .describeConsumerGroups(List.of(group))
+                .describedGroups()
+                .get(group)
+                .get(30, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.ExecutionException ex) {
+        // Until the first worker joins, the group does not exist yet: keep waiting.
+        if (!(ex.getCause() instanceof org.apache.kafka.common.errors.GroupIdNotFoundException)) {
+          throw ex;
+        }
+        seen = "no group yet";
+        Thread.sleep(100);
+        continue;
+      }
       seen = d.groupState() + " with " + d.members().size() + " members";
       if (d.groupState() == GroupState.STABLE
           && d.members().size() == consumers
