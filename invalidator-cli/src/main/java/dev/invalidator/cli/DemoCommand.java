@@ -13,6 +13,7 @@ import dev.invalidator.outbox.OutboxWriter;
 import dev.invalidator.redis.CacheClient;
 import dev.invalidator.redis.CacheInspector;
 import dev.invalidator.redis.RedisConnection;
+import dev.invalidator.redis.RedisLossMarker;
 import dev.invalidator.redis.StreamStats;
 import dev.invalidator.server.ConnectionOptions;
 import dev.invalidator.server.Daemon;
@@ -337,6 +338,11 @@ final class DemoCommand implements Callable<Integer> {
             "NEGATIVE CONTROL: %.2f%% of the writes commit without their invalidation event%n",
             100 * dropInvalidations);
       }
+      // The prefix was made up for this run, so Redis cannot have lost anything under it. Without
+      // the marker the recovery loop would take the missing marker for a loss and re-publish
+      // every outbox row relayed in its window, other runs' included, into this demo's stream
+      // (their purges then hid the CDN negative control's unpurged tags).
+      new RedisLossMarker(redis, keys).writeIfAbsent();
       URI admin = daemon.start(true);
       out.printf("status page: %s  (metrics: %smetrics)%n", admin, admin);
       out.printf(
