@@ -34,6 +34,10 @@ public interface EventSource {
     return List.of();
   }
 
-  /** Acknowledges deliveries: they will not be delivered again. */
+  /**
+   * Acknowledges deliveries: they will not be delivered again. A transport may send the
+   * acknowledgement without waiting for its reply; one that is lost leaves its deliveries to be
+   * delivered again, a duplicate the targets absorb (G4).
+   */
   void ack(Collection<String> ids);
 }
