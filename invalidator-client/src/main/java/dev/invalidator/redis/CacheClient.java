@@ -341,29 +341,17 @@ public final class CacheClient implements AutoCloseable {
   public Versioned get(
       String tenant, String type, String id, String view, Collection<String> tags, Loader loader) {
     Objects.requireNonNull(loader, "loader");
-    Objects.requireNonNull(tags, "tags");
-    AggregateRef ref = new AggregateRef(tenant, type, id);
-    String viewName = KeyScheme.view(view);
-    List<String> allTags = TagFills.tagsOf(tags, tenantTag);
-    String entryKey = keys.entry(ref, viewName);
-    String fenceKey = keys.fence(ref);
-    String viewPrefix = keys.viewPrefix(ref);
-    int shard = near == null ? -1 : near.shard(tenant);
-    long token = -1;
-    if (near != null) {
-      Versioned local = near.get(viewPrefix, viewName);
-      if (local != null) {
-        return local;
-      }
-      token = near.token(shard); // before reading Redis: see NearCache, "the put race"
+    Request r = new Request(tenant, type, id, view, tags);
+    Versioned local = r.nearValue();
+    if (local != null) {
+      return local;
     }
-    Lease lease = leaseMillis > 0 ? new Lease(keys.fillLease(ref, viewName)) : null;
-    Read cached = read(entryKey, fenceKey, lease);
+    String entryKey = r.entryKey;
+    Lease lease = r.lease();
+    Read cached = read(entryKey, r.fenceKey, lease);
     if (cached.value() != null) {
       hits.increment();
-      if (near != null && !cached.value().absent()) {
-        near.put(tenant, shard, viewPrefix, viewName, cached.value(), token);
-      }
+      r.keepNear(cached.value());
       return cached.value();
     }
     misses.increment();
@@ -378,13 +366,11 @@ public final class CacheClient implements AutoCloseable {
     }
     try {
       if (cached.lease() == Read.OTHERS) {
-        Read waited = waitForFill(entryKey, fenceKey, lease);
+        Read waited = waitForFill(entryKey, r.fenceKey, lease);
         if (waited.value() != null) {
           leaseWaitsServed.increment();
           mine.complete(waited.value());
-          if (near != null && !waited.value().absent()) {
-            near.put(tenant, shard, viewPrefix, viewName, waited.value(), token);
-          }
+          r.keepNear(waited.value());
           return waited.value();
         }
         cached = waited;
@@ -392,15 +378,15 @@ public final class CacheClient implements AutoCloseable {
       Lease held = cached.lease() == Read.MINE ? lease : null;
       Filled loaded;
       try {
-        loaded = loadAndFill(ref, viewName, entryKey, allTags, loader, held);
+        loaded = loadAndFill(r.ref, r.view, entryKey, r.tags, loader, held);
       } finally {
         if (held != null && !held.released) {
           release(held);
         }
       }
       mine.complete(loaded == null ? null : loaded.value());
-      if (loaded != null && near != null && loaded.written() && !loaded.value().absent()) {
-        near.put(tenant, shard, viewPrefix, viewName, loaded.value(), token);
+      if (loaded != null && loaded.written()) {
+        r.keepNear(loaded.value());
       }
       return loaded == null ? null : loaded.value();
     } catch (RuntimeException | Error ex) {
@@ -466,32 +452,20 @@ public final class CacheClient implements AutoCloseable {
       Collection<String> tags,
       AsyncLoader loader) {
     Objects.requireNonNull(loader, "loader");
-    Objects.requireNonNull(tags, "tags");
-    AggregateRef ref = new AggregateRef(tenant, type, id);
-    String viewName = KeyScheme.view(view);
-    List<String> allTags = TagFills.tagsOf(tags, tenantTag);
-    String entryKey = keys.entry(ref, viewName);
-    String fenceKey = keys.fence(ref);
-    String viewPrefix = keys.viewPrefix(ref);
-    int shard = near == null ? -1 : near.shard(tenant);
-    long token = -1;
-    if (near != null) {
-      Versioned local = near.get(viewPrefix, viewName);
-      if (local != null) {
-        return CompletableFuture.completedFuture(local);
-      }
-      token = near.token(shard); // before reading Redis: see NearCache, "the put race"
+    Request r = new Request(tenant, type, id, view, tags);
+    Versioned local = r.nearValue();
+    if (local != null) {
+      return CompletableFuture.completedFuture(local);
     }
-    long nearToken = token;
-    Lease lease = leaseMillis > 0 ? new Lease(keys.fillLease(ref, viewName)) : null;
+    String entryKey = r.entryKey;
+    String fenceKey = r.fenceKey;
+    Lease lease = r.lease();
     return readAsync(entryKey, fenceKey, lease)
         .thenCompose(
             cached -> {
               if (cached.value() != null) {
                 hits.increment();
-                if (near != null && !cached.value().absent()) {
-                  near.put(tenant, shard, viewPrefix, viewName, cached.value(), nearToken);
-                }
+                r.keepNear(cached.value());
                 return CompletableFuture.completedFuture(cached.value());
               }
               misses.increment();
@@ -517,14 +491,11 @@ public final class CacheClient implements AutoCloseable {
                       waited -> {
                         if (cached.lease() == Read.OTHERS && waited.value() != null) {
                           leaseWaitsServed.increment();
-                          if (near != null && !waited.value().absent()) {
-                            near.put(
-                                tenant, shard, viewPrefix, viewName, waited.value(), nearToken);
-                          }
+                          r.keepNear(waited.value());
                           return CompletableFuture.completedFuture(waited.value());
                         }
                         Lease held = waited.lease() == Read.MINE ? lease : null;
-                        return loadAndFillAsync(ref, viewName, entryKey, allTags, loader, held)
+                        return loadAndFillAsync(r.ref, r.view, entryKey, r.tags, loader, held)
                             .whenComplete(
                                 (filled, error) -> {
                                   if (held != null && !held.released) {
@@ -533,17 +504,8 @@ public final class CacheClient implements AutoCloseable {
                                 })
                             .thenApply(
                                 loaded -> {
-                                  if (loaded != null
-                                      && near != null
-                                      && loaded.written()
-                                      && !loaded.value().absent()) {
-                                    near.put(
-                                        tenant,
-                                        shard,
-                                        viewPrefix,
-                                        viewName,
-                                        loaded.value(),
-                                        nearToken);
+                                  if (loaded != null && loaded.written()) {
+                                    r.keepNear(loaded.value());
                                   }
                                   return loaded == null ? null : loaded.value();
                                 });
@@ -658,6 +620,55 @@ public final class CacheClient implements AutoCloseable {
    * One read: the servable value (null on a miss) and the lease outcome of a miss: {@link #NONE}
    * (no lease asked, or the read failed), {@link #MINE} or {@link #OTHERS}.
    */
+  /**
+   * One call's keys, worked out once for {@code get} and {@code getAsync}: the aggregate, the view,
+   * its tags with the tenant tag, the Redis keys, and the near cache's shard and token.
+   */
+  private final class Request {
+    final AggregateRef ref;
+    final String view;
+    final List<String> tags;
+    final String entryKey;
+    final String fenceKey;
+    final String viewPrefix;
+    final int shard;
+    long token = -1;
+
+    Request(String tenant, String type, String id, String view, Collection<String> tags) {
+      Objects.requireNonNull(tags, "tags");
+      this.ref = new AggregateRef(tenant, type, id);
+      this.view = KeyScheme.view(view);
+      this.tags = TagFills.tagsOf(tags, tenantTag);
+      this.entryKey = keys.entry(ref, this.view);
+      this.fenceKey = keys.fence(ref);
+      this.viewPrefix = keys.viewPrefix(ref);
+      this.shard = near == null ? -1 : near.shard(tenant);
+    }
+
+    /** The near cache's value, or null; on a miss takes its token before Redis is read. */
+    Versioned nearValue() {
+      if (near == null) {
+        return null;
+      }
+      Versioned local = near.get(viewPrefix, view);
+      if (local == null) {
+        token = near.token(shard); // before reading Redis: see NearCache, "the put race"
+      }
+      return local;
+    }
+
+    /** Keeps a value read or written in Redis in the near cache (never an absence). */
+    void keepNear(Versioned value) {
+      if (near != null && !value.absent()) {
+        near.put(ref.tenantId(), shard, viewPrefix, view, value, token);
+      }
+    }
+
+    Lease lease() {
+      return leaseMillis > 0 ? new Lease(keys.fillLease(ref, view)) : null;
+    }
+  }
+
   private record Read(Versioned value, int lease) {
     static final int NONE = -1;
     static final int OTHERS = 0;
