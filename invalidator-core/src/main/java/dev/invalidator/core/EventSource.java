@@ -34,10 +34,6 @@ public interface EventSource {
     return List.of();
   }
 
-  /**
-   * Acknowledges deliveries: they will not be delivered again. A transport may send the
-   * acknowledgement without waiting for its reply; one that is lost leaves its deliveries to be
-   * delivered again, a duplicate the targets absorb (G4).
-   */
+  /** Acknowledges deliveries: they will not be delivered again. */
   void ack(Collection<String> ids);
 }

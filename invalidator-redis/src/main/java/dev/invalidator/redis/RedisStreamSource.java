@@ -85,8 +85,6 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
   private final String group;
   private final String consumer;
   private final RedisServerInfo server;
-  private final AtomicLong ackFailures = new AtomicLong();
-  private volatile RedisFuture<Long> lastAck;
   private String claimCursor = "0-0";
   private boolean claimWithScript;
 
@@ -394,64 +392,17 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
     return entryId.hashCode() * 0x9E3779B97F4A7C15L;
   }
 
-  /**
-   * Acknowledges entries ({@code XACK}): they leave the group's pending list. The command is sent
-   * and not waited for, so the worker's next read does not queue behind its reply: commands on one
-   * connection run in order, so this source's own later claims and statistics see it, and {@link
-   * #close()} waits for the last one. An {@code XACK} that fails leaves its entries pending; they
-   * are claimed and applied again, a duplicate that the version gate makes harmless (G4). Such
-   * failures are logged and counted ({@link #ackFailures()}).
-   */
+  /** Acknowledges entries ({@code XACK}): they leave the group's pending list. */
   @Override
   public void ack(Collection<String> ids) {
     if (ids.isEmpty()) {
       return;
     }
-    RedisFuture<Long> reply;
     try {
-      reply = commands.async().xack(stream, group, ids.toArray(String[]::new));
+      commands.sync().xack(stream, group, ids.toArray(String[]::new));
     } catch (RuntimeException ex) {
       throw RedisErrors.translate("XACK on " + stream, ex);
     }
-    int n = ids.size();
-    reply.whenComplete(
-        (acked, err) -> {
-          if (err != null) {
-            ackFailures.incrementAndGet();
-            log.warn(
-                "XACK of {} entries on {} failed; they stay pending and are applied again once"
-                    + " claimed (a duplicate, harmless): {}",
-                n,
-                stream,
-                err.toString());
-          }
-        });
-    lastAck = reply;
-  }
-
-  /**
-   * Waits until every {@code XACK} sent so far was answered (or {@code timeout} passed), for a
-   * caller that reads the group's state on another connection right after acknowledging. Returns
-   * whether they were.
-   */
-  public boolean awaitAcks(Duration timeout) throws InterruptedException {
-    RedisFuture<Long> last = lastAck;
-    if (last == null) {
-      return true;
-    }
-    try {
-      last.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      return true;
-    } catch (ExecutionException ex) {
-      return true; // answered, with an error: logged and counted where it completed
-    } catch (TimeoutException ex) {
-      return false;
-    }
-  }
-
-  /** {@code XACK}s that failed since this source was built (their entries stayed pending). */
-  public long ackFailures() {
-    return ackFailures.get();
   }
 
   /** The stream's length and the group's pending entries and lag. */
@@ -517,16 +468,9 @@ public final class RedisStreamSource implements EventSource, AutoCloseable {
     return after.size();
   }
 
-  /** Waits briefly for the last {@code XACK} to be answered, then closes both connections. */
+  /** Closes both connections. */
   @Override
   public void close() {
-    try {
-      if (!awaitAcks(Duration.ofMillis(Math.min(2_000, commands.getTimeout().toMillis())))) {
-        log.debug("last XACK on {} unanswered at close: its entries stay pending", stream);
-      }
-    } catch (InterruptedException ex) {
-      Thread.currentThread().interrupt();
-    }
     try {
       blocking.close();
     } finally {

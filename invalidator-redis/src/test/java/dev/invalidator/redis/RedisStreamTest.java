@@ -19,7 +19,6 @@ import dev.invalidator.core.StreamEntry;
 import dev.invalidator.core.Target;
 import dev.invalidator.core.TraceContext;
 import dev.invalidator.core.WorkerListener;
-import dev.invalidator.testing.TestServers;
 import io.lettuce.core.Range;
 import io.lettuce.core.StreamMessage;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -301,54 +300,6 @@ class RedisStreamTest {
         .doesNotContain("hunter2")
         .contains("redis://***@cache:6379/0");
     assertThat(stored).containsEntry("orig.event", "{}").containsEntry("attempts", "16");
-  }
-
-  /**
-   * {@code XACK} is sent without waiting for its reply. One that Redis refuses (here: an ACL user
-   * without the command) must not lose anything: it is counted, its entries stay pending, and
-   * another consumer claims them, so the events are applied again rather than forgotten.
-   */
-  @Test
-  void aRefusedAckIsCountedAndItsEntriesStayPendingForAClaim() throws Exception {
-    String user = "noack-" + keys.prefix();
-    redis
-        .sync()
-        .aclSetuser(
-            user,
-            io.lettuce.core.AclSetuserArgs.Builder.on()
-                .addPassword("pw")
-                .allKeys()
-                .allChannels()
-                .allCommands()
-                .removeCommand(io.lettuce.core.protocol.CommandType.XACK));
-    io.lettuce.core.RedisClient limited =
-        io.lettuce.core.RedisClient.create(
-            io.lettuce.core.RedisURI.builder(
-                    io.lettuce.core.RedisURI.create(TestServers.redisUrl()))
-                .withAuthentication(user, "pw")
-                .build());
-    try {
-      RedisStreamSource a = RedisStreamSource.builder(limited, keys).consumer("noack").build();
-      sources.add(a);
-      a.ensureGroup();
-      publisher.publish(
-          List.of(new Outgoing(1, event(PRODUCT, 1)), new Outgoing(2, event(PRODUCT, 2))));
-      List<Delivery> got = a.poll(10, Duration.ofSeconds(2));
-      assertThat(got).hasSize(2);
-
-      a.ack(got.stream().map(Delivery::id).toList());
-
-      assertThat(a.awaitAcks(Duration.ofSeconds(5))).isTrue();
-      assertThat(a.ackFailures()).isEqualTo(1);
-      assertThat(a.stats().pending()).isEqualTo(2);
-      RedisStreamSource b = source("claimer");
-      assertThat(b.claimAbandoned(Duration.ZERO, 10))
-          .extracting(Delivery::id)
-          .containsExactlyElementsOf(got.stream().map(Delivery::id).toList());
-    } finally {
-      redis.sync().aclDeluser(user);
-      limited.shutdown();
-    }
   }
 
   private RedisStreamSource source(String consumer) {
