@@ -257,6 +257,19 @@ class InvalidatorAutoConfigurationTest {
   }
 
   @Test
+  void bothAutoConfigurationsAreRegisteredForSpringBootToFind() {
+    // What an application's @SpringBootApplication reads; the runner above names them itself.
+    assertThat(
+            org.springframework.boot.context.annotation.ImportCandidates.load(
+                    org.springframework.boot.autoconfigure.AutoConfiguration.class,
+                    getClass().getClassLoader())
+                .getCandidates())
+        .contains(
+            InvalidatorAutoConfiguration.class.getName(),
+            InvalidatorHealthAutoConfiguration.class.getName());
+  }
+
+  @Test
   void propertiesAreDescribedInTheGeneratedMetadata() throws IOException {
     String metadata;
     try (InputStream in =
