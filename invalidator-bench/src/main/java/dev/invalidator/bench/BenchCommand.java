@@ -16,12 +16,11 @@ import picocli.CommandLine.Spec;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = {
-      "Benchmark the write path, relay drain, apply throughput, commit-to-apply",
-      "latency and the cache read path, each against a baseline measured in the same",
-      "run. Prints a table, writes JSON and an SVG chart of latency percentiles",
-      "against offered rate. Starts embedded PostgreSQL and Redis when no URLs are",
-      "given; on given servers it works in tables bench_<random>_* and keys",
-      "bench-<random>-*, and removes them afterwards."
+      "Benchmark the write path, relay drain, apply throughput, commit-to-apply latency and the "
+          + "cache read path, each against a baseline measured in the same run.",
+      "Prints a table, writes JSON and an SVG chart of latency percentiles against offered "
+          + "rate. Starts embedded PostgreSQL and Redis when no URLs are given; on given servers it "
+          + "works in tables bench_<random>_* and keys bench-<random>-*, and removes them afterwards."
     })
 public final class BenchCommand implements Callable<Integer> {
   @Spec CommandSpec spec;

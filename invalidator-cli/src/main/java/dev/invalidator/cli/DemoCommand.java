@@ -55,10 +55,11 @@ import picocli.CommandLine.Option;
     name = "demo",
     mixinStandardHelpOptions = true,
     description = {
-      "Run a self-contained workload: writers commit account changes with outbox events, readers",
-      "read through CacheClient, relay and workers invalidate. Ends with 'stale after drain: N'",
-      "(exit code 0 only when N is 0). Starts embedded PostgreSQL and Redis when no URLs are given,",
-      "and with --transport kafka an in-JVM Kafka broker when no --kafka-bootstrap is given."
+      "Run a self-contained workload: writers commit account changes with outbox events, "
+          + "readers read through CacheClient, relay and workers invalidate.",
+      "Ends with 'stale after drain: N' (exit code 0 only when N is 0). Starts embedded "
+          + "PostgreSQL and Redis when no URLs are given, and with --transport kafka an in-JVM Kafka "
+          + "broker when no --kafka-bootstrap is given."
     })
 final class DemoCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(DemoCommand.class);

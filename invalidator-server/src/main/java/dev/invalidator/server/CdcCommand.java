@@ -48,8 +48,8 @@ final class CdcCommand implements Runnable {
       name = "status",
       mixinStandardHelpOptions = true,
       description = {
-        "Print the CDC relay's slot (exists, active pid, wal_status), its lag and retained WAL,",
-        "the stored offset and whether the relay could resume from it, and the unrelayed rows.",
+        "Print the CDC relay's slot (exists, active pid, wal_status), its lag and retained WAL, "
+            + "the stored offset and whether the relay could resume from it, and the unrelayed rows.",
         "Exit 1 when the relay could not resume (slot gone, lost or re-created).",
         "--json prints the same figures as one JSON object."
       })
@@ -148,11 +148,12 @@ final class CdcCommand implements Runnable {
       name = "reset",
       mixinStandardHelpOptions = true,
       description = {
-        "Repair after the CDC relay stopped on a lost or re-created slot: drop the slot and the",
-        "stored offsets, then republish every row the polling view counts as unrelayed",
-        "(relayed_at IS NULL) to the stream. The relay's next start (restart the daemon) creates",
-        "the slot again with a snapshot of the rows still unrelayed then. Refused while a relay",
-        "of the slot runs. Duplicates are harmless."
+        "Repair after the CDC relay stopped on a lost or re-created slot: drop the slot and the "
+            + "stored offsets, then republish every row the polling view counts as unrelayed "
+            + "(relayed_at IS NULL) to the stream.",
+        "The relay's next start (restart the daemon) creates the slot again with a snapshot of "
+            + "the rows still unrelayed then. Refused while a relay of the slot runs. Duplicates are "
+            + "harmless."
       })
   static final class Reset implements Callable<Integer> {
     @Mixin ConnectionOptions connection;

@@ -265,8 +265,8 @@ final class DlqCommand implements Runnable {
       name = "redrive",
       mixinStandardHelpOptions = true,
       description = {
-        "Put matching dead letters back on the stream; each is removed from the dead letters only",
-        "after its new stream entry was added."
+        "Put matching dead letters back on the stream; each is removed from the dead letters only "
+            + "after its new stream entry was added."
       })
   static final class Redrive extends Base {
     @Mixin Filters filters;

@@ -14,8 +14,8 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = {
-      "Keeps caches honest: relays transactional-outbox invalidation events through Redis Streams",
-      "to version-gated workers, and measures how stale a read can be."
+      "Keeps caches honest: relays transactional-outbox invalidation events through Redis "
+          + "Streams to version-gated workers, and measures how stale a read can be."
     },
     subcommands = {
       MigrateCommand.class,

@@ -17,8 +17,8 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = {
       "Create or upgrade the outbox table (idempotent; safe to run from several processes).",
-      "With --drop, remove everything migrate created: the table, its trigger function and its",
-      "<table>_schema_history table."
+      "With --drop, remove everything migrate created: the table, its trigger function and its "
+          + "<table>_schema_history table."
     })
 final class MigrateCommand implements Callable<Integer> {
   @Mixin ConnectionOptions connection;

@@ -21,8 +21,9 @@ import picocli.CommandLine.Spec;
     name = "replay",
     mixinStandardHelpOptions = true,
     description = {
-      "Re-publish outbox rows relayed in [--since, --until) to the stream: the repair after Redis",
-      "lost acknowledged entries. Duplicates are harmless; rows past relay.retention are gone."
+      "Re-publish outbox rows relayed in [--since, --until) to the stream: the repair after "
+          + "Redis lost acknowledged entries.",
+      "Duplicates are harmless; rows past relay.retention are gone."
     })
 final class ReplayCommand implements Callable<Integer> {
   @Mixin ConnectionOptions connection;

@@ -13,48 +13,92 @@ import io.lettuce.core.RedisURI;
 import io.lettuce.core.metrics.CommandLatencyRecorder;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.DefaultClientResources;
+import io.netty.resolver.DefaultAddressResolverGroup;
 import java.sql.Connection;
 import java.sql.DatabaseMetaData;
 import java.sql.SQLException;
 import java.time.Duration;
+import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The connections a command needs: a HikariCP pool for PostgreSQL and a Lettuce client for Redis.
+ * The connections a command needs: a HikariCP pool (or, for a one-shot command, a plain {@link
+ * UnpooledDataSource}) for PostgreSQL and a Lettuce client for Redis.
  */
 final class Servers implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Servers.class);
 
-  private final HikariDataSource dataSource;
+  private final DataSource dataSource;
+  private final AutoCloseable closeDataSource;
   private final RedisConnector redis;
   private final RedisConnection<String, String> connection;
 
   private Servers(
-      HikariDataSource dataSource,
+      DataSource dataSource,
+      AutoCloseable closeDataSource,
       RedisConnector redis,
       RedisConnection<String, String> connection) {
     this.dataSource = dataSource;
+    this.closeDataSource = closeDataSource;
     this.redis = redis;
     this.connection = connection;
   }
 
   /** Connects to both servers, checks they answer, and logs what it connected to. */
   static Servers connect(InvalidatorConfig cfg) {
+    requireConfigured(cfg);
+    HikariDataSource ds = dataSource(cfg);
+    // Lettuce records every command's latency by default (LatencyUtils is on the class path);
+    // the daemon exports its own figures, so that per-command bookkeeping is pure overhead.
+    return connect(
+        cfg,
+        ds,
+        ds,
+        DefaultClientResources.builder()
+            .commandLatencyRecorder(CommandLatencyRecorder.disabled())
+            .build());
+  }
+
+  /**
+   * As {@link #connect}, for a command that runs a few queries and exits ({@code status}): start-up
+   * is most of its time, so it starts less. PostgreSQL without a pool (a plain driver connection
+   * per query; a pool's threads and idle connections would outlive every query), and a Lettuce
+   * client with the JDK's resolver instead of Netty's DNS client and without JFR events (Lettuce
+   * initialises JFR for them: {@code -Dio.lettuce.core.jfr=true} keeps them). The figures it reads
+   * are the same.
+   */
+  static Servers connectOneShot(InvalidatorConfig cfg) {
+    requireConfigured(cfg);
+    if (System.getProperty("io.lettuce.core.jfr") == null) {
+      System.setProperty("io.lettuce.core.jfr", "false");
+    }
+    UnpooledDataSource ds = unpooledDataSource(cfg);
+    return connect(
+        cfg,
+        ds,
+        () -> {},
+        DefaultClientResources.builder()
+            .commandLatencyRecorder(CommandLatencyRecorder.disabled())
+            .addressResolverGroup(DefaultAddressResolverGroup.INSTANCE)
+            .build());
+  }
+
+  private static void requireConfigured(InvalidatorConfig cfg) {
     if (!cfg.postgres().configured()) {
       throw new ConfigException("database.url", "is required (or pass --db-url)");
     }
     if (!cfg.redis().configured()) {
       throw new ConfigException("redis.url", "is required (or pass --redis-url)");
     }
-    HikariDataSource ds = dataSource(cfg);
+  }
+
+  private static Servers connect(
+      InvalidatorConfig cfg,
+      DataSource ds,
+      AutoCloseable closeDataSource,
+      ClientResources resources) {
     try {
-      // Lettuce records every command's latency by default (LatencyUtils is on the class path);
-      // the daemon exports its own figures, so that per-command bookkeeping is pure overhead.
-      ClientResources resources =
-          DefaultClientResources.builder()
-              .commandLatencyRecorder(CommandLatencyRecorder.disabled())
-              .build();
       RedisConnector client =
           cfg.redis().cluster()
               ? RedisConnector.of(
@@ -88,9 +132,9 @@ final class Servers implements AutoCloseable {
           cfg.redis().maskedUrl(),
           cfg.redis().cluster() ? " (cluster)" : "",
           server.version().orElse("unknown"));
-      return new Servers(ds, client, conn);
+      return new Servers(ds, closeDataSource, client, conn);
     } catch (RuntimeException e) {
-      ds.close();
+      closeQuietly(closeDataSource);
       throw e;
     }
   }
@@ -132,14 +176,7 @@ final class Servers implements AutoCloseable {
     hc.setInitializationFailTimeout(-1);
     HikariDataSource ds = new HikariDataSource(hc);
     try (Connection c = ds.getConnection()) {
-      DatabaseMetaData md = c.getMetaData();
-      log.info(
-          "connected to PostgreSQL {} ({} {}), outbox {}.{}",
-          cfg.postgres().maskedUrl(),
-          md.getDatabaseProductName(),
-          md.getDatabaseProductVersion(),
-          cfg.postgres().schema(),
-          cfg.postgres().table());
+      logConnected(cfg, c.getMetaData());
     } catch (SQLException e) {
       ds.close();
       throw new IllegalStateException(
@@ -149,7 +186,46 @@ final class Servers implements AutoCloseable {
     return ds;
   }
 
-  HikariDataSource dataSource() {
+  /**
+   * A data source without a pool for a one-shot command, checked and logged as {@link
+   * #dataSource(InvalidatorConfig)}'s pool is.
+   */
+  static UnpooledDataSource unpooledDataSource(InvalidatorConfig cfg) {
+    UnpooledDataSource ds =
+        new UnpooledDataSource(
+            driverUrl(cfg.postgres().jdbcUrl()),
+            cfg.postgres().user(),
+            cfg.postgres().password(),
+            Duration.ofSeconds(10));
+    try (Connection c = ds.getConnection()) {
+      logConnected(cfg, c.getMetaData());
+    } catch (SQLException e) {
+      throw new IllegalStateException(
+          "cannot connect to PostgreSQL at " + cfg.postgres().maskedUrl() + ": " + e.getMessage(),
+          e);
+    }
+    return ds;
+  }
+
+  private static void logConnected(InvalidatorConfig cfg, DatabaseMetaData md) throws SQLException {
+    log.info(
+        "connected to PostgreSQL {} ({} {}), outbox {}.{}",
+        cfg.postgres().maskedUrl(),
+        md.getDatabaseProductName(),
+        md.getDatabaseProductVersion(),
+        cfg.postgres().schema(),
+        cfg.postgres().table());
+  }
+
+  private static void closeQuietly(AutoCloseable closeable) {
+    try {
+      closeable.close();
+    } catch (Exception e) {
+      log.debug("closing the data source failed", e);
+    }
+  }
+
+  DataSource dataSource() {
     return dataSource;
   }
 
@@ -176,6 +252,6 @@ final class Servers implements AutoCloseable {
     connection.close();
     redis.client().shutdown(Duration.ZERO, Duration.ofSeconds(2));
     redis.client().getResources().shutdown(0, 2, java.util.concurrent.TimeUnit.SECONDS);
-    dataSource.close();
+    closeQuietly(closeDataSource);
   }
 }

@@ -42,7 +42,7 @@ final class StatusCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     InvalidatorConfig cfg = connection.load();
     boolean onKafka = cfg.kafka().enabled();
-    try (Servers servers = Servers.connect(cfg);
+    try (Servers servers = Servers.connectOneShot(cfg);
         KafkaTransport kafka = onKafka ? new KafkaTransport(cfg.kafka()) : null;
         RedisStreamSource source =
             onKafka

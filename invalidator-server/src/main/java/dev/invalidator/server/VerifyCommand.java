@@ -28,9 +28,9 @@ import picocli.CommandLine.Spec;
     name = "verify",
     mixinStandardHelpOptions = true,
     description = {
-      "Scan cached entries and check each against the database (observer.queries): what a",
-      "CacheClient reader would be served must not be older than the row. Exits 1 when any",
-      "entry is inconsistent."
+      "Scan cached entries and check each against the database (observer.queries): what a "
+          + "CacheClient reader would be served must not be older than the row.",
+      "Exits 1 when any entry is inconsistent."
     })
 final class VerifyCommand implements Callable<Integer> {
   @Mixin ConnectionOptions connection;

@@ -5,13 +5,11 @@ import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.outbox.OutboxWriter;
 import dev.invalidator.redis.CacheClient;
 import dev.invalidator.redis.NearCacheOptions;
-import dev.invalidator.redis.RedisStreamSource;
 import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.RedisClient;
 import io.micrometer.core.instrument.MeterRegistry;
 import javax.sql.DataSource;
 import org.springframework.beans.factory.ObjectProvider;
-import org.springframework.boot.actuate.health.HealthIndicator;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
@@ -24,18 +22,29 @@ import org.springframework.context.annotation.Configuration;
 import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
 
 /**
- * Invalidator for Spring Boot 3.5: an {@link OutboxWriter} ({@link SpringOutboxWriter}) that joins
- * the current Spring transaction on the application's {@link DataSource}, and a {@link CacheClient}
- * on the application's Lettuce client (Spring Data Redis's {@link LettuceConnectionFactory}) with
- * its {@link MeterRegistry} when there is one. Both are replaced by beans of the application's own;
- * {@code invalidator.enabled=false} turns the starter off. It starts nothing else: the relay and
- * workers are the daemon's.
+ * Invalidator for Spring Boot 3.5 and 4.0 (this class is compiled into both starters): an {@link
+ * OutboxWriter} ({@link SpringOutboxWriter}) that joins the current Spring transaction on the
+ * application's {@link DataSource}, and a {@link CacheClient} on the application's Lettuce client
+ * (Spring Data Redis's {@link LettuceConnectionFactory}) with its {@link MeterRegistry} when there
+ * is one. Both are replaced by beans of the application's own; {@code invalidator.enabled=false}
+ * turns the starter off. It starts nothing else: the relay and workers are the daemon's. The
+ * Actuator health indicator is {@link InvalidatorHealthAutoConfiguration}'s, one per Spring Boot
+ * generation (its interfaces moved in Spring Boot 4).
+ *
+ * <p>The ordering names both generations' auto-configurations: Spring Boot 4 moved them into
+ * modules (spring-boot-jdbc, spring-boot-data-redis, spring-boot-micrometer-metrics), and a name
+ * that is not on the class path is ignored.
  */
 @AutoConfiguration(
     afterName = {
+      // Spring Boot 3.5
       "org.springframework.boot.autoconfigure.jdbc.DataSourceAutoConfiguration",
       "org.springframework.boot.autoconfigure.data.redis.RedisAutoConfiguration",
-      "org.springframework.boot.actuate.autoconfigure.metrics.CompositeMeterRegistryAutoConfiguration"
+      "org.springframework.boot.actuate.autoconfigure.metrics.CompositeMeterRegistryAutoConfiguration",
+      // Spring Boot 4.0
+      "org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration",
+      "org.springframework.boot.data.redis.autoconfigure.DataRedisAutoConfiguration",
+      "org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterRegistryAutoConfiguration"
     })
 @ConditionalOnProperty(
     prefix = "invalidator",
@@ -53,39 +62,6 @@ public class InvalidatorAutoConfiguration {
       InvalidatorProperties properties, DataSource dataSource) {
     InvalidatorProperties.Outbox o = properties.getOutbox();
     return new SpringOutboxWriter(OutboxTable.of(o.getSchema(), o.getTable()), dataSource);
-  }
-
-  /** Actuator health: outbox and stream lag, when Actuator is on the class path. */
-  @Configuration(proxyBeanMethods = false)
-  @ConditionalOnClass({HealthIndicator.class, LettuceConnectionFactory.class})
-  @ConditionalOnProperty(
-      prefix = "invalidator.health",
-      name = "enabled",
-      havingValue = "true",
-      matchIfMissing = true)
-  static class HealthConfiguration {
-    @Bean
-    @ConditionalOnMissingBean
-    @ConditionalOnBean(LettuceConnectionFactory.class)
-    @ConditionalOnSingleCandidate(DataSource.class)
-    InvalidatorHealthIndicator invalidatorHealthIndicator(
-        InvalidatorProperties properties,
-        DataSource dataSource,
-        LettuceConnectionFactory connectionFactory) {
-      InvalidatorProperties.Outbox o = properties.getOutbox();
-      RedisStreamSource stream =
-          RedisStreamSource.builder(
-                  Cache.redisClient(connectionFactory),
-                  new KeyScheme(properties.getRedis().getPrefix()))
-              .group(properties.getHealth().getGroup())
-              .consumer("health")
-              .build();
-      return new InvalidatorHealthIndicator(
-          dataSource,
-          OutboxTable.of(o.getSchema(), o.getTable()),
-          stream,
-          properties.getHealth().getMaxOutboxAge());
-    }
   }
 
   /** The cache, on the application's Lettuce client. */

@@ -29,13 +29,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.springframework.boot.actuate.health.Health;
-import org.springframework.boot.actuate.health.Status;
-import org.springframework.boot.autoconfigure.AutoConfigurations;
-import org.springframework.boot.autoconfigure.data.redis.RedisAutoConfiguration;
-import org.springframework.boot.autoconfigure.jdbc.DataSourceAutoConfiguration;
-import org.springframework.boot.autoconfigure.jdbc.DataSourceTransactionManagerAutoConfiguration;
-import org.springframework.boot.autoconfigure.transaction.TransactionAutoConfiguration;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.transaction.PlatformTransactionManager;
@@ -43,6 +36,8 @@ import org.springframework.transaction.support.TransactionTemplate;
 
 /**
  * The starter against a real PostgreSQL and Redis, through Spring Boot's own auto-configuration.
+ * Both starters compile and run this class, each against its own Spring Boot (3.5, 4.0): it names
+ * no class that moved between them ({@link BootAutoConfigurations} is each starter's own).
  */
 class InvalidatorAutoConfigurationTest {
   private static RedisClient redisClient;
@@ -71,13 +66,7 @@ class InvalidatorAutoConfigurationTest {
     table = "outbox_s" + id;
     runner =
         new ApplicationContextRunner()
-            .withConfiguration(
-                AutoConfigurations.of(
-                    DataSourceAutoConfiguration.class,
-                    DataSourceTransactionManagerAutoConfiguration.class,
-                    TransactionAutoConfiguration.class,
-                    RedisAutoConfiguration.class,
-                    InvalidatorAutoConfiguration.class))
+            .withConfiguration(BootAutoConfigurations.withSpringBoots())
             .withPropertyValues(
                 "spring.datasource.url=" + TestServers.postgresUrl(),
                 "spring.data.redis.url=" + TestServers.redisUrl(),
@@ -226,7 +215,7 @@ class InvalidatorAutoConfigurationTest {
           DataSource dataSource = context.getBean(DataSource.class);
           OutboxSchema.migrate(dataSource, OutboxTable.of("public", table));
           InvalidatorHealthIndicator health = context.getBean(InvalidatorHealthIndicator.class);
-          assertThat(health.health().getStatus()).isEqualTo(Status.UP);
+          assertThat(health.health().getStatus().getCode()).isEqualTo("UP");
           assertThat(health.health().getDetails())
               .containsEntry("outboxPending", 0L)
               .containsEntry("groupExists", false)
@@ -237,8 +226,8 @@ class InvalidatorAutoConfigurationTest {
               .executeWithoutResult(
                   status -> append(context.getBean(SpringOutboxWriter.class), event("1", 1)));
 
-          Health after = health.health();
-          assertThat(after.getStatus()).isEqualTo(Status.UP);
+          var after = health.health();
+          assertThat(after.getStatus().getCode()).isEqualTo("UP");
           assertThat(after.getDetails()).containsEntry("outboxPending", 1L);
         });
     runner
@@ -265,6 +254,19 @@ class InvalidatorAutoConfigurationTest {
     runner
         .withPropertyValues("invalidator.health.enabled=false")
         .run(context -> assertThat(context).doesNotHaveBean(InvalidatorHealthIndicator.class));
+  }
+
+  @Test
+  void bothAutoConfigurationsAreRegisteredForSpringBootToFind() {
+    // What an application's @SpringBootApplication reads; the runner above names them itself.
+    assertThat(
+            org.springframework.boot.context.annotation.ImportCandidates.load(
+                    org.springframework.boot.autoconfigure.AutoConfiguration.class,
+                    getClass().getClassLoader())
+                .getCandidates())
+        .contains(
+            InvalidatorAutoConfiguration.class.getName(),
+            InvalidatorHealthAutoConfiguration.class.getName());
   }
 
   @Test
