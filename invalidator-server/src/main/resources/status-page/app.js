@@ -19,6 +19,15 @@
     text('stream-lag', num(s.stream_lag_entries));
     text('stream-pending', num(s.stream_pending));
     text('stream-length', num(s.stream_length));
+    // The consumer groups of the targets beyond Redis (CDN, webhook, workflows), one line each.
+    var groups = $('target-groups');
+    groups.textContent = '';
+    (s.target_groups || []).forEach(function (g) {
+      var line = document.createElement('div');
+      line.setAttribute('data-group', g.group);
+      line.textContent = g.group + ': ' + num(g.lag_entries) + ' undelivered, ' + num(g.pending) + ' pending';
+      groups.appendChild(line);
+    });
     text('applied-rate', num(s.applied_per_second, 1));
     text('published-rate', num(s.published_per_second, 1));
     text('applied-total', num(s.applied_total));

@@ -23,4 +23,12 @@ public class InvalidatorException extends RuntimeException {
   public boolean isRetryable() {
     return retryable;
   }
+
+  /**
+   * How long the remote side asked us to wait before the next attempt (an HTTP 429's {@code
+   * Retry-After}), when it said; empty otherwise.
+   */
+  public java.util.Optional<java.time.Duration> retryAfter() {
+    return java.util.Optional.empty();
+  }
 }

@@ -33,6 +33,11 @@ record Outcome(Kind kind, int status, String message, Duration retryAfter, Strin
     return kind == Kind.SUCCESS;
   }
 
+  /** The provider answered 429 (not our own bucket giving no token): its wait is advertised. */
+  boolean throttledByProvider() {
+    return kind == Kind.RATE_LIMITED && status == 429;
+  }
+
   boolean retryable() {
     return kind != Kind.PERMANENT;
   }

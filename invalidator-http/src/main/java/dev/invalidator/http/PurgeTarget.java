@@ -151,11 +151,7 @@ final class PurgeTarget implements CdnPurgeTarget {
           o == null
               ? ApplyResult.APPLIED
               : ApplyResult.failed(
-                  failure(
-                      events.get(i),
-                      provider.label() + " purge failed: " + o.message(),
-                      o.retryable(),
-                      null));
+                  failure(events.get(i), provider.label() + " purge failed: " + o.message(), o));
     }
     log.debug(
         "target {}: {} tags of {} events in {} requests",
@@ -287,6 +283,18 @@ final class PurgeTarget implements CdnPurgeTarget {
       InvalidationEvent e, String message, boolean retryable, Throwable cause) {
     return new TargetException(
         name, e.eventId().toString(), e.tenantId(), message, retryable, cause);
+  }
+
+  /** A failed request's exception; a provider's 429 carries the wait it advertised. */
+  private TargetException failure(InvalidationEvent e, String message, Outcome o) {
+    return new TargetException(
+        name,
+        e.eventId().toString(),
+        e.tenantId(),
+        message,
+        o.retryable(),
+        null,
+        o.throttledByProvider() ? o.retryAfter() : null);
   }
 
   @Override

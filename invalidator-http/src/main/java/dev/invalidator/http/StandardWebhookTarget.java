@@ -96,8 +96,7 @@ final class StandardWebhookTarget implements WebhookTarget {
       out.add(
           o.success()
               ? ApplyResult.APPLIED
-              : ApplyResult.failed(
-                  failure(events.get(i), "webhook failed: " + o.message(), o.retryable(), null)));
+              : ApplyResult.failed(failure(events.get(i), "webhook failed: " + o.message(), o)));
     }
     log.debug("target {}: posted {} events", name, events.size());
     return out;
@@ -127,6 +126,18 @@ final class StandardWebhookTarget implements WebhookTarget {
       InvalidationEvent e, String message, boolean retryable, Throwable cause) {
     return new TargetException(
         name, e.eventId().toString(), e.tenantId(), message, retryable, cause);
+  }
+
+  /** A failed request's exception; a provider's 429 carries the wait it advertised. */
+  private TargetException failure(InvalidationEvent e, String message, Outcome o) {
+    return new TargetException(
+        name,
+        e.eventId().toString(),
+        e.tenantId(),
+        message,
+        o.retryable(),
+        null,
+        o.throttledByProvider() ? o.retryAfter() : null);
   }
 
   @Override

@@ -141,6 +141,9 @@ final class Observability implements AutoCloseable {
               kafka.topic(),
               kafka.group(),
               clock);
+      for (String group : pipeline.targetGroups()) {
+        sampler.targetGroup(group, () -> statsTransport.stats(group));
+      }
     } else {
       RedisStreamSource statsSource =
           RedisStreamSource.builder(servers.connector(), keys)
@@ -160,6 +163,15 @@ final class Observability implements AutoCloseable {
               keys.stream(),
               cfg.worker().group(),
               clock);
+      for (String group : pipeline.targetGroups()) {
+        RedisStreamSource groupStats =
+            RedisStreamSource.builder(servers.connector(), keys)
+                .group(group)
+                .consumer("metrics-sampler")
+                .build();
+        closeables.add(groupStats);
+        sampler.targetGroup(group, groupStats::stats);
+      }
     }
     if (cdc != null) {
       sampler.cdcSlot(cdc::slotHealth);

@@ -59,6 +59,7 @@ final class Pipeline implements AutoCloseable {
   private final List<AutoCloseable> closeables = new ArrayList<>();
   private final List<InvalidationWorker> workers = new ArrayList<>();
   private final List<String> targetNames = new ArrayList<>();
+  private final List<String> targetGroups = new ArrayList<>();
   private PollingRelay relay;
   private RedisLossRecovery recovery;
   private CdcRelay cdc;
@@ -363,6 +364,7 @@ final class Pipeline implements AutoCloseable {
             spans);
     workers.add(w);
     targetNames.add(target.name());
+    targetGroups.add(group);
     stoppers.add(w::stop);
     threads.add(new Thread(w, "worker-" + target.name()));
     log.info("target {} applies the stream in consumer group {}: {}", target.name(), group, target);
@@ -487,6 +489,14 @@ final class Pipeline implements AutoCloseable {
   }
 
   /** The names of the workers' targets (empty for a relay-only process). */
+  /**
+   * The consumer groups of the targets beyond Redis (workflows included), one per target: {@code
+   * <worker.group>-<target>}, on Kafka {@code <kafka.groupId>-<target>}.
+   */
+  List<String> targetGroups() {
+    return List.copyOf(targetGroups);
+  }
+
   List<String> targetNames() {
     return List.copyOf(targetNames);
   }

@@ -127,6 +127,10 @@ class OpsFilesTest {
       metrics.bindLoops(Instant::now, List.of(Instant::now));
       // A CDC relay's slot gauges (relay.mode: cdc), as the daemon binds them.
       metrics.bindCdcSlot("outbox_cdc_slot");
+      // The stream gauges of the workers' group and of a CDN target's group, as the sampler binds
+      // them.
+      metrics.bindStreamGroup("invalidator", true);
+      metrics.bindStreamGroup("invalidator-cdn-fastly", false);
       assertThat(cache.stats().fillsRejected()).isZero();
       assertThat(observer.queued()).isZero();
       assertThat(inspector.keyScheme().prefix()).isEqualTo(KeyScheme.DEFAULT_PREFIX);

@@ -107,7 +107,8 @@ class TenantStalenessTest {
     List<Delivery> delivered = consumer.poll(10, Duration.ofMillis(100));
     assertThat(delivered).hasSize(1);
     sampler.sampleOnce();
-    assertThat(metrics.scrape()).contains("invalidator_stream_pending 1.0");
+    assertThat(metrics.scrape())
+        .contains("invalidator_stream_pending{group=\"" + env.cfg.worker().group() + "\"} 1.0");
     assertThat(staleness("acme")).isGreaterThanOrEqualTo(undelivered);
 
     // 4. Acknowledged after the apply: fresh again.

@@ -67,7 +67,8 @@ final class DbosWorkflowEngine implements WorkflowEngine {
             Map.copyOf(definitions),
             b.deadLetters,
             metrics,
-            new WorkflowSpans(b.openTelemetry));
+            new WorkflowSpans(b.openTelemetry),
+            b.durableThrottleWait);
     this.runner = dbos.registerProxy(WorkflowRunner.class, impl);
     this.queue =
         new Queue(QUEUE).withWorkerConcurrency(b.concurrency).withPollingInterval(b.pollInterval);

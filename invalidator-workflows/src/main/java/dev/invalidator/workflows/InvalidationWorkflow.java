@@ -14,6 +14,7 @@ import dev.invalidator.core.StreamEntry;
 import dev.invalidator.workflows.internal.WorkflowRunner;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.context.Scope;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -43,18 +44,24 @@ public final class InvalidationWorkflow implements WorkflowRunner {
   private final DeadLetters deadLetters;
   private final WorkflowMetrics metrics;
   private final WorkflowSpans spans;
+  private final boolean durableThrottleWait;
+
+  /** A step attempt's recorded output when the receiver throttled it: then the end of its wait. */
+  static final String THROTTLED = "throttled-until:";
 
   InvalidationWorkflow(
       DBOS dbos,
       Map<String, WorkflowDefinition> definitions,
       DeadLetters deadLetters,
       WorkflowMetrics metrics,
-      WorkflowSpans spans) {
+      WorkflowSpans spans,
+      boolean durableThrottleWait) {
     this.dbos = dbos;
     this.definitions = definitions;
     this.deadLetters = deadLetters;
     this.metrics = metrics;
     this.spans = spans;
+    this.durableThrottleWait = durableThrottleWait;
   }
 
   @Override
@@ -112,22 +119,48 @@ public final class InvalidationWorkflow implements WorkflowRunner {
             .withRetryInterval(def.retryInterval())
             .withBackoffRate(2.0)
             .withShouldRetry(e -> e instanceof InvalidatorException ie && ie.isRetryable());
-    try {
-      dbos.runStep(() -> applyOnce(def, step, event, workflowId), options);
-    } catch (StepException e) {
-      fail(
-          def,
-          step,
-          event,
+    // A receiver's 429 with a wait ends a round: the attempt's output records when the wait ends,
+    // and the workflow sleeps until then with dbos.sleep, whose end time is recorded too, so a
+    // restarted process waits out only the rest and never sends early. The last round (maxAttempts
+    // rounds in all) takes a 429 as a retryable failure again, retried by DBOS as any other.
+    for (int round = 1; ; round++) {
+      boolean lastRound = !durableThrottleWait || round >= def.maxAttempts();
+      String outcome;
+      try {
+        outcome = dbos.runStep(() -> applyOnce(def, step, event, workflowId, lastRound), options);
+      } catch (StepException e) {
+        fail(
+            def,
+            step,
+            event,
+            workflowId,
+            e,
+            e.isRetryable() ? DeadLetterReason.RETRIES_EXHAUSTED : DeadLetterReason.REJECTED);
+        return;
+      }
+      if (outcome == null || !outcome.startsWith(THROTTLED)) {
+        return;
+      }
+      Instant until = Instant.ofEpochMilli(Long.parseLong(outcome.substring(THROTTLED.length())));
+      Duration wait = Duration.between(Instant.now(), until);
+      log.info(
+          "workflow {}: step {} throttled by its receiver (HTTP 429), waiting durably until {}",
           workflowId,
-          e,
-          e.isRetryable() ? DeadLetterReason.RETRIES_EXHAUSTED : DeadLetterReason.REJECTED);
+          step.name(),
+          until);
+      dbos.sleep(wait.compareTo(MIN_SLEEP) < 0 ? MIN_SLEEP : wait);
     }
   }
 
+  private static final Duration MIN_SLEEP = Duration.ofMillis(1);
+
   /** One attempt: applies the event to the step's target, in a span child of the event's trace. */
   private String applyOnce(
-      WorkflowDefinition def, WorkflowStep step, InvalidationEvent event, String workflowId) {
+      WorkflowDefinition def,
+      WorkflowStep step,
+      InvalidationEvent event,
+      String workflowId,
+      boolean lastRound) {
     long start = System.nanoTime();
     Span span = spans.startStep(def.name(), step, workflowId, event);
     Scope scope = span.makeCurrent();
@@ -142,6 +175,14 @@ public final class InvalidationWorkflow implements WorkflowRunner {
       }
       if (!result.succeeded()) {
         RuntimeException error = result.error();
+        if (!lastRound
+            && error instanceof InvalidatorException ie
+            && ie.isRetryable()
+            && ie.retryAfter().isPresent()) {
+          metrics.stepFinished(def.name(), step, "retry", System.nanoTime() - start);
+          WorkflowSpans.fail(span, error);
+          return THROTTLED + Instant.now().plus(ie.retryAfter().get()).toEpochMilli();
+        }
         boolean retryable = !(error instanceof InvalidatorException ie) || ie.isRetryable();
         throw new StepException(String.valueOf(error), retryable);
       }

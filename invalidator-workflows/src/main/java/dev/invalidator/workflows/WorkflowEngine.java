@@ -114,8 +114,18 @@ public interface WorkflowEngine extends AutoCloseable {
     DeadLetters deadLetters;
     MeterRegistry meterRegistry = new SimpleMeterRegistry();
     OpenTelemetry openTelemetry = OpenTelemetry.noop();
+    boolean durableThrottleWait = true;
 
     Builder() {}
+
+    /**
+     * Off: a step a receiver throttles (HTTP 429) waits the advertised time in memory, in its
+     * target's token bucket, so a restart forgets it. Only for the tests' negative controls.
+     */
+    Builder durableThrottleWait(boolean durable) {
+      this.durableThrottleWait = durable;
+      return this;
+    }
 
     /** Required: the PostgreSQL (12 or newer) that holds the engine's state. */
     public Builder dataSource(DataSource dataSource) {

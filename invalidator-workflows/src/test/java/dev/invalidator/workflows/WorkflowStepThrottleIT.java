@@ -33,11 +33,17 @@ class WorkflowStepThrottleIT {
 
   /** The vendor answers the first call 429 with Retry-After: 3, then 204. */
   private void throttleFirstCall() {
+    throttleFirstCall(3);
+  }
+
+  /** The vendor answers the first call 429 with Retry-After: {@code seconds}, then 204. */
+  private void throttleFirstCall(int seconds) {
     fx.http.stubFor(
         post(urlPathEqualTo("/hooks/vendor"))
             .inScenario("throttle")
             .whenScenarioStateIs(Scenario.STARTED)
-            .willReturn(aResponse().withStatus(429).withHeader("Retry-After", "3"))
+            .willReturn(
+                aResponse().withStatus(429).withHeader("Retry-After", Integer.toString(seconds)))
             .willSetStateTo("open"));
     fx.http.stubFor(
         post(urlPathEqualTo("/hooks/vendor"))
@@ -87,9 +93,11 @@ class WorkflowStepThrottleIT {
   }
 
   /**
-   * Negative control: a target that waits for a request token only as long as a worker batch may
-   * (its 1 s default) spends the step's attempts before the advertised time has passed, and the
-   * workflow fails; this is what the step configuration above prevents.
+   * Negative control: without the durable wait (the 429 a retryable failure retried by DBOS), a
+   * target that waits for a request token only as long as a worker batch may (its 1 s default)
+   * spends the step's attempts before the advertised time has passed, and the workflow fails; this
+   * is what the step configuration above prevents when the durable wait is off (and on the last
+   * round of a step the receiver keeps throttling).
    */
   @Test
   void withAWorkersShortTokenWaitTheThrottledStepSpendsItsAttemptsAndFails() {
@@ -97,6 +105,7 @@ class WorkflowStepThrottleIT {
     var engine =
         fx.start(
             WorkflowEngine.builder()
+                .durableThrottleWait(false)
                 .definition(
                     vendor(
                         "short",
@@ -117,6 +126,107 @@ class WorkflowStepThrottleIT {
     } finally {
       engine.kill();
     }
+  }
+
+  /**
+   * The wait a 429 advertised survives a crash: the engine is killed (runtime and pool, as a dying
+   * process loses both) while the step waits out Retry-After: 3, and restarted at once; the retry
+   * is not sent before the advertised time, and the step's effect arrives under its one key.
+   */
+  @Test
+  void aThrottleWaitSurvivesAKillAndTheRetryIsNotSentBeforeTheAdvertisedTime() throws Exception {
+    Duration advertised = Duration.ofSeconds(3);
+    throttleFirstCall((int) advertised.toSeconds());
+    var engine =
+        fx.start(WorkflowEngine.builder().definition(vendor("durable", stepTarget("durable"))));
+    InvalidationEvent e = WorkflowFixture.event("acme", "plan.changed");
+    String id = WorkflowEngine.workflowId("durable", e);
+    Instant restarted;
+    try (WorkflowAdmin admin = fx.admin()) {
+      engine.engine().submit(e);
+      // Killed once the throttled attempt and the start of its wait are recorded.
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () -> {
+                var steps = admin.steps(id);
+                return !steps.isEmpty() && steps.get(steps.size() - 1).name().equals("DBOS.sleep");
+              });
+      engine.kill();
+      engine =
+          fx.start(WorkflowEngine.builder().definition(vendor("durable", stepTarget("durable"))));
+      restarted = Instant.now();
+      await().atMost(Duration.ofSeconds(20)).until(() -> state(admin, id).equals("SUCCESS"));
+    } finally {
+      engine.kill();
+    }
+    Instant throttledAt = throttleDeadline(advertised);
+    // The restarted engine was up before the advertised time: an immediate retry would be early.
+    assertThat(restarted).isBefore(throttledAt);
+    List<LoggedRequest> calls = fx.requests();
+    assertThat(calls).hasSizeGreaterThanOrEqualTo(2);
+    assertThat(calls)
+        .extracting(r -> r.getHeader("webhook-id"))
+        .containsOnly("durable.vendor:" + e.eventId());
+    for (LoggedRequest later : calls.subList(1, calls.size())) {
+      assertThat(later.getLoggedDate().toInstant())
+          .as("a retry after the 429 of %s", calls.get(0).getLoggedDate().toInstant())
+          .isAfterOrEqualTo(throttledAt);
+    }
+    assertThat(fx.deadLetters).isEmpty();
+  }
+
+  /**
+   * Negative control: with the wait in memory (the target's token bucket, as before the durable
+   * wait), the restarted step has forgotten the 429 and sends its retry at once, before the
+   * advertised time; the same check sees it early. Retry-After: 8, so that the restart is far
+   * inside the wait on a loaded machine.
+   */
+  @Test
+  void negativeControlAnInMemoryThrottleWaitIsForgottenByAKillAndTheRetryComesEarly()
+      throws Exception {
+    Duration advertised = Duration.ofSeconds(8);
+    throttleFirstCall((int) advertised.toSeconds());
+    WorkflowEngine.Builder inMemory =
+        WorkflowEngine.builder()
+            .durableThrottleWait(false)
+            .definition(vendor("mem", stepTarget("mem")));
+    var engine = fx.start(inMemory);
+    InvalidationEvent e = WorkflowFixture.event("acme", "plan.changed");
+    String id = WorkflowEngine.workflowId("mem", e);
+    try (WorkflowAdmin admin = fx.admin()) {
+      engine.engine().submit(e);
+      await().atMost(Duration.ofSeconds(10)).until(() -> fx.requests().size() == 1);
+      Thread.sleep(300); // the step now waits for its token, in memory
+      engine.kill();
+      engine =
+          fx.start(
+              WorkflowEngine.builder()
+                  .durableThrottleWait(false)
+                  .definition(vendor("mem", stepTarget("mem"))));
+      await().atMost(Duration.ofSeconds(20)).until(() -> state(admin, id).equals("SUCCESS"));
+    } finally {
+      engine.kill();
+    }
+    Instant throttledAt = throttleDeadline(advertised);
+    List<LoggedRequest> calls = fx.requests();
+    assertThat(calls).hasSizeGreaterThanOrEqualTo(2);
+    assertThat(calls.get(1).getLoggedDate().toInstant()).isBefore(throttledAt);
+  }
+
+  /** A step target as the daemon builds it (a request token waited for up to 60 s). */
+  private WebhookTarget stepTarget(String workflow) {
+    return WebhookTarget.builder()
+        .name(workflow + ".vendor")
+        .url(fx.http.baseUrl() + "/hooks/vendor")
+        .secret(WorkflowFixture.SECRET)
+        .rateLimitWait(WorkflowStep.TARGET_TOKEN_WAIT)
+        .build();
+  }
+
+  /** When the first (throttled) call was received plus the advertised wait. */
+  private Instant throttleDeadline(Duration advertised) {
+    return fx.requests().get(0).getLoggedDate().toInstant().plus(advertised);
   }
 
   @Test

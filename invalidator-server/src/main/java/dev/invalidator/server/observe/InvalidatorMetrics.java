@@ -267,6 +267,31 @@ public final class InvalidatorMetrics implements AutoCloseable {
     return sample;
   }
 
+  /**
+   * Registers {@code invalidator_stream_pending} and {@code invalidator_stream_lag_entries} of one
+   * consumer group, tagged {@code group}: the workers' group ({@code main}, read from the sample's
+   * stream figures) or the group of a target beyond Redis (read from {@link
+   * Sample#targetGroups()}). Idempotent.
+   */
+  public void bindStreamGroup(String group, boolean main) {
+    java.util.function.ToDoubleFunction<InvalidatorMetrics> pending =
+        main
+            ? m -> m.sample.streamPending()
+            : m -> m.sample.targetGroups().getOrDefault(group, GroupBacklog.NONE).pending();
+    java.util.function.ToDoubleFunction<InvalidatorMetrics> lag =
+        main
+            ? m -> m.sample.streamLag()
+            : m -> m.sample.targetGroups().getOrDefault(group, GroupBacklog.NONE).lag();
+    Gauge.builder("invalidator.stream.pending", this, pending)
+        .description("Stream entries delivered to the consumer group and not yet acknowledged")
+        .tag("group", group)
+        .register(registry);
+    Gauge.builder("invalidator.stream.lag.entries", this, lag)
+        .description("Stream entries not yet delivered to the consumer group")
+        .tag("group", group)
+        .register(registry);
+  }
+
   /** Counts a failure of a sampler query. */
   void samplerError(String source) {
     counters.get(key("invalidator.sampler.errors", "source", source)).increment();
@@ -305,6 +330,17 @@ public final class InvalidatorMetrics implements AutoCloseable {
             s.streamLag(),
             s.pendingByConsumer(),
             s.dlqDepth());
+    List<Map<String, Object>> groups = new ArrayList<>();
+    new java.util.TreeMap<>(s.targetGroups())
+        .forEach(
+            (g, b) -> {
+              Map<String, Object> row = new LinkedHashMap<>();
+              row.put("group", g);
+              row.put("pending", b.pending());
+              row.put("lag_entries", b.lag());
+              groups.add(row);
+            });
+    out.put("target_groups", groups);
     out.put("sampled_at", s.sampledAt() == null ? null : s.sampledAt().toString());
     out.putAll(liveFigures());
     return out;
@@ -386,12 +422,6 @@ public final class InvalidatorMetrics implements AutoCloseable {
             m -> m.ageSeconds(m.sample.outboxOldestCreatedAt()))
         .description("Age of the oldest outbox row not yet relayed (0 when none)")
         .baseUnit("seconds")
-        .register(registry);
-    Gauge.builder("invalidator.stream.pending", this, m -> m.sample.streamPending())
-        .description("Stream entries delivered to the consumer group and not yet acknowledged")
-        .register(registry);
-    Gauge.builder("invalidator.stream.lag.entries", this, m -> m.sample.streamLag())
-        .description("Stream entries not yet delivered to the consumer group")
         .register(registry);
     Gauge.builder("invalidator.dlq.depth", this, m -> m.sample.dlqDepth())
         .description("Entries in the dead-letter stream")
@@ -618,12 +648,23 @@ public final class InvalidatorMetrics implements AutoCloseable {
       Map<String, Long> pendingByConsumer,
       long dlqDepth,
       Map<String, Instant> oldestUnapplied,
-      boolean stalenessTruncated) {
-    static final Sample EMPTY = new Sample(null, 0, null, 0, 0, 0, 0, Map.of(), 0, Map.of(), false);
+      boolean stalenessTruncated,
+      Map<String, GroupBacklog> targetGroups) {
+    static final Sample EMPTY =
+        new Sample(null, 0, null, 0, 0, 0, 0, Map.of(), 0, Map.of(), false, Map.of());
 
     Sample {
       pendingByConsumer = Map.copyOf(pendingByConsumer);
       oldestUnapplied = Map.copyOf(oldestUnapplied);
+      targetGroups = Map.copyOf(targetGroups);
     }
+  }
+
+  /**
+   * Pending entries and lag of the consumer group of a target beyond Redis (its own group on the
+   * same stream or topic), as last sampled.
+   */
+  record GroupBacklog(long pending, long lag) {
+    static final GroupBacklog NONE = new GroupBacklog(0, 0);
   }
 }

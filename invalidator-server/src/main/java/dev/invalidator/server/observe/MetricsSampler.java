@@ -47,6 +47,8 @@ public final class MetricsSampler implements AutoCloseable {
   private final ScheduledExecutorService scheduler;
   private final List<SampledCheck> readiness = new java.util.concurrent.CopyOnWriteArrayList<>();
   private volatile Supplier<SlotHealth> cdcSlot;
+  private final Map<String, Supplier<StreamStats>> targetGroups =
+      new java.util.concurrent.ConcurrentSkipListMap<>();
   private volatile ScheduledExecutorService readinessScheduler;
   private volatile Duration interval = Duration.ofSeconds(5);
 
@@ -95,6 +97,7 @@ public final class MetricsSampler implements AutoCloseable {
     this.streamStats = Objects.requireNonNull(streamStats, "streamStats");
     this.dlqDepth = Objects.requireNonNull(dlqDepth, "dlqDepth");
     this.staleness = new TenantStaleness(dataSource, table, redis, stream, group);
+    metrics.bindStreamGroup(group, true);
     this.clock = Objects.requireNonNull(clock, "clock");
     this.scheduler =
         Executors.newSingleThreadScheduledExecutor(
@@ -111,6 +114,19 @@ public final class MetricsSampler implements AutoCloseable {
    */
   public MetricsSampler cdcSlot(Supplier<SlotHealth> slot) {
     this.cdcSlot = Objects.requireNonNull(slot, "slot");
+    return this;
+  }
+
+  /**
+   * Also samples the consumer group of a target beyond Redis ({@code <worker.group>-<target>}, on
+   * Kafka {@code <kafka.groupId>-<target>}): its pending entries and lag become the {@code group}
+   * series of {@code invalidator_stream_pending} and {@code invalidator_stream_lag_entries} and a
+   * row of {@code /api/status}'s {@code target_groups}. Call before {@link #start(Duration)}.
+   */
+  public MetricsSampler targetGroup(String group, Supplier<StreamStats> stats) {
+    targetGroups.put(
+        Objects.requireNonNull(group, "group"), Objects.requireNonNull(stats, "stats"));
+    metrics.bindStreamGroup(group, false);
     return this;
   }
 
@@ -233,6 +249,17 @@ public final class MetricsSampler implements AutoCloseable {
     } catch (RuntimeException ex) {
       failed("stream", ex);
     }
+    Map<String, InvalidatorMetrics.GroupBacklog> groups =
+        new java.util.HashMap<>(prev.targetGroups());
+    for (Map.Entry<String, Supplier<StreamStats>> g : targetGroups.entrySet()) {
+      try {
+        StreamStats s = g.getValue().get();
+        groups.put(
+            g.getKey(), new InvalidatorMetrics.GroupBacklog(s.pending(), Math.max(0, s.lag())));
+      } catch (RuntimeException ex) {
+        failed("stream", ex);
+      }
+    }
     long dlq = prev.dlqDepth();
     try {
       dlq = dlqDepth.getAsLong();
@@ -268,7 +295,8 @@ public final class MetricsSampler implements AutoCloseable {
             byConsumer,
             dlq,
             oldest,
-            truncated));
+            truncated,
+            groups));
   }
 
   private void failed(String source, Exception ex) {
