@@ -78,7 +78,7 @@ public final class CdcRelay implements AutoCloseable {
   public static final Duration DEFAULT_OFFSET_FLUSH_INTERVAL = Duration.ofSeconds(5);
 
   /** Default longest wait of Debezium's poll for new records. */
-  public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofMillis(50);
+  public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofMillis(5);
 
   /** Default time between a standby relay's attempts to take the slot's advisory lock. */
   public static final Duration DEFAULT_STANDBY_POLL_INTERVAL = Duration.ofSeconds(2);
@@ -1377,7 +1377,7 @@ public final class CdcRelay implements AutoCloseable {
       return this;
     }
 
-    /** Debezium's {@code poll.interval.ms}; default 50 ms. */
+    /** Debezium's {@code poll.interval.ms}; default 5 ms. */
     public Builder pollInterval(Duration pollInterval) {
       this.pollInterval = pollInterval;
       return this;
