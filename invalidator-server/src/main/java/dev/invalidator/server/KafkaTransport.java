@@ -342,7 +342,7 @@ final class KafkaTransport implements AutoCloseable {
   public synchronized void close() {
     closed = true;
     if (admin != null) {
-      admin.close(Duration.ofSeconds(5));
+      admin.close(Duration.ofSeconds(2));
       admin = null;
     }
   }

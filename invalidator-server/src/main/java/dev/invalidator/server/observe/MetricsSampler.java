@@ -284,7 +284,7 @@ public final class MetricsSampler implements AutoCloseable {
     }
     scheduler.shutdownNow();
     try {
-      scheduler.awaitTermination(5, TimeUnit.SECONDS);
+      scheduler.awaitTermination(2, TimeUnit.SECONDS);
     } catch (InterruptedException ex) {
       Thread.currentThread().interrupt();
     }
