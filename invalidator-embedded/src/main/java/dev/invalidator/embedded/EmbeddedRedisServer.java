@@ -20,7 +20,14 @@ public final class EmbeddedRedisServer implements AutoCloseable {
 
   /** Starts a server on a free loopback port. */
   public static EmbeddedRedisServer start() {
-    int port = freePort();
+    return start(freePort());
+  }
+
+  /**
+   * Starts a server on {@code port} of loopback: a test that stopped one starts it again where its
+   * clients reconnect (empty: there is no persistence).
+   */
+  public static EmbeddedRedisServer start(int port) {
     try {
       RedisServer server =
           RedisServer.newRedisServer()

@@ -66,6 +66,7 @@ public final class KafkaDeadLetterAdmin {
   private final String topic;
   private final String group;
   private final Duration timeout;
+  private final Map<String, Object> clientProperties;
 
   /**
    * @param sourceTopic the event topic; its dead letters are in {@code <sourceTopic>-dlt}
@@ -81,6 +82,21 @@ public final class KafkaDeadLetterAdmin {
    */
   public KafkaDeadLetterAdmin(
       String bootstrap, String sourceTopic, String group, Duration timeout) {
+    this(bootstrap, sourceTopic, group, timeout, Map.of());
+  }
+
+  /**
+   * Like {@link #KafkaDeadLetterAdmin(String, String, String, Duration)}, with client settings
+   * (security: {@code security.protocol}, {@code sasl.*}, {@code ssl.*}) passed through to its
+   * admin client, consumer and producer.
+   */
+  public KafkaDeadLetterAdmin(
+      String bootstrap,
+      String sourceTopic,
+      String group,
+      Duration timeout,
+      Map<String, Object> clientProperties) {
+    this.clientProperties = Map.copyOf(clientProperties);
     KafkaSettings.requireBootstrap(bootstrap);
     KafkaSettings.requireTopic(sourceTopic);
     KafkaSettings.requireGroup(group);
@@ -232,7 +248,7 @@ public final class KafkaDeadLetterAdmin {
       return List.of();
     }
     List<String> positions = new ArrayList<>();
-    Map<String, Object> config = new HashMap<>();
+    Map<String, Object> config = new HashMap<>(clientProperties);
     config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
     config.put(ProducerConfig.ACKS_CONFIG, "all");
@@ -381,31 +397,22 @@ public final class KafkaDeadLetterAdmin {
 
   private Admin admin() {
     int ms = (int) timeout.toMillis();
-    return Admin.create(
-        Map.of(
-            "bootstrap.servers",
-            bootstrap,
-            "default.api.timeout.ms",
-            ms,
-            "request.timeout.ms",
-            Math.min(ms, 30_000)));
+    Map<String, Object> config = new HashMap<>(clientProperties);
+    config.put("bootstrap.servers", bootstrap);
+    config.put("default.api.timeout.ms", ms);
+    config.put("request.timeout.ms", Math.min(ms, 30_000));
+    return Admin.create(config);
   }
 
   /** A consumer without a group: it assigns and seeks, and never commits. */
   private KafkaConsumer<String, byte[]> consumer() {
     int ms = (int) timeout.toMillis();
-    return new KafkaConsumer<>(
-        Map.of(
-            "bootstrap.servers",
-            bootstrap,
-            "enable.auto.commit",
-            false,
-            "default.api.timeout.ms",
-            ms,
-            "request.timeout.ms",
-            Math.min(ms, 30_000)),
-        new StringDeserializer(),
-        new ByteArrayDeserializer());
+    Map<String, Object> config = new HashMap<>(clientProperties);
+    config.put("bootstrap.servers", bootstrap);
+    config.put("enable.auto.commit", false);
+    config.put("default.api.timeout.ms", ms);
+    config.put("request.timeout.ms", Math.min(ms, 30_000));
+    return new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer());
   }
 
   private static Stored parse(ConsumerRecord<String, byte[]> r) {

@@ -159,7 +159,7 @@ public final class KafkaDeadLetters implements DeadLetters, AutoCloseable {
 
   @Override
   public void close() {
-    producer.close(Duration.ofSeconds(5));
+    producer.close(Duration.ofSeconds(2));
   }
 
   /** The source topic whose dead letters this writes. */

@@ -144,7 +144,7 @@ public final class KafkaEventPublisher implements EventPublisher, AutoCloseable 
   /** Closes the producer, waiting at most 5 s for records still in flight. */
   @Override
   public void close() {
-    producer.close(Duration.ofSeconds(5));
+    producer.close(Duration.ofSeconds(2));
   }
 
   /** Settings of a {@link KafkaEventPublisher}; {@link #build()} validates them. */

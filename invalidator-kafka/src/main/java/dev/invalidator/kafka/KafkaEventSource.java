@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -474,12 +475,18 @@ public final class KafkaEventSource implements EventSource, AutoCloseable {
 
   /**
    * Leaves the group. Revocation commits what is contiguously acknowledged, never past a record
-   * still unacknowledged; the rest is read again by the partitions' next owner.
+   * still unacknowledged; the rest is read again by the partitions' next owner. Waits at most
+   * {@link #CLOSE_TIMEOUT} for the commit and the leave (the client's default is 30 s, which a
+   * close during a rebalance or with the broker gone waits out in full); what is not committed by
+   * then is read again.
    */
   @Override
   public void close() {
-    consumer.close();
+    consumer.close(CloseOptions.timeout(CLOSE_TIMEOUT));
   }
+
+  /** How long {@link #close()} waits for the commit on revocation and for leaving the group. */
+  public static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(2);
 
   /** Settings of a {@link KafkaEventSource}; {@link #build()} validates them. */
   public static final class Builder {

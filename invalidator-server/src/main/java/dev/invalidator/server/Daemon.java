@@ -18,6 +18,8 @@ import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
 import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The daemon in one process: its connections, its pipeline (relay, workers or both) and its
@@ -32,6 +34,8 @@ import javax.sql.DataSource;
  * }</pre>
  */
 public final class Daemon implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Daemon.class);
+
   /** Which loops this process runs. */
   public enum Role {
     RELAY,
@@ -213,18 +217,66 @@ public final class Daemon implements AutoCloseable {
         .stats();
   }
 
-  /** Asks every loop to stop and waits up to {@code timeout} for the batches in flight. */
+  /**
+   * Asks every loop to stop and waits up to {@code timeout} for the batches in flight; loops still
+   * running then are interrupted (see {@link #close()}).
+   */
   public void stop(Duration timeout) {
     pipeline.stop(timeout);
   }
 
-  /** Stops the loops (20 s for the batches in flight) and closes everything, once. */
+  /**
+   * How long {@link #close()} takes at most, whatever the servers' state: {@link #STOP_GRACE} for
+   * the batches in flight, then the interrupt's grace, then closing the connections; what has not
+   * finished by then is abandoned (named in a warning) and close returns.
+   */
+  public static final Duration CLOSE_BOUND = Duration.ofSeconds(10);
+
+  /** How long the loops get to finish their batches in flight before they are interrupted. */
+  static final Duration STOP_GRACE = Duration.ofSeconds(5);
+
+  private volatile String closing = "not started";
+
+  /**
+   * Stops the loops ({@link #STOP_GRACE} for the batches in flight) and closes everything, once,
+   * within {@link #CLOSE_BOUND}: the closing runs on a thread of its own, and when a step is still
+   * blocked at the bound (a connection whose server went away, a Kafka client leaving its group)
+   * close logs what it abandoned and returns; the process may then exit.
+   */
   @Override
   public synchronized void close() {
     if (closed) {
       return;
     }
     closed = true;
+    Thread closer = new Thread(this::closeAll, "daemon-close");
+    closer.setDaemon(true);
+    closer.start();
+    try {
+      closer.join(CLOSE_BOUND.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    if (closer.isAlive()) {
+      String at =
+          java.util.Arrays.stream(closer.getStackTrace())
+              .filter(
+                  f ->
+                      !f.getClassName().startsWith("java.") && !f.getClassName().startsWith("jdk."))
+              .findFirst()
+              .map(StackTraceElement::toString)
+              .orElse("?");
+      log.warn(
+          "shutdown did not finish within {}: abandoned {} (blocked at {}); what it had not"
+              + " closed yet is left to the process's exit",
+          CLOSE_BOUND,
+          closing,
+          at);
+    }
+  }
+
+  private void closeAll() {
+    step("the status probes");
     if (statsKafka != null) {
       statsKafka.close();
     }
@@ -232,14 +284,26 @@ public final class Daemon implements AutoCloseable {
       statsProbe.close();
     }
     targetProbes.values().forEach(dev.invalidator.redis.RedisStreamSource::close);
-    pipeline.stop(Duration.ofSeconds(20));
+    step("the loops");
+    pipeline.stop(STOP_GRACE);
+    step("the pipeline's connections");
     pipeline.close();
+    step("the consistency observer");
     if (observer != null) {
       observer.close();
       inspector.close();
     }
+    step("the admin server and metrics");
     observability.close();
+    step("tracing");
     Tracing.shutdown(otel);
+    step("the PostgreSQL pool and the Redis client");
     servers.close();
+    step("nothing");
+  }
+
+  private void step(String what) {
+    closing = "closing " + what;
+    log.debug(closing);
   }
 }

@@ -75,18 +75,19 @@ final class KafkaTransport implements AutoCloseable {
   }
 
   KafkaEventPublisher publisher(Clock clock) {
-    return KafkaEventPublisher.builder(cfg.bootstrap(), cfg.topic()).clock(clock).build();
+    KafkaEventPublisher.Builder b =
+        KafkaEventPublisher.builder(cfg.bootstrap(), cfg.topic()).clock(clock);
+    cfg.properties().forEach(b::producerProperty);
+    return b.build();
   }
 
   /** A consumer of {@code group}; one per worker thread (a Kafka consumer is single-threaded). */
   KafkaEventSource source(String group, String clientId, Clock clock) {
     String id = clientId.replaceAll("[^A-Za-z0-9._-]", "_");
-    KafkaEventSource source =
-        KafkaEventSource.builder(cfg.bootstrap(), cfg.topic())
-            .group(group)
-            .clock(clock)
-            .consumerProperty("client.id", id)
-            .build();
+    KafkaEventSource.Builder b =
+        KafkaEventSource.builder(cfg.bootstrap(), cfg.topic()).group(group).clock(clock);
+    cfg.properties().forEach(b::consumerProperty);
+    KafkaEventSource source = b.consumerProperty("client.id", id).build();
     members.computeIfAbsent(group, g -> ConcurrentHashMap.newKeySet()).add(id);
     return source;
   }
@@ -212,18 +213,26 @@ final class KafkaTransport implements AutoCloseable {
   }
 
   KafkaDeadLetters deadLetters() {
-    return new KafkaDeadLetters(cfg.bootstrap(), cfg.topic(), Map.of());
+    return new KafkaDeadLetters(cfg.bootstrap(), cfg.topic(), cfg.clientProperties());
   }
 
   KafkaDeadLetterAdmin deadLetterAdmin() {
     return new KafkaDeadLetterAdmin(
-        cfg.bootstrap(), cfg.topic(), KafkaDeadLetterAdmin.DEFAULT_GROUP);
+        cfg.bootstrap(),
+        cfg.topic(),
+        KafkaDeadLetterAdmin.DEFAULT_GROUP,
+        KafkaDeadLetterAdmin.DEFAULT_TIMEOUT,
+        cfg.clientProperties());
   }
 
   /** Like {@link #deadLetterAdmin()}, each call waiting at most about {@code timeout}. */
   KafkaDeadLetterAdmin deadLetterAdmin(Duration timeout) {
     return new KafkaDeadLetterAdmin(
-        cfg.bootstrap(), cfg.topic(), KafkaDeadLetterAdmin.DEFAULT_GROUP, timeout);
+        cfg.bootstrap(),
+        cfg.topic(),
+        KafkaDeadLetterAdmin.DEFAULT_GROUP,
+        timeout,
+        cfg.clientProperties());
   }
 
   /**
@@ -325,15 +334,11 @@ final class KafkaTransport implements AutoCloseable {
       throw new IllegalStateException("the Kafka transport is closed");
     }
     if (admin == null) {
-      admin =
-          Admin.create(
-              Map.of(
-                  "bootstrap.servers",
-                  cfg.bootstrap(),
-                  "client.id",
-                  "invalidator-admin",
-                  "default.api.timeout.ms",
-                  (int) TIMEOUT.toMillis()));
+      Map<String, Object> config = cfg.clientProperties();
+      config.putIfAbsent("client.id", "invalidator-admin");
+      config.put("bootstrap.servers", cfg.bootstrap());
+      config.put("default.api.timeout.ms", (int) TIMEOUT.toMillis());
+      admin = Admin.create(config);
     }
     return admin;
   }
@@ -342,7 +347,7 @@ final class KafkaTransport implements AutoCloseable {
   public synchronized void close() {
     closed = true;
     if (admin != null) {
-      admin.close(Duration.ofSeconds(5));
+      admin.close(Duration.ofSeconds(2));
       admin = null;
     }
   }

@@ -23,6 +23,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,6 +37,9 @@ final class Observability implements AutoCloseable {
 
   /** How long one {@code /api/dlq} call on Kafka waits for the cluster. */
   static final Duration DLQ_TIMEOUT = Duration.ofSeconds(5);
+
+  /** How long the Redis readiness probe waits for its PING (Lettuce's default is 60 s). */
+  static final Duration REDIS_PING_TIMEOUT = Duration.ofSeconds(2);
 
   private final InvalidatorConfig cfg;
   private final InvalidatorMetrics metrics;
@@ -176,30 +180,43 @@ final class Observability implements AutoCloseable {
     if (cdc != null) {
       sampler.cdcSlot(cdc::slotHealth);
     }
-    // Kafka's readiness asks the cluster (brokers, leaders, the group's assignment): sampled, so a
-    // probe every second from an orchestrator never turns into admin requests to the brokers.
-    AdminServer.Check kafkaCheck = kafka == null ? null : sampler.readiness("kafka", kafka::health);
-    sampler.start(cfg.observability().sampleInterval());
-    closeables.add(0, sampler);
+    // Server checks are sampled on threads of their own (every observability.sampleInterval), so
+    // a probe every second from an orchestrator never turns into requests to the servers, and a
+    // server that went away (a pool waiting 10 s for a connection, a command waiting for its
+    // reply) never holds the admin server's two threads. Each sample feeds invalidator_ready and
+    // invalidator_readiness_failures_total.
     List<AdminServer.Check> checks = new ArrayList<>();
     checks.add(
-        new AdminServer.Check(
+        sampler.readiness(
             "postgres",
             () -> {
               try (Connection c = servers.dataSource().getConnection()) {
                 if (!c.isValid(2)) {
-                  throw new IllegalStateException("connection is not valid");
+                  throw new IllegalStateException("PostgreSQL connection is not valid");
                 }
               }
               return "reachable";
             }));
     checks.add(
-        new AdminServer.Check(
+        sampler.readiness(
             "redis",
             () -> {
-              String pong = servers.connection().sync().ping();
+              if (!servers.connection().stateful().isOpen()) {
+                throw new IllegalStateException(
+                    "Redis at " + cfg.redis().maskedUrl() + " is not reachable (reconnecting)");
+              }
+              String pong =
+                  servers
+                      .connection()
+                      .async()
+                      .ping()
+                      .get(REDIS_PING_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
               return "reachable (" + pong + ")";
             }));
+    // Kafka's readiness asks the cluster (brokers, leaders, the group's assignment).
+    AdminServer.Check kafkaCheck = kafka == null ? null : sampler.readiness("kafka", kafka::health);
+    sampler.start(cfg.observability().sampleInterval());
+    closeables.add(0, sampler);
     if (kafkaCheck != null) {
       checks.add(kafkaCheck);
     }

@@ -506,24 +506,74 @@ final class Pipeline implements AutoCloseable {
     return threads.stream().anyMatch(t -> t.getName().startsWith(threadPrefix) && t.isAlive());
   }
 
-  /** Stops every loop after its batch in flight and waits for them, at most {@code timeout}. */
-  void stop(Duration timeout) {
+  /** How long an interrupted loop gets to return before it is abandoned. */
+  static final Duration INTERRUPT_GRACE = Duration.ofSeconds(2);
+
+  private boolean stopped;
+
+  /**
+   * Stops every loop after its batch in flight and waits for them, at most {@code timeout}; a loop
+   * still running then (blocked on a server that went away: a pool waiting for a connection, a
+   * command waiting for its reply) is interrupted and given {@link #INTERRUPT_GRACE}; one that
+   * still runs after that is abandoned, named in a warning. Only the first call waits.
+   */
+  synchronized void stop(Duration timeout) {
+    if (stopped) {
+      return;
+    }
+    stopped = true;
     stoppers.forEach(Runnable::run);
     long deadline = System.nanoTime() + timeout.toNanos();
+    List<Thread> interrupted = new ArrayList<>();
     for (Thread t : threads) {
-      try {
-        t.join(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        break;
+      if (!join(t, deadline)) {
+        return;
       }
       if (t.isAlive()) {
-        log.warn("{} did not stop within {}; interrupting it", t.getName(), timeout);
-        t.interrupt();
+        interrupted.add(t);
       }
+    }
+    if (interrupted.isEmpty()) {
+      return;
+    }
+    log.warn(
+        "{} did not stop within {}; interrupting them",
+        interrupted.stream().map(Thread::getName).toList(),
+        timeout);
+    interrupted.forEach(Thread::interrupt);
+    long grace = System.nanoTime() + INTERRUPT_GRACE.toNanos();
+    for (Thread t : interrupted) {
+      if (!join(t, grace)) {
+        return;
+      }
+    }
+    List<String> abandoned =
+        interrupted.stream().filter(Thread::isAlive).map(Thread::getName).toList();
+    if (!abandoned.isEmpty()) {
+      log.warn(
+          "abandoned {}: still running {} after the interrupt (their batch in flight is neither"
+              + " acknowledged nor committed, so it is delivered again)",
+          abandoned,
+          INTERRUPT_GRACE);
     }
   }
 
+  /** Joins {@code t} until {@code deadline}; false when this thread was interrupted. */
+  private static boolean join(Thread t, long deadline) {
+    long ms = (deadline - System.nanoTime()) / 1_000_000;
+    if (ms <= 0) {
+      return true;
+    }
+    try {
+      t.join(ms);
+      return true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  /** Stops the loops (10 s, unless {@link #stop} ran already) and closes the connections. */
   @Override
   public void close() {
     stop(Duration.ofSeconds(10));

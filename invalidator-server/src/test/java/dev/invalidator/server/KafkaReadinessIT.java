@@ -77,9 +77,20 @@ class KafkaReadinessIT {
       assertThat(down.at("/checks/kafka/detail").asText()).contains("Kafka");
       assertThat(down.at("/checks/postgres/status").asText()).isEqualTo("UP");
       assertThat(down.at("/checks/redis/status").asText()).isEqualTo("UP");
+      // The same in /metrics: the kafka component's gauge at 0, its failures counted by reason.
+      io.micrometer.core.instrument.MeterRegistry registry = daemon.meterRegistry();
+      assertThat(registry.get("invalidator.ready").tag("component", "kafka").gauge().value())
+          .isZero();
+      assertThat(registry.get("invalidator.ready").tag("component", "redis").gauge().value())
+          .isEqualTo(1);
+      assertThat(
+              registry.get("invalidator.readiness.failures").tag("component", "kafka").counters())
+          .anySatisfy(c -> assertThat(c.count()).isPositive());
 
       broker.startup();
       awaitReady(env, admin, 200);
+      assertThat(registry.get("invalidator.ready").tag("component", "kafka").gauge().value())
+          .isEqualTo(1);
     }
   }
 

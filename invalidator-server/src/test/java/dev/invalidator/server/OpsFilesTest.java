@@ -70,6 +70,7 @@ class OpsFilesTest {
             "invalidator_tenant_staleness_seconds",
             "invalidator_commit_to_apply_seconds_bucket",
             "invalidator_circuit_breaker_state",
+            "invalidator_ready",
             "invalidator_fill_rejected_total",
             "invalidator_consistency_ratio",
             "invalidator_consistency_nines",
@@ -125,6 +126,8 @@ class OpsFilesTest {
                 metrics.registry(),
                 Clock.systemUTC())) {
       metrics.bindLoops(Instant::now, List.of(Instant::now));
+      // A sampled readiness check (postgres, redis, kafka), as MetricsSampler binds them.
+      metrics.bindReadiness("kafka", () -> true);
       // A CDC relay's slot gauges (relay.mode: cdc), as the daemon binds them.
       metrics.bindCdcSlot("outbox_cdc_slot");
       // The stream gauges of the workers' group and of a CDN target's group, as the sampler binds

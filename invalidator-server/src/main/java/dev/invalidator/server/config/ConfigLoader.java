@@ -22,6 +22,8 @@ import java.util.TreeSet;
 public final class ConfigLoader {
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
+  private static final String KAFKA_PROPERTIES_ENV = "INVALIDATOR_KAFKA_PROPERTIES_";
+
   private ConfigLoader() {}
 
   /** Parses a duration such as {@code 250ms}, {@code 5s}, {@code 2m}, {@code 24h}. */
@@ -66,6 +68,18 @@ public final class ConfigLoader {
         values.put(s.name(), v);
       }
     }
+    // Kafka client settings are passed through: INVALIDATOR_KAFKA_PROPERTIES_SASL_JAAS_CONFIG is
+    // kafka.properties.sasl.jaas.config (Kafka's names are lower-case words joined by dots).
+    env.forEach(
+        (k, v) -> {
+          if (k.startsWith(KAFKA_PROPERTIES_ENV) && k.length() > KAFKA_PROPERTIES_ENV.length()) {
+            String name =
+                k.substring(KAFKA_PROPERTIES_ENV.length())
+                    .toLowerCase(java.util.Locale.ROOT)
+                    .replace('_', '.');
+            values.put(InvalidatorConfig.Kafka.PROPERTIES_PREFIX + name, v);
+          }
+        });
     overrides.forEach(
         (k, v) -> {
           if (v != null) {
@@ -96,7 +110,7 @@ public final class ConfigLoader {
     Set<String> known = new TreeSet<>();
     Setting.ALL.forEach(s -> known.add(s.name()));
     for (String key : out.keySet()) {
-      if (!known.contains(key)) {
+      if (!known.contains(key) && !key.startsWith(InvalidatorConfig.Kafka.PROPERTIES_PREFIX)) {
         throw new ConfigException(key, "unknown setting in " + file + "; known settings: " + known);
       }
     }

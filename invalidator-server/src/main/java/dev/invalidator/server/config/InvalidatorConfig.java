@@ -40,6 +40,10 @@ public record InvalidatorConfig(
    * @param groupId the workers' consumer group
    * @param partitions partitions of the event topic when the daemon creates it
    * @param replicationFactor replication factor of created topics; -1 for the broker's default
+   * @param properties Kafka client settings passed through to every producer, consumer and admin
+   *     client the daemon and its commands create ({@code kafka.properties.<name>}: {@code
+   *     security.protocol}, {@code sasl.mechanism}, {@code sasl.jaas.config}, {@code ssl.*}, ...);
+   *     printed only {@link #redactedProperties() redacted}
    */
   public record Kafka(
       String transport,
@@ -47,10 +51,89 @@ public record InvalidatorConfig(
       String topic,
       String groupId,
       int partitions,
-      int replicationFactor) {
+      int replicationFactor,
+      Map<String, String> properties) {
+    /** The prefix of the pass-through settings: {@code kafka.properties.sasl.mechanism}. */
+    public static final String PROPERTIES_PREFIX = "kafka.properties.";
+
+    /** Client settings the daemon sets itself; passing one through is refused, naming this. */
+    static final Map<String, String> RESERVED =
+        Map.of(
+            "bootstrap.servers", "set kafka.bootstrap instead",
+            "group.id", "set kafka.groupId instead",
+            "key.serializer", "the daemon's records have string keys and byte values",
+            "value.serializer", "the daemon's records have string keys and byte values",
+            "key.deserializer", "the daemon's records have string keys and byte values",
+            "value.deserializer", "the daemon's records have string keys and byte values",
+            "enable.auto.commit", "the workers commit what they applied, by hand",
+            "enable.idempotence", "the relay's producers are always idempotent",
+            "acks", "the relay's producers always wait for acks=all");
+
+    public Kafka {
+      properties = Map.copyOf(new java.util.TreeMap<>(properties));
+    }
+
+    /** Without pass-through client settings. */
+    public Kafka(
+        String transport,
+        String bootstrap,
+        String topic,
+        String groupId,
+        int partitions,
+        int replicationFactor) {
+      this(transport, bootstrap, topic, groupId, partitions, replicationFactor, Map.of());
+    }
+
     /** True when events travel through Kafka instead of a Redis stream. */
     public boolean enabled() {
       return "kafka".equals(transport);
+    }
+
+    /** The pass-through settings as a Kafka client takes them. */
+    public Map<String, Object> clientProperties() {
+      return new java.util.HashMap<>(properties);
+    }
+
+    /**
+     * True for a setting whose value is a secret: passwords ({@code ssl.truststore.password}),
+     * {@code sasl.jaas.config} (it holds the password), keys and tokens.
+     */
+    public static boolean isSecret(String name) {
+      String n = name.toLowerCase(java.util.Locale.ROOT);
+      return n.contains("password")
+          || n.contains("jaas")
+          || n.contains("secret")
+          || n.contains("token")
+          || n.endsWith(".key")
+          || n.contains("keystore.key")
+          || n.contains("credentials");
+    }
+
+    /** The pass-through settings with every secret's value replaced by {@code [hidden]}. */
+    public Map<String, String> redactedProperties() {
+      Map<String, String> out = new java.util.TreeMap<>();
+      properties.forEach((k, v) -> out.put(k, isSecret(k) ? "[hidden]" : v));
+      return out;
+    }
+
+    /** Like the record's, with {@link #redactedProperties()}: a logged config leaks no secret. */
+    @Override
+    public String toString() {
+      return "Kafka[transport="
+          + transport
+          + ", bootstrap="
+          + bootstrap
+          + ", topic="
+          + topic
+          + ", groupId="
+          + groupId
+          + ", partitions="
+          + partitions
+          + ", replicationFactor="
+          + replicationFactor
+          + ", properties="
+          + redactedProperties()
+          + "]";
     }
   }
 
@@ -440,7 +523,8 @@ public record InvalidatorConfig(
             topic,
             group,
             r.integer("kafka.partitions", 1, 10_000),
-            r.integer("kafka.replicationFactor", -1, 32));
+            r.integer("kafka.replicationFactor", -1, 32),
+            kafkaProperties(r));
     if (kafka.replicationFactor() == 0) {
       throw new ConfigException("kafka.replicationFactor", "must be -1 (broker default) or 1..32");
     }
@@ -474,6 +558,38 @@ public record InvalidatorConfig(
       }
     }
     return kafka;
+  }
+
+  private static final java.util.regex.Pattern KAFKA_PROPERTY =
+      java.util.regex.Pattern.compile("[a-z0-9]+([.-][a-z0-9]+)*");
+
+  /**
+   * The {@code kafka.properties.<name>} settings; a name that is not a Kafka setting's shape, or
+   * one the daemon sets itself, is refused naming it (never its value: it may be a secret).
+   */
+  private static Map<String, String> kafkaProperties(Reader r) {
+    Map<String, String> out = new java.util.TreeMap<>();
+    for (Map.Entry<String, String> e : r.withPrefix(Kafka.PROPERTIES_PREFIX).entrySet()) {
+      String name = e.getKey().substring(Kafka.PROPERTIES_PREFIX.length());
+      if (!KAFKA_PROPERTY.matcher(name).matches()) {
+        throw new ConfigException(
+            e.getKey(),
+            "'"
+                + name
+                + "' is not a Kafka client setting name (lower-case words joined by '.', such as"
+                + " security.protocol)");
+      }
+      String reserved = Kafka.RESERVED.get(name);
+      if (reserved != null) {
+        throw new ConfigException(e.getKey(), "is set by the daemon: " + reserved);
+      }
+      String value = e.getValue() == null ? "" : e.getValue().trim();
+      if (value.isEmpty()) {
+        throw new ConfigException(e.getKey(), "is empty (remove it to use the client's default)");
+      }
+      out.put(name, value);
+    }
+    return out;
   }
 
   /** Builds a target once to check its settings with the library's own rules, then drops it. */
@@ -539,6 +655,18 @@ public record InvalidatorConfig(
 
     Reader(Map<String, String> values) {
       this.values = values;
+    }
+
+    /** The values whose key starts with {@code prefix}. */
+    Map<String, String> withPrefix(String prefix) {
+      Map<String, String> out = new java.util.TreeMap<>();
+      values.forEach(
+          (k, v) -> {
+            if (k.startsWith(prefix)) {
+              out.put(k, v);
+            }
+          });
+      return out;
     }
 
     String str(String key) {

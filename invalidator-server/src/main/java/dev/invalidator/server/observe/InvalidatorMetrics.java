@@ -187,6 +187,43 @@ public final class InvalidatorMetrics implements AutoCloseable {
     }
   }
 
+  /** The {@code reason} label values of {@code invalidator_readiness_failures_total}. */
+  public static final List<String> READINESS_REASONS =
+      List.of("unreachable", "timeout", "not_ready", "error");
+
+  /**
+   * Registers the readiness series of one sampled check ({@code postgres}, {@code redis}, {@code
+   * kafka}): {@code invalidator_ready{component}}, 1 while {@code ready} says so (what {@code
+   * /health/ready} answers for it), and {@code invalidator_readiness_failures_total{component,
+   * reason}} at 0 for every reason of {@link #READINESS_REASONS}, so that {@code increase()} sees
+   * the first failure.
+   */
+  public void bindReadiness(String component, java.util.function.BooleanSupplier ready) {
+    Gauge.builder("invalidator.ready", ready, r -> r.getAsBoolean() ? 1 : 0)
+        .description("1 while the component's readiness check passes (as /health/ready), else 0")
+        .tag("component", component)
+        .strongReference(true)
+        .register(registry);
+    for (String reason : READINESS_REASONS) {
+      readinessFailureCounter(component, reason);
+    }
+  }
+
+  /** Counts one failed sample of a readiness check; {@code reason} is one of the reasons. */
+  public void readinessFailed(String component, String reason) {
+    readinessFailureCounter(component, reason).increment();
+  }
+
+  private Counter readinessFailureCounter(String component, String reason) {
+    return counter(
+        "invalidator.readiness.failures",
+        "Failed samples of a readiness check, by component and reason class",
+        "component",
+        component,
+        "reason",
+        reason);
+  }
+
   /**
    * Registers the CDC relay's replication-slot gauges, fed by {@link MetricsSampler} from {@code
    * pg_replication_slots}: {@code invalidator_cdc_slot_lag_bytes} ({@code

@@ -131,15 +131,17 @@ public final class MetricsSampler implements AutoCloseable {
   }
 
   /**
-   * A readiness check sampled every interval on the readiness thread: {@code probe} returns a short
-   * description when healthy and throws when not, and should bound its own wait. The check returned
-   * answers from the last result; it fails before the first sample and when the last one is older
-   * than twice the interval plus 10 s (the probe itself hangs). Call before {@link
-   * #start(Duration)}.
+   * A readiness check sampled every interval on a readiness thread of its own: {@code probe}
+   * returns a short description when healthy and throws when not, and should bound its own wait.
+   * Each sample sets {@code invalidator_ready{component=name}} and each failed one counts in {@code
+   * invalidator_readiness_failures_total{component=name,reason}}. The check returned answers from
+   * the last result; it fails before the first sample and when the last one is older than twice the
+   * interval plus 10 s (the probe itself hangs). Call before {@link #start(Duration)}.
    */
   public AdminServer.Check readiness(String name, java.util.concurrent.Callable<String> probe) {
     SampledCheck c = new SampledCheck(name, Objects.requireNonNull(probe, "probe"));
     readiness.add(c);
+    metrics.bindReadiness(name, c::ready);
     return new AdminServer.Check(name, c::last);
   }
 
@@ -150,20 +152,71 @@ public final class MetricsSampler implements AutoCloseable {
         this::sampleQuietly, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
     scheduler.scheduleAtFixedRate(metrics::rotate, 1, 1, TimeUnit.SECONDS);
     if (!readiness.isEmpty()) {
+      // A thread per check: a probe waiting on a server that went away delays no other check.
+      java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
       readinessScheduler =
-          Executors.newSingleThreadScheduledExecutor(
+          Executors.newScheduledThreadPool(
+              readiness.size(),
               r -> {
-                Thread t = new Thread(r, "readiness-sampler");
+                Thread t = new Thread(r, "readiness-sampler-" + n.getAndIncrement());
                 t.setDaemon(true);
                 return t;
               });
-      readinessScheduler.scheduleWithFixedDelay(
-          () -> readiness.forEach(SampledCheck::sample),
-          0,
-          interval.toMillis(),
-          TimeUnit.MILLISECONDS);
+      java.util.concurrent.CountDownLatch first =
+          new java.util.concurrent.CountDownLatch(readiness.size());
+      for (SampledCheck c : readiness) {
+        readinessScheduler.schedule(
+            () -> {
+              try {
+                c.sample();
+              } finally {
+                first.countDown();
+              }
+            },
+            0,
+            TimeUnit.MILLISECONDS);
+        readinessScheduler.scheduleWithFixedDelay(
+            c::sample, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+      }
+      // /health/ready answers from the first samples as soon as the process serves; a probe that
+      // takes longer than FIRST_SAMPLE_WAIT answers "not sampled yet" until it returns.
+      try {
+        first.await(FIRST_SAMPLE_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException ex) {
+        Thread.currentThread().interrupt();
+      }
     }
     return this;
+  }
+
+  /** How long {@link #start(Duration)} waits for the readiness checks' first samples. */
+  static final Duration FIRST_SAMPLE_WAIT = Duration.ofSeconds(2);
+
+  /**
+   * The {@code reason} label of a failed readiness probe (see {@link
+   * InvalidatorMetrics#READINESS_REASONS}), from the exception and its causes: {@code timeout} (the
+   * server did not answer in time), {@code unreachable} (no connection), {@code not_ready} (the
+   * server answered and the check found it not ready, such as a Kafka group rebalancing), else
+   * {@code error}.
+   */
+  static String reasonClass(Throwable ex) {
+    // A pool's "timed out" caused by a refused connection is the server being unreachable.
+    for (Throwable t = ex; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      String msg = String.valueOf(t.getMessage());
+      if (t instanceof java.net.ConnectException
+          || t instanceof java.net.UnknownHostException
+          || msg.contains("refused")
+          || msg.contains("not reachable")) {
+        return "unreachable";
+      }
+    }
+    for (Throwable t = ex; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t.getClass().getSimpleName().contains("Timeout")
+          || String.valueOf(t.getMessage()).contains("timed out")) {
+        return "timeout";
+      }
+    }
+    return ex instanceof IllegalStateException && ex.getCause() == null ? "not_ready" : "error";
   }
 
   /** One readiness probe and its last result. */
@@ -189,11 +242,23 @@ public final class MetricsSampler implements AutoCloseable {
         }
       } catch (Exception ex) {
         failure = String.valueOf(ex.getMessage());
+        String reason = reasonClass(ex);
+        metrics.readinessFailed(name, reason);
         if (before == null) {
-          log.warn("readiness check {} fails: {}", name, failure);
+          log.warn("readiness check {} fails ({}): {}", name, reason, failure);
         }
       }
       at = clock.instant();
+    }
+
+    /** What {@code /health/ready} answers for this check: sampled, fresh and passing. */
+    boolean ready() {
+      try {
+        last();
+        return true;
+      } catch (IllegalStateException ex) {
+        return false;
+      }
     }
 
     String last() {
@@ -312,7 +377,7 @@ public final class MetricsSampler implements AutoCloseable {
     }
     scheduler.shutdownNow();
     try {
-      scheduler.awaitTermination(5, TimeUnit.SECONDS);
+      scheduler.awaitTermination(2, TimeUnit.SECONDS);
     } catch (InterruptedException ex) {
       Thread.currentThread().interrupt();
     }

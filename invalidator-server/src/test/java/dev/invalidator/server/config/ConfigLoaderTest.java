@@ -331,4 +331,60 @@ class ConfigLoaderTest {
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("admin.bind");
   }
+
+  @Test
+  void kafkaPropertiesPassThroughFromYamlAndEnvironmentWithSecretsHidden() throws Exception {
+    InvalidatorConfig c =
+        load(
+            "transport: kafka\nkafka:\n  bootstrap: k1:9093\n  properties:\n"
+                + "    security.protocol: SASL_SSL\n"
+                + "    ssl.truststore.location: /etc/kafka/truststore.jks\n"
+                + "    ssl.truststore.password: trust-secret-1\n",
+            Map.of(
+                "INVALIDATOR_KAFKA_PROPERTIES_SASL_MECHANISM",
+                "SCRAM-SHA-512",
+                "INVALIDATOR_KAFKA_PROPERTIES_SASL_JAAS_CONFIG",
+                "org.apache.kafka.common.security.scram.ScramLoginModule required"
+                    + " username=\"inv\" password=\"jaas-secret-2\";"),
+            Map.of());
+    assertThat(c.kafka().clientProperties())
+        .containsEntry("security.protocol", "SASL_SSL")
+        .containsEntry("ssl.truststore.location", "/etc/kafka/truststore.jks")
+        .containsEntry("ssl.truststore.password", "trust-secret-1")
+        .containsEntry("sasl.mechanism", "SCRAM-SHA-512")
+        .containsKey("sasl.jaas.config");
+    assertThat(c.kafka().redactedProperties())
+        .containsEntry("ssl.truststore.password", "[hidden]")
+        .containsEntry("sasl.jaas.config", "[hidden]")
+        .containsEntry("sasl.mechanism", "SCRAM-SHA-512");
+    assertThat(c.toString())
+        .contains("security.protocol=SASL_SSL")
+        .doesNotContain("trust-secret-1")
+        .doesNotContain("jaas-secret-2");
+  }
+
+  @Test
+  void kafkaPropertiesTheDaemonSetsOrBadlyNamedAreRefusedNamingTheSettingNotTheValue() {
+    assertThatThrownBy(
+            () ->
+                load("kafka:\n  properties:\n    bootstrap.servers: k9:9092\n", Map.of(), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("kafka.properties.bootstrap.servers")
+        .hasMessageContaining("set kafka.bootstrap instead")
+        .hasMessageNotContaining("k9:9092");
+    assertThatThrownBy(
+            () ->
+                load(
+                    null,
+                    Map.of("INVALIDATOR_KAFKA_PROPERTIES_ENABLE_AUTO_COMMIT", "true"),
+                    Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("kafka.properties.enable.auto.commit")
+        .hasMessageContaining("INVALIDATOR_KAFKA_PROPERTIES_ENABLE_AUTO_COMMIT");
+    assertThatThrownBy(
+            () -> load(null, Map.of(), Map.of("kafka.properties.Sasl Password", "hunter2")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("is not a Kafka client setting name")
+        .hasMessageNotContaining("hunter2");
+  }
 }
