@@ -180,7 +180,12 @@ final class Servers implements AutoCloseable {
     } catch (SQLException e) {
       ds.close();
       throw new IllegalStateException(
-          "cannot connect to PostgreSQL at " + cfg.postgres().maskedUrl() + ": " + e.getMessage(),
+          "cannot connect to "
+              + databaseName(cfg)
+              + " at "
+              + cfg.postgres().maskedUrl()
+              + ": "
+              + e.getMessage(),
           e);
     }
     return ds;
@@ -201,7 +206,12 @@ final class Servers implements AutoCloseable {
       logConnected(cfg, c.getMetaData());
     } catch (SQLException e) {
       throw new IllegalStateException(
-          "cannot connect to PostgreSQL at " + cfg.postgres().maskedUrl() + ": " + e.getMessage(),
+          "cannot connect to "
+              + databaseName(cfg)
+              + " at "
+              + cfg.postgres().maskedUrl()
+              + ": "
+              + e.getMessage(),
           e);
     }
     return ds;
@@ -209,12 +219,20 @@ final class Servers implements AutoCloseable {
 
   private static void logConnected(InvalidatorConfig cfg, DatabaseMetaData md) throws SQLException {
     log.info(
-        "connected to PostgreSQL {} ({} {}), outbox {}.{}",
+        "connected to {} {} ({} {}), outbox {}.{}",
+        databaseName(cfg),
         cfg.postgres().maskedUrl(),
         md.getDatabaseProductName(),
         md.getDatabaseProductVersion(),
         cfg.postgres().schema(),
         cfg.postgres().table());
+  }
+
+  /** The outbox database's family as the URL names it, for messages. */
+  private static String databaseName(InvalidatorConfig cfg) {
+    return cfg.postgres().dialect() == dev.invalidator.outbox.OutboxDialect.POSTGRESQL
+        ? "PostgreSQL"
+        : "MySQL/MariaDB";
   }
 
   private static void closeQuietly(AutoCloseable closeable) {
