@@ -139,13 +139,35 @@ final class TestKafka {
       if (description != null
           && description.partitions().size() == partitions
           && description.partitions().stream()
-              .allMatch(p -> p.leader() != null && !p.leader().isEmpty())) {
+              .allMatch(p -> p.leader() != null && !p.leader().isEmpty())
+          && leadersServe(topic, partitions)) {
         return;
       }
       if (System.nanoTime() > deadline) {
         throw new IllegalStateException("topic " + topic + " has no leader for every partition");
       }
       Thread.sleep(20);
+    }
+  }
+
+  /**
+   * Whether every partition's leader answers a request meant only for the leader (the latest
+   * offset). Metadata can name a leader before its broker serves the partition: an idempotent
+   * producer whose first batch met that moment was answered NOT_LEADER_OR_FOLLOWER for a batch the
+   * broker appended anyway, then OUT_OF_ORDER_SEQUENCE_NUMBER for every retry until its 30 s
+   * delivery timeout (KafkaWorkerIT, CI mode 1, with the machine under load).
+   */
+  private static boolean leadersServe(String topic, int partitions) throws InterruptedException {
+    Map<TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> latest =
+        new java.util.HashMap<>();
+    for (int p = 0; p < partitions; p++) {
+      latest.put(new TopicPartition(topic, p), org.apache.kafka.clients.admin.OffsetSpec.latest());
+    }
+    try {
+      admin().listOffsets(latest).all().get(5, java.util.concurrent.TimeUnit.SECONDS);
+      return true;
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException ex) {
+      return false;
     }
   }
 
