@@ -99,6 +99,16 @@ class EmbeddedDaemonTest {
   }
 
   @Test
+  void registeredInAutoConfigurationImports() {
+    assertThat(
+            org.springframework.boot.context.annotation.ImportCandidates.load(
+                    org.springframework.boot.autoconfigure.AutoConfiguration.class,
+                    getClass().getClassLoader())
+                .getCandidates())
+        .contains(InvalidatorEmbeddedAutoConfiguration.class.getName());
+  }
+
+  @Test
   void relaysAndAppliesTheApplicationsEventsAndStopsWithTheContext() {
     EmbeddedDaemon[] started = new EmbeddedDaemon[1];
     runner
