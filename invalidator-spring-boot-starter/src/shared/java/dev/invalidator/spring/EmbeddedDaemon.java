@@ -4,6 +4,7 @@ import dev.invalidator.core.WorkerListener;
 import dev.invalidator.server.Daemon;
 import dev.invalidator.server.config.ConfigLoader;
 import dev.invalidator.server.config.InvalidatorConfig;
+import dev.invalidator.server.config.Setting;
 import java.net.URI;
 import java.util.Locale;
 import java.util.Map;
@@ -45,6 +46,19 @@ public class EmbeddedDaemon implements SmartLifecycle {
    */
   public EmbeddedDaemon(Map<String, String> settings, String role, boolean migrate, boolean admin) {
     this.settings = Map.copyOf(settings);
+    // The daemon's loader ignores names it does not know; a misspelt setting must not silently
+    // leave its default in force.
+    java.util.Set<String> known = new java.util.TreeSet<>();
+    Setting.ALL.forEach(s -> known.add(s.name()));
+    for (String name : settings.keySet()) {
+      if (!known.contains(name)) {
+        throw new IllegalArgumentException(
+            "invalidator.embedded.settings: unknown daemon setting '"
+                + name
+                + "'; known settings: "
+                + known);
+      }
+    }
     this.role = Daemon.Role.valueOf(role.trim().toUpperCase(Locale.ROOT));
     this.migrate = migrate;
     this.admin = admin;

@@ -73,7 +73,7 @@ class EmbeddedDaemonTest {
                 "spring.data.redis.url=" + TestServers.redisUrl(),
                 "invalidator.redis.prefix=" + prefix,
                 "invalidator.outbox.table=" + table,
-                "invalidator.embedded.settings.[relay.pollInterval]=50ms",
+                "invalidator.embedded.settings.relay.pollInterval=50ms",
                 "invalidator.embedded.settings.[worker.threads]=1",
                 "invalidator.embedded.settings.[postgres.poolSize]=4");
   }
@@ -207,6 +207,22 @@ class EmbeddedDaemonTest {
               assertThat(live.statusCode()).isEqualTo(200);
               // role relay: no worker loop in this process.
               assertThat(loopThreads()).contains("relay").doesNotContain("worker-0");
+            });
+  }
+
+  @Test
+  void anUnknownDaemonSettingFailsTheStart() {
+    runner
+        .withPropertyValues(
+            "invalidator.embedded.enabled=true", "invalidator.embedded.settings.worker.thread=1")
+        .run(
+            context -> {
+              assertThat(context).hasFailed();
+              Throwable cause = context.getStartupFailure();
+              while (cause.getCause() != null) {
+                cause = cause.getCause();
+              }
+              assertThat(cause).hasMessageContaining("unknown daemon setting 'worker.thread'");
             });
   }
 
