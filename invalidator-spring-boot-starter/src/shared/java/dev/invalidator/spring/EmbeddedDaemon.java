@@ -59,11 +59,20 @@ public class EmbeddedDaemon implements SmartLifecycle {
                 + known);
       }
     }
-    this.role = Daemon.Role.valueOf(role.trim().toUpperCase(Locale.ROOT));
+    this.role = role(role);
     this.migrate = migrate;
     this.admin = admin;
     // Validated now, so a bad setting fails the context's refresh before anything starts.
     config();
+  }
+
+  private static Daemon.Role role(String role) {
+    try {
+      return Daemon.Role.valueOf(role.trim().toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "invalidator.embedded.role: '" + role + "' must be relay, worker or all");
+    }
   }
 
   private InvalidatorConfig config() {

@@ -227,6 +227,19 @@ class EmbeddedDaemonTest {
   }
 
   @Test
+  void anUnknownRoleFailsTheStart() {
+    runner
+        .withPropertyValues("invalidator.embedded.enabled=true", "invalidator.embedded.role=relays")
+        .run(
+            context -> {
+              assertThat(context).hasFailed();
+              assertThat(context.getStartupFailure())
+                  .rootCause()
+                  .hasMessageContaining("'relays' must be relay, worker or all");
+            });
+  }
+
+  @Test
   void enabledWithoutTheDaemonOnTheClassPathFailsNamingTheArtifact() {
     runner
         .withClassLoader(new FilteredClassLoader("dev.invalidator.server"))
