@@ -142,6 +142,19 @@ public final class Daemon implements AutoCloseable {
     return admin.uri();
   }
 
+  /**
+   * Starts the loops and the metrics sampler without the admin HTTP server: a daemon embedded in an
+   * application (the Spring Boot starter's {@code invalidator.embedded}), which must not take a
+   * port the application did not ask for.
+   */
+  public void startWithoutAdmin() {
+    pipeline.start();
+    if (observer != null) {
+      observer.start();
+    }
+    observability.start(servers, pipeline, false, false);
+  }
+
   /** The outbox table of the configuration. */
   public OutboxTable outboxTable() {
     return OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table());

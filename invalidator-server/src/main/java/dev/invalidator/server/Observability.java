@@ -95,6 +95,14 @@ final class Observability implements AutoCloseable {
    * busy {@code admin.port} falls back to a free one (the demo) instead of failing.
    */
   AdminServer start(Servers servers, Pipeline pipeline, boolean anyFreePort) {
+    return start(servers, pipeline, anyFreePort, true);
+  }
+
+  /**
+   * As {@link #start(Servers, Pipeline, boolean)}; without {@code serve}, only the sampler: no
+   * admin HTTP server (a daemon embedded in an application), and null is returned.
+   */
+  AdminServer start(Servers servers, Pipeline pipeline, boolean anyFreePort, boolean serve) {
     KeyScheme keys = cfg.redis().keyScheme();
     OutboxTable table = OutboxTable.of(cfg.postgres().schema(), cfg.postgres().table());
     PollingRelay relay = pipeline.relay();
@@ -217,6 +225,9 @@ final class Observability implements AutoCloseable {
     AdminServer.Check kafkaCheck = kafka == null ? null : sampler.readiness("kafka", kafka::health);
     sampler.start(cfg.observability().sampleInterval());
     closeables.add(0, sampler);
+    if (!serve) {
+      return null;
+    }
     if (kafkaCheck != null) {
       checks.add(kafkaCheck);
     }

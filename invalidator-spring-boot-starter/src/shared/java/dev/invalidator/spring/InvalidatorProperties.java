@@ -5,6 +5,8 @@ import dev.invalidator.outbox.OutboxTable;
 import dev.invalidator.redis.CacheClient;
 import dev.invalidator.redis.NearCacheOptions;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 
 /**
@@ -23,6 +25,7 @@ public class InvalidatorProperties {
   private final Cache cache = new Cache();
   private final NearCache nearCache = new NearCache();
   private final Health health = new Health();
+  private final Embedded embedded = new Embedded();
 
   public boolean isEnabled() {
     return enabled;
@@ -50,6 +53,94 @@ public class InvalidatorProperties {
 
   public Health getHealth() {
     return health;
+  }
+
+  public Embedded getEmbedded() {
+    return embedded;
+  }
+
+  /**
+   * The daemon (relay and workers) in the application's process, for small deployments; needs the
+   * dependency dev.invalidator:invalidator-server.
+   */
+  public static class Embedded {
+    /**
+     * Whether the application runs the relay and workers itself (needs invalidator-server on the
+     * class path).
+     */
+    private boolean enabled;
+
+    /** Which loops run in this process: relay, worker or all. */
+    private String role = "all";
+
+    /** Whether the daemon creates or upgrades the outbox table when it starts. */
+    private boolean migrate = true;
+
+    /**
+     * Port of the daemon's admin HTTP server (status page, /metrics, health); empty: no admin
+     * server. 0 picks a free port.
+     */
+    private Integer adminPort;
+
+    /**
+     * Redis URL for the daemon (redis:// or rediss://); empty: the application's standalone Redis
+     * (spring.data.redis.*).
+     */
+    private String redisUrl;
+
+    /**
+     * Further daemon settings by their names (worker.threads, relay.pollInterval, ...), over
+     * everything the starter derives.
+     */
+    private Map<String, String> settings = new LinkedHashMap<>();
+
+    public boolean isEnabled() {
+      return enabled;
+    }
+
+    public void setEnabled(boolean enabled) {
+      this.enabled = enabled;
+    }
+
+    public String getRole() {
+      return role;
+    }
+
+    public void setRole(String role) {
+      this.role = role;
+    }
+
+    public boolean isMigrate() {
+      return migrate;
+    }
+
+    public void setMigrate(boolean migrate) {
+      this.migrate = migrate;
+    }
+
+    public Integer getAdminPort() {
+      return adminPort;
+    }
+
+    public void setAdminPort(Integer adminPort) {
+      this.adminPort = adminPort;
+    }
+
+    public String getRedisUrl() {
+      return redisUrl;
+    }
+
+    public void setRedisUrl(String redisUrl) {
+      this.redisUrl = redisUrl;
+    }
+
+    public Map<String, String> getSettings() {
+      return settings;
+    }
+
+    public void setSettings(Map<String, String> settings) {
+      this.settings = settings;
+    }
   }
 
   /** The Actuator health indicator (when Actuator is on the class path). */
