@@ -1,8 +1,5 @@
 package dev.invalidator.spring;
 
-import dev.invalidator.core.KeyScheme;
-import dev.invalidator.outbox.OutboxTable;
-import dev.invalidator.redis.RedisStreamSource;
 import javax.sql.DataSource;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
@@ -49,18 +46,7 @@ public class InvalidatorHealthAutoConfiguration {
       InvalidatorProperties properties,
       DataSource dataSource,
       LettuceConnectionFactory connectionFactory) {
-    InvalidatorProperties.Outbox o = properties.getOutbox();
-    RedisStreamSource stream =
-        RedisStreamSource.builder(
-                InvalidatorAutoConfiguration.Cache.redisClient(connectionFactory),
-                new KeyScheme(properties.getRedis().getPrefix()))
-            .group(properties.getHealth().getGroup())
-            .consumer("health")
-            .build();
     return new InvalidatorHealthIndicator(
-        dataSource,
-        OutboxTable.of(o.getSchema(), o.getTable()),
-        stream,
-        properties.getHealth().getMaxOutboxAge());
+        InvalidatorHealthCheck.of(properties, dataSource, connectionFactory));
   }
 }
