@@ -175,10 +175,20 @@ final class Servers implements AutoCloseable {
     hc.setConnectionTimeout(Duration.ofSeconds(10).toMillis());
     hc.setInitializationFailTimeout(-1);
     HikariDataSource ds = new HikariDataSource(hc);
+    try {
+      checkConnected(cfg, ds);
+    } catch (RuntimeException e) {
+      ds.close();
+      throw e;
+    }
+    return ds;
+  }
+
+  /** Opens one connection and logs what it reached; a failure names the database and its URL. */
+  private static void checkConnected(InvalidatorConfig cfg, javax.sql.DataSource ds) {
     try (Connection c = ds.getConnection()) {
       logConnected(cfg, c.getMetaData());
     } catch (SQLException e) {
-      ds.close();
       throw new IllegalStateException(
           "cannot connect to "
               + databaseName(cfg)
@@ -188,7 +198,6 @@ final class Servers implements AutoCloseable {
               + e.getMessage(),
           e);
     }
-    return ds;
   }
 
   /**
@@ -202,18 +211,7 @@ final class Servers implements AutoCloseable {
             cfg.postgres().user(),
             cfg.postgres().password(),
             Duration.ofSeconds(10));
-    try (Connection c = ds.getConnection()) {
-      logConnected(cfg, c.getMetaData());
-    } catch (SQLException e) {
-      throw new IllegalStateException(
-          "cannot connect to "
-              + databaseName(cfg)
-              + " at "
-              + cfg.postgres().maskedUrl()
-              + ": "
-              + e.getMessage(),
-          e);
-    }
+    checkConnected(cfg, ds);
     return ds;
   }
 
