@@ -228,22 +228,25 @@ class CdcOperationsTest {
           "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '"
               + slot
               + "'");
+      // Dropped and re-created in one statement: with a drop and a create apart, a relay that
+      // restarted between them found no slot at all and failed with "does not exist" instead
+      // (CI, under load), a different scenario from the one this test is about.
       await()
           .atMost(WAIT)
           .until(
               () -> {
-                try {
-                  st.execute(
-                      "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
-                          + " WHERE slot_name = '"
-                          + slot
-                          + "' AND NOT active");
+                try (java.sql.ResultSet recreated =
+                    st.executeQuery(
+                        "SELECT pg_drop_replication_slot(slot_name),"
+                            + " pg_create_logical_replication_slot(slot_name, 'pgoutput')"
+                            + " FROM pg_replication_slots WHERE slot_name = '"
+                            + slot
+                            + "' AND NOT active")) {
+                  return recreated.next();
                 } catch (java.sql.SQLException raced) {
                   return false;
                 }
-                return true;
               });
-      st.execute("SELECT pg_create_logical_replication_slot('" + slot + "', 'pgoutput')");
     }
     await().atMost(WAIT).until(() -> relay.state() == CdcRelay.State.FAILED);
     env.commit("acme", "r4", 1);
