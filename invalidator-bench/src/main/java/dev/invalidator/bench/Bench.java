@@ -13,6 +13,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Runs the scenarios in order against one {@link BenchEnvironment} and writes the report. Every
@@ -84,13 +86,24 @@ final class Bench {
     List<CommitToApplyScenario.Curves> sustainedCurves = new ArrayList<>();
     Path daemonLog = siblingWithSuffix(json, ".daemon.log");
     Map<String, Object> header = new LinkedHashMap<>();
+    Thread runner = Thread.currentThread();
+    CountDownLatch closedByRunner = new CountDownLatch(1);
     try (BenchEnvironment env = BenchEnvironment.open(postgresUrl, redisUrl, 4, out)) {
       // Ctrl-C or SIGTERM still stops the daemons started, then drops the run's tables and keys.
+      // A shutdown hook does not stop this thread, which may be writing a backlog's rows and
+      // cache entries: it is interrupted and the hook waits (at most 10 s) until it has left
+      // the environment, closing it, so nothing is written after the keys were deleted.
       Runnable closeEnv = env::close;
       Thread cleanup =
           new Thread(
               () -> {
                 DaemonProcesses.stopAll();
+                runner.interrupt();
+                try {
+                  closedByRunner.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException ex) {
+                  Thread.currentThread().interrupt();
+                }
                 closeEnv.run();
               },
               "bench-cleanup");
@@ -116,6 +129,8 @@ final class Bench {
           // already shutting down: the hook does the cleanup
         }
       }
+    } finally {
+      closedByRunner.countDown();
     }
     Map<String, Object> report = Report.json(header, settings, results, curves);
     Report.writeJson(json, report);

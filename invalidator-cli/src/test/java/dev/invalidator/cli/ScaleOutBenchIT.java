@@ -12,6 +12,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -126,6 +128,12 @@ class ScaleOutBenchIT {
       for (ProcessHandle d : daemons) {
         assertThat(d.isAlive()).as("daemon %d outlived the bench", d.pid()).isFalse();
       }
+      // And the run's keys are gone: the bench was writing its backlog's cache entries when it
+      // was interrupted, and a clean-up that ran while that went on left the later ones behind.
+      String out = Files.readString(output, UTF8);
+      Matcher run = Pattern.compile("bench: \\w+ run ([0-9a-f]{8}) ").matcher(out);
+      assertThat(run.find()).as(out).isTrue();
+      assertThat(keysOf("bench-" + run.group(1) + "-*")).as("keys of the interrupted run").isZero();
     } finally {
       // On a failure, nothing of this test may keep running: the daemons first (a SIGKILLed
       // bench leaves its children behind), then the bench.
@@ -137,6 +145,23 @@ class ScaleOutBenchIT {
   }
 
   private static final java.nio.charset.Charset UTF8 = StandardCharsets.UTF_8;
+
+  /** How many keys of the test Redis match {@code pattern} (SCAN). */
+  private static long keysOf(String pattern) {
+    io.lettuce.core.RedisClient client = io.lettuce.core.RedisClient.create(TestServers.redisUrl());
+    try (io.lettuce.core.api.StatefulRedisConnection<String, String> c = client.connect()) {
+      io.lettuce.core.ScanArgs args = io.lettuce.core.ScanArgs.Builder.matches(pattern).limit(1000);
+      io.lettuce.core.KeyScanCursor<String> cursor = c.sync().scan(args);
+      long n = cursor.getKeys().size();
+      while (!cursor.isFinished()) {
+        cursor = c.sync().scan(cursor, args);
+        n += cursor.getKeys().size();
+      }
+      return n;
+    } finally {
+      client.shutdown();
+    }
+  }
 
   /**
    * Live descendants of {@code parent} running the daemon's main class. Read from {@code
