@@ -758,6 +758,23 @@ public final class CdcRelay implements AutoCloseable {
                     new DebeziumEngine.ConnectorCallback() {
                       @Override
                       public void pollingStarted() {
+                        // The check above ran before the engine attached to the slot: a slot
+                        // dropped and re-created in between (an engine restarting just then)
+                        // would stream from the new slot's position, past the gap. Checked
+                        // again now that this engine holds the slot, before any batch.
+                        String late;
+                        try {
+                          late = slotGap();
+                        } catch (SQLException ex) {
+                          late = null; // the next restart checks again
+                        }
+                        if (late != null) {
+                          fail(late);
+                          Thread closer = new Thread(CdcRelay.this::closeEngine, "cdc-close");
+                          closer.setDaemon(true);
+                          closer.start();
+                          return;
+                        }
                         started = true;
                         lastActivity = clock.instant();
                         if (running) {
@@ -1095,6 +1112,11 @@ public final class CdcRelay implements AutoCloseable {
         List<RecordChangeEvent<SourceRecord>> records,
         DebeziumEngine.RecordCommitter<RecordChangeEvent<SourceRecord>> committer)
         throws InterruptedException {
+      if (state == State.FAILED) {
+        // Failed (a gap found once the engine held the slot) while the engine is being closed:
+        // nothing is published, marked or committed, so the stored offsets stay before the gap.
+        throw new InterruptedException("CDC relay for " + table + " failed: " + failure);
+      }
       List<EventPublisher.Outgoing> out = new ArrayList<>(records.size());
       List<Quarantine> bad = new ArrayList<>();
       Instant oldest = null;
