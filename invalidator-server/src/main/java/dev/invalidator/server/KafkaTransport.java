@@ -291,12 +291,23 @@ final class KafkaTransport implements AutoCloseable {
       throws InterruptedException, ExecutionException, TimeoutException {
     long deadline = System.nanoTime() + TIMEOUT.toNanos();
     while (true) {
-      TopicDescription d =
-          admin()
-              .describeTopics(List.of(topic))
-              .allTopicNames()
-              .get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
-              .get(topic);
+      TopicDescription d;
+      try {
+        d =
+            admin()
+                .describeTopics(List.of(topic))
+                .allTopicNames()
+                .get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
+                .get(topic);
+      } catch (ExecutionException ex) {
+        // The broker answering may not know a topic the controller just accepted (its metadata
+        // follows a moment later): the same wait as for a missing leader.
+        if (!(ex.getCause()
+            instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException)) {
+          throw ex;
+        }
+        d = null;
+      }
       if (d != null
           && d.partitions().stream().allMatch(p -> p.leader() != null && !p.leader().isEmpty())) {
         return;

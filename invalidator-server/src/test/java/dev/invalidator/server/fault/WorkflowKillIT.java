@@ -167,19 +167,27 @@ class WorkflowKillIT {
       OutboxSchema.migrate(ds, table);
       OutboxWriter writer = OutboxWriter.create(table);
       for (int life = 0; life <= KILLS; life++) {
+        daemon = launch(http.baseUrl());
+        awaitReady(daemon, logs.resolve("daemon-" + launches + ".log"), Duration.ofSeconds(90));
+        // Committed once the daemon is ready, so this life's workflows are under way while the
+        // kill is chosen (committed before the start, they could all finish during it: CI).
         for (int i = 0; i < EVENTS_PER_LIFE; i++) {
           events.add(commit(ds, writer, "t" + (i % 2)));
         }
-        daemon = launch(http.baseUrl());
-        awaitReady(daemon, logs.resolve("daemon-" + launches + ".log"), Duration.ofSeconds(90));
         if (life == KILLS) {
           break;
         }
-        // A random moment of the running life, then on until a workflow is under way.
-        Thread.sleep(ThreadLocalRandom.current().nextLong(300, 2_000)); // the kill's moment
+        // A random moment, then on until a workflow is under way, and the kill right after
+        // seeing it (a kill chosen first and checked after found this life's workflows done).
+        Thread.sleep(ThreadLocalRandom.current().nextLong(0, 300)); // the kill's moment
         long waitUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (pending(admin, events) == 0 && System.nanoTime() < waitUntil) {
+        for (int idle = 1; pending(admin, events) == 0 && System.nanoTime() < waitUntil; idle++) {
           Thread.sleep(20); // waiting for a workflow mid-flight to kill
+          if (idle % 25 == 0) {
+            // Nothing in flight for half a second (this life's workflows already done): one more
+            // event, so the kill still lands mid-workflow.
+            events.add(commit(ds, writer, "t" + (idle % 2)));
+          }
         }
         int pendingAtKill = pending(admin, events);
         daemon.destroyForcibly().waitFor();
