@@ -166,6 +166,7 @@ public final class CdcRelay implements AutoCloseable {
   private Connection lockConnection;
   private volatile Throwable lastEngineError;
   private volatile DebeziumEngine<RecordChangeEvent<SourceRecord>> engine;
+  private volatile EngineRun currentRun;
   private Thread supervisor;
 
   // Touched only by the engine's batch thread.
@@ -751,6 +752,8 @@ public final class CdcRelay implements AutoCloseable {
               true,
               lastEngineError);
         }
+        EngineRun run = new EngineRun();
+        currentRun = run;
         DebeziumEngine<RecordChangeEvent<SourceRecord>> e =
             DebeziumEngine.create(ChangeEventFormat.of(Connect.class))
                 .using(engineProperties())
@@ -760,26 +763,19 @@ public final class CdcRelay implements AutoCloseable {
                       public void pollingStarted() {
                         // The check above ran before the engine attached to the slot: a slot
                         // dropped and re-created in between (an engine restarting just then)
-                        // would stream from the new slot's position, past the gap. Checked
-                        // again now that this engine holds the slot, before any batch.
-                        String late;
-                        try {
-                          late = slotGap();
-                        } catch (SQLException ex) {
-                          late = null; // the next restart checks again
-                        }
-                        if (late != null) {
-                          fail(late);
-                          Thread closer = new Thread(CdcRelay.this::closeEngine, "cdc-close");
-                          closer.setDaemon(true);
-                          closer.start();
-                          return;
-                        }
+                        // would stream from the new slot's position, past the gap. The connector
+                        // attaches its stream only after this callback, so the slot is checked
+                        // again once it is active (held by this engine: the advisory lock keeps
+                        // other relays off it), and before the first batch is published.
                         started = true;
                         lastActivity = clock.instant();
                         if (running) {
                           state = State.STREAMING;
                         }
+                        Thread checker =
+                            new Thread(() -> verifyAttachedSlot(run), "cdc-slot-check");
+                        checker.setDaemon(true);
+                        checker.start();
                         streaming.countDown();
                       }
                     })
@@ -1081,6 +1077,68 @@ public final class CdcRelay implements AutoCloseable {
         + Long.toHexString(lsn & 0xFFFFFFFFL).toUpperCase(java.util.Locale.ROOT);
   }
 
+  /** One engine start: whether its slot was checked once the engine held it. */
+  private static final class EngineRun {
+    final java.util.concurrent.atomic.AtomicBoolean slotChecked =
+        new java.util.concurrent.atomic.AtomicBoolean();
+  }
+
+  /**
+   * Waits (up to a minute) until the slot is active, that is, this engine's stream holds it, then
+   * checks it for a gap; fails the relay and closes the engine when there is one. A batch arriving
+   * first runs the same check itself ({@link #checkSlotBeforeFirstBatch}).
+   */
+  private void verifyAttachedSlot(EngineRun run) {
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+    try {
+      while (running && currentRun == run && !run.slotChecked.get()) {
+        if (slotActive() || System.nanoTime() > deadline) {
+          checkSlot(run);
+          return;
+        }
+        if (stopSignal.await(20, TimeUnit.MILLISECONDS)) {
+          return;
+        }
+      }
+    } catch (InterruptedException ex) {
+      Thread.currentThread().interrupt();
+    } catch (SQLException ex) {
+      log.debug("checking replication slot {} after attaching: {}", slotName, ex.toString());
+    }
+  }
+
+  /** Whether a walsender holds the slot now. */
+  private boolean slotActive() throws SQLException {
+    try (Connection c = connect();
+        PreparedStatement ps =
+            c.prepareStatement("SELECT active FROM pg_replication_slots WHERE slot_name = ?")) {
+      ps.setString(1, slotName);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() && rs.getBoolean(1);
+      }
+    }
+  }
+
+  /**
+   * Checks the slot once per engine start, once the engine holds it; a gap fails the relay and
+   * closes the engine. Returns false when the relay failed.
+   */
+  private synchronized boolean checkSlot(EngineRun run) throws SQLException {
+    if (run.slotChecked.get()) {
+      return state != State.FAILED;
+    }
+    String late = slotGap();
+    run.slotChecked.set(true);
+    if (late == null) {
+      return true;
+    }
+    fail(late);
+    Thread closer = new Thread(this::closeEngine, "cdc-close");
+    closer.setDaemon(true);
+    closer.start();
+    return false;
+  }
+
   private void fail(String why) {
     failure = why;
     state = State.FAILED;
@@ -1112,6 +1170,17 @@ public final class CdcRelay implements AutoCloseable {
         List<RecordChangeEvent<SourceRecord>> records,
         DebeziumEngine.RecordCommitter<RecordChangeEvent<SourceRecord>> committer)
         throws InterruptedException {
+      EngineRun run = currentRun;
+      if (run != null && !run.slotChecked.get()) {
+        // The first batch of this engine start: the slot it streams from is checked before
+        // anything of it is published (the checker thread may not have run yet).
+        try {
+          checkSlot(run);
+        } catch (SQLException ex) {
+          throw new InvalidatorException(
+              "checking replication slot " + slotName + ": " + ex.getMessage(), true, ex);
+        }
+      }
       if (state == State.FAILED) {
         // Failed (a gap found once the engine held the slot) while the engine is being closed:
         // nothing is published, marked or committed, so the stored offsets stay before the gap.
