@@ -17,9 +17,10 @@ import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Scenario 1, write-path overhead: the same business transaction (update one random account row,
- * bump its version, commit) with and without {@link OutboxWriter#append} of its event, same client
- * count, each client on its own connection in a closed loop. The two variants alternate A-B-A-B so
- * a shared machine's drift hits both.
+ * bump its version, commit) with and without {@link OutboxWriter#append} of its event, and with
+ * {@link OutboxWriter#appendAndCommit} (the insert sent with the commit), same client count, each
+ * client on its own connection in a closed loop. The variants alternate A-B-C-A-B-C so a shared
+ * machine's drift hits all of them.
  */
 final class WritePathScenario {
   private WritePathScenario() {}
@@ -47,13 +48,17 @@ final class WritePathScenario {
         connections.add(c);
         statements.add(c.prepareStatement(update));
       }
-      ClosedLoop.Op bare = client -> transaction(connections, statements, client, null, s);
-      ClosedLoop.Op withOutbox = client -> transaction(connections, statements, client, writer, s);
+      ClosedLoop.Op bare = client -> transaction(connections, statements, client, null, false, s);
+      ClosedLoop.Op withOutbox =
+          client -> transaction(connections, statements, client, writer, false, s);
+      ClosedLoop.Op withOutboxOneTrip =
+          client -> transaction(connections, statements, client, writer, true, s);
       ClosedLoop.Op withoutNotify =
-          client -> transaction(connections, statements, client, silentWriter, s);
+          client -> transaction(connections, statements, client, silentWriter, false, s);
       ClosedLoop.Result baseline = new ClosedLoop.Result();
       ClosedLoop.Result subject = new ClosedLoop.Result();
       ClosedLoop.Result silent = new ClosedLoop.Result();
+      ClosedLoop.Result oneTrip = new ClosedLoop.Result();
       Duration half = s.writeDuration().dividedBy(2);
       Duration warmup = min(Duration.ofSeconds(2), half.dividedBy(4));
       for (int round = 1; round <= 2; round++) {
@@ -61,6 +66,10 @@ final class WritePathScenario {
         ClosedLoop.run(s.clients(), warmup, half, bare, baseline);
         out.printf("  round %d/2: with outbox insert for %d s...%n", round, half.toSeconds());
         ClosedLoop.run(s.clients(), warmup, half, withOutbox, subject);
+        out.printf(
+            "  round %d/2: with outbox insert sent with the COMMIT (appendAndCommit) for %d s...%n",
+            round, half.toSeconds());
+        ClosedLoop.run(s.clients(), warmup, half, withOutboxOneTrip, oneTrip);
         out.printf(
             "  round %d/2: with outbox insert, no NOTIFY trigger (diagnostic) for %d s...%n",
             round, half.toSeconds());
@@ -75,6 +84,13 @@ final class WritePathScenario {
       details.put(
           "throughputOverheadPercent",
           round((1 - subject.perSecond() / baseline.perSecond()) * 100));
+      details.put("transactionsAppendAndCommit", oneTrip.count);
+      details.put(
+          "appendAndCommitThroughputOverheadPercent",
+          round((1 - oneTrip.perSecond() / baseline.perSecond()) * 100));
+      details.put(
+          "appendAndCommitP50OverheadPercent",
+          round((oneTrip.p50Ms() / baseline.p50Ms() - 1) * 100));
       details.put("diagnosticNoNotifyThroughput", round(silent.perSecond()));
       details.put("diagnosticNoNotifyP50Ms", silent.p50Ms());
       details.put("diagnosticNoNotifyP99Ms", silent.p99Ms());
@@ -84,14 +100,24 @@ final class WritePathScenario {
           "1. write-path overhead",
           "business transaction: UPDATE one random account row (balance + 1, version + 1,"
               + " RETURNING version) + OutboxWriter.append of its event + COMMIT; latency from the"
-              + " UPDATE to COMMIT returning; "
+              + " UPDATE to COMMIT returning; and the same with appendAndCommit (the INSERT sent"
+              + " with the COMMIT, one round trip); "
               + s.clients()
               + " clients, own connection each, closed loop",
           "the same transaction without the outbox insert, same clients, alternated A-B-A-B",
           List.of(
               Figure.latency("commit latency p50 (ms)", subject.p50Ms(), baseline.p50Ms()),
               Figure.latency("commit latency p99 (ms)", subject.p99Ms(), baseline.p99Ms()),
-              Figure.rate("throughput (tx/s)", "tx/s", subject.perSecond(), baseline.perSecond())),
+              Figure.rate("throughput (tx/s)", "tx/s", subject.perSecond(), baseline.perSecond()),
+              Figure.latency(
+                  "appendAndCommit: commit latency p50 (ms)", oneTrip.p50Ms(), baseline.p50Ms()),
+              Figure.latency(
+                  "appendAndCommit: commit latency p99 (ms)", oneTrip.p99Ms(), baseline.p99Ms()),
+              Figure.rate(
+                  "appendAndCommit: throughput (tx/s)",
+                  "tx/s",
+                  oneTrip.perSecond(),
+                  baseline.perSecond())),
           details);
     } finally {
       for (Connection c : connections) {
@@ -105,6 +131,7 @@ final class WritePathScenario {
       List<PreparedStatement> statements,
       int client,
       OutboxWriter writer,
+      boolean oneTrip,
       BenchSettings s)
       throws SQLException {
     Connection c = connections.get(client);
@@ -116,16 +143,22 @@ final class WritePathScenario {
       rs.next();
       version = rs.getLong(1);
     }
-    if (writer != null) {
-      writer.append(
-          c,
-          InvalidationEvent.builder()
-              .tenant("t" + (id % 8))
-              .aggregate("account", "a" + id)
-              .version(version)
-              .build());
+    if (writer == null) {
+      c.commit();
+      return;
     }
-    c.commit();
+    InvalidationEvent event =
+        InvalidationEvent.builder()
+            .tenant("t" + (id % 8))
+            .aggregate("account", "a" + id)
+            .version(version)
+            .build();
+    if (oneTrip) {
+      writer.appendAndCommit(c, event);
+    } else {
+      writer.append(c, event);
+      c.commit();
+    }
   }
 
   static Duration min(Duration a, Duration b) {

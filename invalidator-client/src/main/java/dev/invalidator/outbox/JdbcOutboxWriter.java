@@ -17,16 +17,24 @@ import java.util.Objects;
  * caller's connection is to.
  */
 final class JdbcOutboxWriter implements OutboxWriter {
+  /** pgJDBC's driver name; another driver gets the two separate calls. */
+  private static final String PGJDBC = "PostgreSQL JDBC Driver";
+
   private final OutboxTable table;
   private final OutboxDialect fixed;
   private final String postgresInsert;
   private final String mysqlInsert;
+  private final String postgresInsertAndCommit;
 
   JdbcOutboxWriter(OutboxTable table, OutboxDialect dialect) {
     this.table = Objects.requireNonNull(table, "table");
     this.fixed = dialect;
     this.postgresInsert = OutboxDialect.POSTGRESQL.insert(table);
     this.mysqlInsert = OutboxDialect.MYSQL.insert(table);
+    // pgJDBC sends the statements of one query string in one round trip (one Sync) and follows
+    // the transaction state the server reports, so the connection is idle afterwards and a
+    // commit() the caller adds anyway does nothing.
+    this.postgresInsertAndCommit = postgresInsert + "; COMMIT";
   }
 
   private OutboxDialect dialect(Connection connection) throws SQLException {
@@ -50,6 +58,23 @@ final class JdbcOutboxWriter implements OutboxWriter {
     try (PreparedStatement ps = connection.prepareStatement(insert(dialect))) {
       bind(ps, event, dialect);
       ps.executeUpdate();
+    }
+  }
+
+  @Override
+  public void appendAndCommit(Connection connection, InvalidationEvent event) throws SQLException {
+    Objects.requireNonNull(connection, "connection");
+    Objects.requireNonNull(event, "event");
+    OutboxDialect dialect = dialect(connection);
+    if (dialect != OutboxDialect.POSTGRESQL
+        || connection.getAutoCommit()
+        || !PGJDBC.equals(connection.getMetaData().getDriverName())) {
+      OutboxWriter.super.appendAndCommit(connection, event);
+      return;
+    }
+    try (PreparedStatement ps = connection.prepareStatement(postgresInsertAndCommit)) {
+      bind(ps, event, dialect);
+      ps.execute();
     }
   }
 

@@ -158,6 +158,61 @@ class OutboxWriterTest {
     assertThat(publisher.published()).hasSize(1);
   }
 
+  @Test
+  void appendAndCommitCommitsTheChangeAndTheEventTogetherAndLeavesTheConnectionUsable()
+      throws SQLException {
+    try (Connection c = ds.getConnection()) {
+      c.setAutoCommit(false);
+      long version = updateOrder(c, "paid");
+      writer.appendAndCommit(c, Events.event("acme", "order", "42", version));
+      // Committed: visible to another connection before this one does anything else.
+      assertThat(db.queryLong("SELECT count(*) FROM " + db.q(table))).isEqualTo(1);
+      assertThat(db.queryLong("SELECT version FROM " + business)).isEqualTo(2);
+      c.commit(); // what a caller may add anyway: nothing left to commit
+      // The next statement runs in a new transaction of the caller's, which it may roll back.
+      updateOrder(c, "shipped");
+      writer.append(c, Events.event("acme", "order", "42", 3));
+      c.rollback();
+      c.setAutoCommit(true);
+    }
+    assertThat(db.queryLong("SELECT version FROM " + business)).isEqualTo(2);
+    assertThat(relay.relayOnce()).isEqualTo(1);
+    assertThat(publisher.published()).hasSize(1);
+    assertThat(publisher.published().get(0).event().aggregateVersion()).isEqualTo(2);
+  }
+
+  @Test
+  void appendAndCommitThatFailsCommitsNeitherTheChangeNorTheEvent() throws SQLException {
+    InvalidationEvent first = Events.event("acme", "order", "42", 1);
+    try (Connection c = ds.getConnection()) {
+      writer.append(c, first); // auto-commit: on its own
+      c.setAutoCommit(false);
+      long version = updateOrder(c, "paid");
+      InvalidationEvent sameId =
+          InvalidationEvent.builder()
+              .eventId(first.eventId())
+              .tenant("acme")
+              .aggregate("order", "42")
+              .version(version)
+              .build();
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> writer.appendAndCommit(c, sameId))
+          .isInstanceOf(SQLException.class);
+      c.rollback();
+      c.setAutoCommit(true);
+    }
+    assertThat(db.queryLong("SELECT count(*) FROM " + db.q(table))).isEqualTo(1);
+    assertThat(db.queryLong("SELECT version FROM " + business)).isEqualTo(1);
+  }
+
+  @Test
+  void appendAndCommitOnAnAutoCommitConnectionIsAppend() throws SQLException {
+    try (Connection c = ds.getConnection()) {
+      writer.appendAndCommit(c, Events.event("acme", "order", "42", 2));
+      assertThat(c.getAutoCommit()).isTrue();
+    }
+    assertThat(db.queryLong("SELECT count(*) FROM " + db.q(table))).isEqualTo(1);
+  }
+
   private long updateOrder(Connection c, String status) throws SQLException {
     try (PreparedStatement ps =
         c.prepareStatement(

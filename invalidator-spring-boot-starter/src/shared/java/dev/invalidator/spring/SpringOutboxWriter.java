@@ -86,4 +86,9 @@ public final class SpringOutboxWriter implements OutboxWriter {
   public void appendAll(Connection connection, List<InvalidationEvent> events) throws SQLException {
     delegate.appendAll(connection, events);
   }
+
+  @Override
+  public void appendAndCommit(Connection connection, InvalidationEvent event) throws SQLException {
+    delegate.appendAndCommit(connection, event);
+  }
 }

@@ -62,6 +62,10 @@ import org.junit.jupiter.api.Test;
 class WorkflowKillIT {
   private static final boolean SOAK = Boolean.getBoolean("invalidator.soak");
   private static final int KILLS = Integer.getInteger("invalidator.workflowKills", SOAK ? 20 : 3);
+
+  /** Kills in all: one that found the workflows it saw already finished is tried again. */
+  private static final int MAX_KILLS = 3 * KILLS;
+
   private static final int EVENTS_PER_LIFE = 4;
   private static final int CONCURRENCY = 4;
   private static final String WORKFLOW = "killwf";
@@ -166,7 +170,8 @@ class WorkflowKillIT {
         WorkflowAdmin admin = new WorkflowAdmin(ds, schema, Clock.systemUTC())) {
       OutboxSchema.migrate(ds, table);
       OutboxWriter writer = OutboxWriter.create(table);
-      for (int life = 0; life <= KILLS; life++) {
+      // Lives go on until KILLS kills have cut workflows off, at most MAX_KILLS kills in all.
+      while (true) {
         daemon = launch(http.baseUrl());
         awaitReady(daemon, logs.resolve("daemon-" + launches + ".log"), Duration.ofSeconds(90));
         // Committed once the daemon is ready, so this life's workflows are under way while the
@@ -174,7 +179,7 @@ class WorkflowKillIT {
         for (int i = 0; i < EVENTS_PER_LIFE; i++) {
           events.add(commit(ds, writer, "t" + (i % 2)));
         }
-        if (life == KILLS) {
+        if (killsWithPending == KILLS || kills == MAX_KILLS) {
           break;
         }
         // A random moment, then on until a workflow is under way, and the kill right after
@@ -189,10 +194,12 @@ class WorkflowKillIT {
             events.add(commit(ds, writer, "t" + (idle % 2)));
           }
         }
-        int pendingAtKill = pending(admin, events);
         daemon.destroyForcibly().waitFor();
         kills++;
-        killsWithPending += pendingAtKill > 0 ? 1 : 0;
+        // The daemon is gone, so what is PENDING now stays so until the next life recovers it:
+        // this says whether the kill really cut workflows off (the one seen a moment before it
+        // may have finished in between: CI).
+        killsWithPending += pending(admin, events) > 0 ? 1 : 0;
       }
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
       while (!allSucceeded(admin, events)) {
@@ -228,8 +235,8 @@ class WorkflowKillIT {
         check.missing.size(),
         check.foreign.size(),
         seconds);
-    assertThat(kills).isEqualTo(KILLS);
     assertThat(killsWithPending).as("kills with workflows mid-flight").isEqualTo(KILLS);
+    assertThat(kills).isLessThanOrEqualTo(MAX_KILLS);
     assertThat(check.missing).as("effects never received").isEmpty();
     assertThat(check.foreign).as("deliveries under a key no step has").isEmpty();
     assertThat(check.distinctKeys).isEqualTo(events.size() * STEPS.size());
