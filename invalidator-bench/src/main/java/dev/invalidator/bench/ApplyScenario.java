@@ -26,45 +26,140 @@ import java.util.concurrent.atomic.LongAdder;
  * Scenario 3, apply throughput: {@code worker.threads} {@link InvalidationWorker}s consume a stream
  * of one event per aggregate (read with XREADGROUP, decode, {@code invalidate.lua} pipelined per
  * batch, XACK), every aggregate holding a cache entry to unlink, against plain pipelined {@code
- * UNLINK}s of the same number of entries through the same shared Redis connection.
+ * UNLINK}s of the same number of entries; each thread, worker or baseline, on a Redis connection of
+ * its own, as the daemon's workers are.
  */
 final class ApplyScenario {
+  /** The daemon's default {@code nearCache.channels}: each applied event is also published. */
+  static final int NEAR_CACHE_CHANNELS = 16;
+
   private ApplyScenario() {}
+
+  /** Measured rounds after the warm-up round; the variants alternate A-B-A-B. */
+  static final int ROUNDS = 2;
 
   static ScenarioResult run(BenchEnvironment env, BenchSettings s, PrintStream out)
       throws Exception {
-    KeyScheme keys = env.keys("apply");
     int n = s.applyEvents();
     int threads = s.workerThreads();
+    // A warm-up round of a quarter of the events (JIT, connections), not counted: a single
+    // round of a couple of seconds measured the baseline anywhere between 66,000 and 178,000
+    // UNLINKs/s on the same machine, depending on what had run before it.
+    long baselineNanos = 0;
+    long workerNanos = 0;
+    long baselineEvents = 0;
+    WorkerRound total = new WorkerRound();
+    for (int round = 0; round <= ROUNDS; round++) {
+      int events = round == 0 ? Math.max(1, n / 4) : n;
+      String label = round == 0 ? "warm-up" : "round " + round + "/" + ROUNDS;
+      KeyScheme keys = env.keys("apply" + round);
+      try {
+        out.printf(
+            "  %s: filling %,d entries, then pipelined UNLINKs (baseline)...%n", label, events);
+        long b = unlinkRound(env, keys, events, threads, s);
+        long leftByUnlinks = RedisFixtures.countEntries(env.connection(), keys, 0, events);
+        out.printf(
+            "  %s: filling %,d entries and publishing %,d events, then applying them with %d"
+                + " worker threads...%n",
+            label, events, events, threads);
+        WorkerRound w = workerRound(env, keys, events, threads, s, out);
+        w.leftByBaseline = leftByUnlinks;
+        if (round > 0) {
+          baselineNanos += b;
+          baselineEvents += events;
+          workerNanos += w.nanos;
+          total.add(w);
+        }
+      } finally {
+        env.deleteKeys(keys);
+      }
+    }
+    double unlinkRate = baselineEvents * 1e9 / baselineNanos;
+    double applyRate = (total.applied + total.skipped) * 1e9 / workerNanos;
+    long leftByWorkers = total.leftByWorkers;
+    long leftByBaseline = total.leftByBaseline;
 
-    // Baseline: pipelined UNLINKs of n entries, batches of worker.batchSize, same thread count.
-    out.printf("  baseline: filling %,d entries, then pipelined UNLINKs...%n", n);
+    Map<String, Object> details = new LinkedHashMap<>();
+    details.put("events", (long) n * ROUNDS);
+    details.put("rounds", ROUNDS);
+    details.put("workerThreads", threads);
+    details.put("workerBatchSize", s.workerBatchSize());
+    details.put("applied", total.applied);
+    details.put("staleSkipped", total.skipped);
+    details.put("failed", total.failed);
+    details.put("entriesLeftAfterWorkers", leftByWorkers);
+    details.put("entriesLeftAfterUnlinks", leftByBaseline);
+    details.put("workerSeconds", workerNanos / 1e9);
+    details.put("unlinkSeconds", baselineNanos / 1e9);
+    return new ScenarioResult(
+        "apply",
+        "3. apply throughput",
+        "invalidations/s through "
+            + threads
+            + " InvalidationWorker threads: XREADGROUP (batch "
+            + s.workerBatchSize()
+            + "), decode and validate, one invalidate.lua call per batch (per event: fence, unlink"
+            + " the entry, prune the registry, near-cache message on the daemon's default "
+            + NEAR_CACHE_CHANNELS
+            + " channels), XACK; "
+            + n
+            + " events per round, each aggregate holding an entry; wall time until every event is"
+            + " acked; "
+            + ROUNDS
+            + " rounds alternated with the baseline after a warm-up round of each",
+        "pipelined UNLINKs of the same number of entries in batches of "
+            + s.workerBatchSize()
+            + ", a Lettuce connection per thread, "
+            + threads
+            + " threads",
+        List.of(Figure.rate("invalidations/s vs UNLINKs/s", "events/s", applyRate, unlinkRate)),
+        details);
+  }
+
+  /** Fills {@code n} entries, then unlinks them with pipelined UNLINKs; returns the nanos. */
+  private static long unlinkRound(
+      BenchEnvironment env, KeyScheme keys, int n, int threads, BenchSettings s) throws Exception {
     RedisFixtures.fillEntries(env.connection(), keys, 0, n);
     AtomicLong nextKey = new AtomicLong();
-    long baselineNanos =
-        onThreads(
-            threads,
-            () -> {
-              RedisAsyncCommands<String, String> async = env.connection().async();
-              List<RedisFuture<Long>> batch = new ArrayList<>(s.workerBatchSize());
-              while (true) {
-                long from = nextKey.getAndAdd(s.workerBatchSize());
-                if (from >= n) {
-                  return;
+    List<AutoCloseable> closeAfter = java.util.Collections.synchronizedList(new ArrayList<>());
+    try {
+      long nanos =
+          onThreads(
+              threads,
+              () -> {
+                // A connection per thread, as each of the daemon's workers applies on its own.
+                var own = env.redis().connect();
+                closeAfter.add(own);
+                RedisAsyncCommands<String, String> async = own.async();
+                List<RedisFuture<Long>> batch = new ArrayList<>(s.workerBatchSize());
+                while (true) {
+                  long from = nextKey.getAndAdd(s.workerBatchSize());
+                  if (from >= n) {
+                    return;
+                  }
+                  long to = Math.min(n, from + s.workerBatchSize());
+                  for (long i = from; i < to; i++) {
+                    batch.add(
+                        async.unlink(keys.entry(RedisFixtures.aggregate(i), RedisFixtures.VIEW)));
+                  }
+                  RedisFixtures.awaitAll(batch);
                 }
-                long to = Math.min(n, from + s.workerBatchSize());
-                for (long i = from; i < to; i++) {
-                  batch.add(
-                      async.unlink(keys.entry(RedisFixtures.aggregate(i), RedisFixtures.VIEW)));
-                }
-                RedisFixtures.awaitAll(batch);
-              }
-            });
-    long leftByBaseline = RedisFixtures.countEntries(env.connection(), keys, 0, n);
-    double unlinkRate = n * 1e9 / baselineNanos;
+              });
+      return nanos;
+    } finally {
+      for (AutoCloseable c : closeAfter) {
+        c.close();
+      }
+    }
+  }
 
-    // Subject: the worker loop over a stream of n events.
-    out.printf("  filling %,d entries and publishing %,d events...%n", n, n);
+  /**
+   * Fills {@code n} entries, publishes one event for each, and applies them with {@code threads}
+   * workers until every event is acked.
+   */
+  private static WorkerRound workerRound(
+      BenchEnvironment env, KeyScheme keys, int n, int threads, BenchSettings s, PrintStream out)
+      throws Exception {
     RedisFixtures.fillEntries(env.connection(), keys, 0, n);
     RedisFixtures.publishEvents(env.connection(), keys, n);
     LongAdder applied = new LongAdder();
@@ -92,8 +187,6 @@ final class ApplyScenario {
             failed.increment();
           }
         };
-    VersionGatedRedisTarget target =
-        new VersionGatedRedisTarget(env.connection(), keys, Duration.ofMinutes(15));
     RedisDeadLetters deadLetters = new RedisDeadLetters(env.connection(), keys);
     InvalidationWorker.Options options =
         InvalidationWorker.Options.builder()
@@ -102,23 +195,34 @@ final class ApplyScenario {
             .build();
     List<RedisStreamSource> sources = new ArrayList<>();
     List<InvalidationWorker> workers = new ArrayList<>();
-    long workerNanos;
+    List<AutoCloseable> closeAfter = new ArrayList<>();
+    WorkerRound round = new WorkerRound();
     try {
       for (int i = 0; i < threads; i++) {
         RedisStreamSource source =
             RedisStreamSource.builder(env.redis(), keys).consumer("bench-w" + i).build();
         source.ensureGroup();
         sources.add(source);
+        // The target on a connection of its own per worker, as the daemon wires it (Pipeline).
+        var own = env.redis().connect();
+        closeAfter.add(own);
+        // With the daemon's defaults: near-cache messages on 16 channels.
+        VersionGatedRedisTarget target =
+            new VersionGatedRedisTarget(
+                own,
+                keys,
+                Duration.ofMinutes(15),
+                new VersionGatedRedisTarget.Options(
+                    VersionGatedRedisTarget.Options.DEFAULT_TAG_BATCH_SIZE, NEAR_CACHE_CHANNELS));
         workers.add(
             new InvalidationWorker(
                 source, List.of(target), deadLetters, options, listener, Clock.systemUTC()));
       }
       AtomicLong processed = new AtomicLong();
       AtomicLong index = new AtomicLong();
-      out.printf("  applying %,d events with %d worker threads...%n", n, threads);
       Progress progress = Progress.every(out, 5000, "applied", n, processed::get);
       try {
-        workerNanos =
+        round.nanos =
             onThreads(
                 threads,
                 () -> {
@@ -135,40 +239,33 @@ final class ApplyScenario {
       for (RedisStreamSource src : sources) {
         src.close();
       }
+      for (AutoCloseable c : closeAfter) {
+        c.close();
+      }
     }
-    long leftByWorkers = RedisFixtures.countEntries(env.connection(), keys, 0, n);
-    double applyRate = (applied.sum() + skipped.sum()) * 1e9 / workerNanos;
-    env.deleteKeys(keys);
+    round.leftByWorkers = RedisFixtures.countEntries(env.connection(), keys, 0, n);
+    round.applied = applied.sum();
+    round.skipped = skipped.sum();
+    round.failed = failed.sum();
+    return round;
+  }
 
-    Map<String, Object> details = new LinkedHashMap<>();
-    details.put("events", n);
-    details.put("workerThreads", threads);
-    details.put("workerBatchSize", s.workerBatchSize());
-    details.put("applied", applied.sum());
-    details.put("staleSkipped", skipped.sum());
-    details.put("failed", failed.sum());
-    details.put("entriesLeftAfterWorkers", leftByWorkers);
-    details.put("entriesLeftAfterUnlinks", leftByBaseline);
-    details.put("workerSeconds", workerNanos / 1e9);
-    details.put("unlinkSeconds", baselineNanos / 1e9);
-    return new ScenarioResult(
-        "apply",
-        "3. apply throughput",
-        "invalidations/s through "
-            + threads
-            + " InvalidationWorker threads: XREADGROUP (batch "
-            + s.workerBatchSize()
-            + "), decode and validate, one invalidate.lua call per batch (per event: fence, unlink"
-            + " the entry, prune the registry), XACK; "
-            + n
-            + " events, each aggregate holding an entry; wall time until every event is acked",
-        "pipelined UNLINKs of the same number of entries in batches of "
-            + s.workerBatchSize()
-            + " on the same shared Lettuce connection, "
-            + threads
-            + " threads",
-        List.of(Figure.rate("invalidations/s vs UNLINKs/s", "events/s", applyRate, unlinkRate)),
-        details);
+  /** What one round of the workers did. */
+  private static final class WorkerRound {
+    long nanos;
+    long applied;
+    long skipped;
+    long failed;
+    long leftByWorkers;
+    long leftByBaseline;
+
+    void add(WorkerRound o) {
+      applied += o.applied;
+      skipped += o.skipped;
+      failed += o.failed;
+      leftByWorkers += o.leftByWorkers;
+      leftByBaseline += o.leftByBaseline;
+    }
   }
 
   /** Runs {@code body} on {@code threads} threads and returns the wall time until all finish. */

@@ -46,6 +46,7 @@ final class BenchEnvironment implements AutoCloseable {
   private final List<AutoCloseable> embedded;
   private final HikariDataSource dataSource;
   private final RedisClient redis;
+  private final io.lettuce.core.resource.ClientResources clientResources;
   private final StatefulRedisConnection<String, String> connection;
   private final OutboxDialect dialect;
   private final String runId = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
@@ -72,11 +73,19 @@ final class BenchEnvironment implements AutoCloseable {
     hc.setPoolName("bench");
     hc.setConnectionTimeout(Duration.ofSeconds(10).toMillis());
     this.dataSource = new HikariDataSource(hc);
+    this.clientResources =
+        io.lettuce.core.resource.DefaultClientResources.builder()
+            .commandLatencyRecorder(io.lettuce.core.metrics.CommandLatencyRecorder.disabled())
+            .build();
     try {
-      this.redis = RedisClient.create(RedisURI.create(redisUrl));
+      // As the daemon's client (Servers.connect): Lettuce's per-command latency recording off.
+      // It is on by default and costs every command a histogram update on the I/O thread (JFR of
+      // the apply scenario), so with it the bench measured a client no daemon runs.
+      this.redis = RedisClient.create(clientResources, RedisURI.create(redisUrl));
       this.connection = redis.connect();
     } catch (RuntimeException ex) {
       dataSource.close();
+      clientResources.shutdown(0, 2, java.util.concurrent.TimeUnit.SECONDS);
       throw ex;
     }
   }
@@ -306,6 +315,7 @@ final class BenchEnvironment implements AutoCloseable {
     }
     connection.close();
     redis.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    clientResources.shutdown(0, 2, java.util.concurrent.TimeUnit.SECONDS);
     dataSource.close();
     stopAll(embedded);
   }
