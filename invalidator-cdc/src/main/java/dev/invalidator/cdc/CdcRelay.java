@@ -1121,22 +1121,25 @@ public final class CdcRelay implements AutoCloseable {
 
   /**
    * Checks the slot once per engine start, once the engine holds it; a gap fails the relay and
-   * closes the engine. Returns false when the relay failed.
+   * closes the engine. Returns false when the relay failed. The checker thread and the first batch
+   * may both call it: they take turns on the run, and only the first checks.
    */
-  private synchronized boolean checkSlot(EngineRun run) throws SQLException {
-    if (run.slotChecked.get()) {
-      return state != State.FAILED;
+  private boolean checkSlot(EngineRun run) throws SQLException {
+    synchronized (run) {
+      if (run.slotChecked.get()) {
+        return state != State.FAILED;
+      }
+      String late = slotGap();
+      run.slotChecked.set(true);
+      if (late == null) {
+        return true;
+      }
+      fail(late);
+      Thread closer = new Thread(this::closeEngine, "cdc-close");
+      closer.setDaemon(true);
+      closer.start();
+      return false;
     }
-    String late = slotGap();
-    run.slotChecked.set(true);
-    if (late == null) {
-      return true;
-    }
-    fail(late);
-    Thread closer = new Thread(this::closeEngine, "cdc-close");
-    closer.setDaemon(true);
-    closer.start();
-    return false;
   }
 
   private void fail(String why) {
