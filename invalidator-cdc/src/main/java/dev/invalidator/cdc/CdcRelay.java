@@ -33,6 +33,7 @@ import java.util.Objects;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
@@ -1079,14 +1080,13 @@ public final class CdcRelay implements AutoCloseable {
 
   /** One engine start: whether its slot was checked once the engine held it. */
   private static final class EngineRun {
-    final java.util.concurrent.atomic.AtomicBoolean slotChecked =
-        new java.util.concurrent.atomic.AtomicBoolean();
+    final AtomicBoolean slotChecked = new AtomicBoolean();
   }
 
   /**
    * Waits (up to a minute) until the slot is active, that is, this engine's stream holds it, then
    * checks it for a gap; fails the relay and closes the engine when there is one. A batch arriving
-   * first runs the same check itself ({@link #checkSlotBeforeFirstBatch}).
+   * first runs the same check itself ({@link #checkSlot}).
    */
   private void verifyAttachedSlot(EngineRun run) {
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
