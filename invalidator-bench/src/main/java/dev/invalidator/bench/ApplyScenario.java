@@ -121,16 +121,20 @@ final class ApplyScenario {
       BenchEnvironment env, KeyScheme keys, int n, int threads, BenchSettings s) throws Exception {
     RedisFixtures.fillEntries(env.connection(), keys, 0, n);
     AtomicLong nextKey = new AtomicLong();
-    List<AutoCloseable> closeAfter = java.util.Collections.synchronizedList(new ArrayList<>());
+    // A connection per thread, as each of the daemon's workers applies on its own; connected
+    // before the clock starts, as the workers' are.
+    List<io.lettuce.core.api.StatefulRedisConnection<String, String>> own = new ArrayList<>();
+    AtomicLong nextThread = new AtomicLong();
     try {
+      for (int i = 0; i < threads; i++) {
+        own.add(env.redis().connect());
+      }
       long nanos =
           onThreads(
               threads,
               () -> {
-                // A connection per thread, as each of the daemon's workers applies on its own.
-                var own = env.redis().connect();
-                closeAfter.add(own);
-                RedisAsyncCommands<String, String> async = own.async();
+                RedisAsyncCommands<String, String> async =
+                    own.get((int) nextThread.getAndIncrement()).async();
                 List<RedisFuture<Long>> batch = new ArrayList<>(s.workerBatchSize());
                 while (true) {
                   long from = nextKey.getAndAdd(s.workerBatchSize());
@@ -147,7 +151,7 @@ final class ApplyScenario {
               });
       return nanos;
     } finally {
-      for (AutoCloseable c : closeAfter) {
+      for (AutoCloseable c : own) {
         c.close();
       }
     }
