@@ -9,9 +9,10 @@ import java.util.List;
  * Appends invalidation events to the outbox through the caller's own JDBC connection, inside the
  * caller's transaction, so an event exists if and only if the business transaction commits (G1).
  *
- * <p>The writer never opens, commits or rolls back a transaction, never changes auto-commit and
- * never talks to Redis: it runs one {@code INSERT} (one batched {@code INSERT} for {@link
- * #appendAll}) and leaves everything else to the caller. Typical use:
+ * <p>The writer never opens or rolls back a transaction, never changes auto-commit and never talks
+ * to Redis: it runs one {@code INSERT} (one batched {@code INSERT} for {@link #appendAll}) and
+ * leaves everything else to the caller. It commits only when asked to by name, in {@link
+ * #appendAndCommit}. Typical use:
  *
  * <pre>{@code
  * conn.setAutoCommit(false);
