@@ -38,4 +38,19 @@ public final class DaemonJvm {
     String trimmed = given.strip();
     return trimmed.isEmpty() ? List.of() : List.of(trimmed.split("\\s+"));
   }
+
+  /**
+   * The options of a daemon the bench starts: {@code INVALIDATOR_BENCH_DAEMON_JAVA_OPTS} split on
+   * white space when it is set (to profile or try options on the daemon alone, since {@code
+   * INVALIDATOR_JAVA_OPTS} also reaches the bench's own JVM, whose writers it measures), {@link
+   * #options} otherwise.
+   */
+  public static List<String> benchDaemonOptions(Map<String, String> env) {
+    String given = env.get("INVALIDATOR_BENCH_DAEMON_JAVA_OPTS");
+    if (given == null) {
+      return options(env);
+    }
+    String trimmed = given.strip();
+    return trimmed.isEmpty() ? List.of() : List.of(trimmed.split("\\s+"));
+  }
 }

@@ -72,7 +72,7 @@ final class DaemonProcesses {
             .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     List<String> cmd = new ArrayList<>();
     cmd.add(java);
-    cmd.addAll(DaemonJvm.options(System.getenv()));
+    cmd.addAll(DaemonJvm.benchDaemonOptions(System.getenv()));
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
     cmd.add(DAEMON_MAIN);

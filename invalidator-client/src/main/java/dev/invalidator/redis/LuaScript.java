@@ -71,7 +71,11 @@ final class LuaScript {
         });
   }
 
-  private static LuaScript load(String name) {
+  /**
+   * Reads {@code name} from the class path next to this class ({@code dev/invalidator/redis/}),
+   * from whichever artifact holds it: the daemon's own scripts live in invalidator-redis.
+   */
+  static LuaScript load(String name) {
     try (InputStream in = LuaScript.class.getResourceAsStream(name)) {
       if (in == null) {
         throw new IllegalStateException("Lua script " + name + " is missing from the class path");

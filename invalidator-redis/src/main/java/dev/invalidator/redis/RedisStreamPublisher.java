@@ -4,28 +4,26 @@ import dev.invalidator.core.EventPublisher;
 import dev.invalidator.core.InvalidatorException;
 import dev.invalidator.core.KeyScheme;
 import dev.invalidator.core.StreamEntry;
+import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.codec.StringCodec;
-import io.lettuce.core.output.StatusOutput;
-import io.lettuce.core.protocol.AsyncCommand;
-import io.lettuce.core.protocol.Command;
-import io.lettuce.core.protocol.CommandArgs;
-import io.lettuce.core.protocol.CommandType;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Publishes relayed outbox rows to the Redis stream {@code <prefix>:stream}, one {@code XADD} per
- * event, pipelined.
+ * Publishes relayed outbox rows to the Redis stream {@code <prefix>:stream}: one {@code XADD} per
+ * event, run by {@code xadd.lua} in runs of at most {@link #ENTRIES_PER_SCRIPT} entries, so a
+ * worker blocked on the stream wakes to a whole run rather than to its first entry (the script says
+ * why).
  *
- * <p>All commands of a batch are sent before any reply is awaited (Lettuce writes asynchronous
+ * <p>All calls of a batch are sent before any reply is awaited (Lettuce writes asynchronous
  * commands without waiting), then every reply is awaited; any failure fails the whole batch, so the
  * relay rolls back and publishes again (a duplicate for the entries that did go out, harmless by
  * G4). The stream is never trimmed here: trimming must not drop entries still pending in a consumer
@@ -33,6 +31,15 @@ import org.slf4j.LoggerFactory;
  */
 public final class RedisStreamPublisher implements EventPublisher {
   private static final Logger log = LoggerFactory.getLogger(RedisStreamPublisher.class);
+
+  /**
+   * The most entries one {@code xadd.lua} call adds. A relay batch at a steady rate (tens of
+   * events) is one call, so a blocked worker wakes to all of it; a drain's batch of thousands is
+   * split, so no single script holds Redis for more than a fraction of a millisecond.
+   */
+  static final int ENTRIES_PER_SCRIPT = 128;
+
+  private static final LuaScript XADD = LuaScript.load("xadd.lua");
 
   private final RedisConnection<String, String> connection;
   private final String stream;
@@ -80,19 +87,25 @@ public final class RedisStreamPublisher implements EventPublisher {
       return;
     }
     Instant now = clock.instant();
-    // One write and one flush for the whole batch (StatefulConnection.dispatch of a collection):
-    // an XADD per async call was flushed on its own, a write system call and an event-loop task
-    // per event, which made Lettuce's I/O thread as busy as the relay itself (JFR, relay drain).
-    List<AsyncCommand<String, String, String>> replies = new ArrayList<>(batch.size());
-    for (Outgoing o : batch) {
-      CommandArgs<String, String> args =
-          new CommandArgs<>(StringCodec.UTF8).addKey(stream).add("*");
-      args.add(StreamEntry.fields(o.outboxId(), o.event(), o.event().createdAt(), now));
+    String[] keys = {stream};
+    List<CompletableFuture<Long>> replies = new ArrayList<>();
+    for (int from = 0; from < batch.size(); from += ENTRIES_PER_SCRIPT) {
+      List<Outgoing> run = batch.subList(from, Math.min(batch.size(), from + ENTRIES_PER_SCRIPT));
+      List<String> args = new ArrayList<>(run.size() * 13);
+      for (Outgoing o : run) {
+        Map<String, String> fields =
+            StreamEntry.fields(o.outboxId(), o.event(), o.event().createdAt(), now);
+        args.add(Integer.toString(fields.size() * 2));
+        fields.forEach(
+            (field, value) -> {
+              args.add(field);
+              args.add(value);
+            });
+      }
       replies.add(
-          new AsyncCommand<>(
-              new Command<>(CommandType.XADD, new StatusOutput<>(StringCodec.UTF8), args)));
+          XADD.<String, String, Long>callAsync(
+              connection.async(), ScriptOutputType.INTEGER, keys, args.toArray(String[]::new)));
     }
-    connection.stateful().dispatch(replies);
     Duration timeout = connection.getTimeout();
     try {
       RedisErrors.await(
@@ -102,9 +115,25 @@ public final class RedisStreamPublisher implements EventPublisher {
     } catch (InvalidatorException ex) {
       long failed =
           replies.stream().filter(f -> !f.isDone() || f.isCompletedExceptionally()).count();
-      log.debug("{} of {} XADDs to {} failed: {}", failed, batch.size(), stream, ex.toString());
+      log.debug(
+          "{} of {} xadd.lua calls ({} events) to {} failed: {}",
+          failed,
+          replies.size(),
+          batch.size(),
+          stream,
+          ex.toString());
       throw new InvalidatorException(
-          "could not publish " + failed + " of " + batch.size() + " events to " + stream, true, ex);
+          "could not publish "
+              + batch.size()
+              + " events to "
+              + stream
+              + " ("
+              + failed
+              + " of "
+              + replies.size()
+              + " xadd.lua calls failed)",
+          true,
+          ex);
     }
   }
 }

@@ -302,6 +302,77 @@ class RedisStreamTest {
     assertThat(stored).containsEntry("orig.event", "{}").containsEntry("attempts", "16");
   }
 
+  /**
+   * A worker blocked on the stream wakes to a whole relay batch. Redis serves a blocked {@code
+   * XREADGROUP} right after the command that made the stream ready: with the batch sent as
+   * pipelined {@code XADD}s, the first blocked reader got one entry and the second the next one
+   * (this test then fails with a first read of 1), and every batch cost further reads, scripts and
+   * acknowledgements downstream.
+   */
+  @Test
+  void aReaderBlockedOnTheStreamWakesToTheWholeBatch() throws Exception {
+    RedisStreamSource a = source("blocked-a");
+    RedisStreamSource b = source("blocked-b");
+    a.ensureGroup();
+    long blockedBefore = blockedClients();
+    List<Integer> firstReads = new CopyOnWriteArrayList<>();
+    List<Thread> readers = new ArrayList<>();
+    for (RedisStreamSource s : List.of(a, b)) {
+      Thread t =
+          new Thread(
+              () -> {
+                try {
+                  firstReads.add(s.poll(500, Duration.ofSeconds(3)).size());
+                } catch (InterruptedException ex) {
+                  Thread.currentThread().interrupt();
+                }
+              });
+      t.start();
+      readers.add(t);
+    }
+    await().atMost(Duration.ofSeconds(5)).until(() -> blockedClients() >= blockedBefore + 2);
+    List<Outgoing> batch = new ArrayList<>();
+    for (int v = 1; v <= 20; v++) {
+      batch.add(new Outgoing(v, event(PRODUCT, v)));
+    }
+
+    publisher.publish(batch);
+    for (Thread t : readers) {
+      t.join(10_000);
+    }
+
+    assertThat(firstReads).containsExactlyInAnyOrder(20, 0);
+  }
+
+  /** A batch larger than one script's run goes out in several runs, in order, all of it. */
+  @Test
+  void aLargeBatchIsPublishedWholeAndInOrder() throws Exception {
+    RedisStreamSource source = source("reader");
+    source.ensureGroup();
+    int n = RedisStreamPublisher.ENTRIES_PER_SCRIPT * 2 + 5;
+    List<Outgoing> batch = new ArrayList<>();
+    for (int v = 1; v <= n; v++) {
+      batch.add(new Outgoing(v, event(PRODUCT, v)));
+    }
+
+    publisher.publish(batch);
+
+    List<Delivery> deliveries = source.poll(n + 10, Duration.ofSeconds(2));
+    assertThat(deliveries).hasSize(n);
+    assertThat(deliveries.stream().map(d -> d.fields().get(StreamEntry.OUTBOX_ID)).toList())
+        .isEqualTo(
+            java.util.stream.IntStream.rangeClosed(1, n).mapToObj(Integer::toString).toList());
+  }
+
+  private static long blockedClients() {
+    return redis
+        .sync()
+        .clientList()
+        .lines()
+        .filter(l -> l.contains(" flags=b ") && l.contains("cmd=xreadgroup"))
+        .count();
+  }
+
   private RedisStreamSource source(String consumer) {
     RedisStreamSource s =
         RedisStreamSource.builder(TestRedis.CLIENT, keys).consumer(consumer).build();
