@@ -32,11 +32,7 @@ public final class DaemonJvm {
    */
   public static List<String> options(Map<String, String> env) {
     String given = env.get("INVALIDATOR_JAVA_OPTS");
-    if (given == null) {
-      return OPTIONS;
-    }
-    String trimmed = given.strip();
-    return trimmed.isEmpty() ? List.of() : List.of(trimmed.split("\\s+"));
+    return given == null ? OPTIONS : split(given);
   }
 
   /**
@@ -47,9 +43,11 @@ public final class DaemonJvm {
    */
   public static List<String> benchDaemonOptions(Map<String, String> env) {
     String given = env.get("INVALIDATOR_BENCH_DAEMON_JAVA_OPTS");
-    if (given == null) {
-      return options(env);
-    }
+    return given == null ? options(env) : split(given);
+  }
+
+  /** Options as the launcher's shell splits them: on white space, none when blank. */
+  private static List<String> split(String given) {
     String trimmed = given.strip();
     return trimmed.isEmpty() ? List.of() : List.of(trimmed.split("\\s+"));
   }

@@ -306,7 +306,7 @@ class RedisStreamTest {
    * A worker blocked on the stream wakes to a whole relay batch. Redis serves a blocked {@code
    * XREADGROUP} right after the command that made the stream ready: with the batch sent as
    * pipelined {@code XADD}s, the first blocked reader got one entry and the second the next one
-   * (this test then fails with a first read of 1), and every batch cost further reads, scripts and
+   * (this test fails against that publisher), and every batch cost further reads, scripts and
    * acknowledgements downstream.
    */
   @Test
