@@ -10,7 +10,8 @@
 #   docs/bench/write-path-cost/run.sh 'host=127.0.0.1 user=postgres dbname=test' [rounds] [seconds]
 #
 # Needs psql and pgbench (PostgreSQL 14 or later, for \startpipeline) and ./invalidator (for
-# `invalidator migrate`). Works in tables wpcost_*, removed afterwards.
+# `invalidator migrate`). A password comes from PGPASSWORD (psql and pgbench also read
+# ~/.pgpass). Works in tables wpcost_*, removed afterwards.
 set -euo pipefail
 conninfo=${1:?usage: run.sh '<libpq conninfo>' [rounds] [seconds]}
 rounds=${2:-5}
@@ -26,7 +27,8 @@ host=$(psql -Atq "$conninfo" -c "SELECT coalesce(host(inet_server_addr()), 'loca
 port=$(psql -Atq "$conninfo" -c 'SELECT inet_server_port()')
 user=$(psql -Atq "$conninfo" -c 'SELECT current_user')
 psql -q "$conninfo" -f "$here/drop.sql" >/dev/null 2>&1 || true
-INVALIDATOR_POSTGRES_TABLE=wpcost_full "$root/invalidator" migrate \
+INVALIDATOR_POSTGRES_TABLE=wpcost_full INVALIDATOR_POSTGRES_PASSWORD="${PGPASSWORD:-}" \
+  "$root/invalidator" migrate \
   --db-url "jdbc:postgresql://$host:$port/$dbname?user=$user" >/dev/null
 psql -q "$conninfo" -v ON_ERROR_STOP=1 -f "$here/variants.sql"
 
@@ -48,8 +50,14 @@ done
 echo "pgbench, $clients clients, $rounds rounds of ${seconds} s per variant, alternated"
 for r in $(seq "$rounds"); do
   for v in $variants; do
-    tps=$(PGOPTIONS='' pgbench -n -h "$host" -p "$port" -U "$user" -c "$clients" -j 2 -T "$seconds" \
-      -M extended -f "$work/$v.sql" "$dbname" 2>&1 | awk '/^tps/ {print $3}')
+    out=$(pgbench -n -h "$host" -p "$port" -U "$user" -c "$clients" -j 2 -T "$seconds" \
+      -M extended -f "$work/$v.sql" "$dbname" 2>&1) || true
+    tps=$(awk '/^tps/ {print $3}' <<<"$out")
+    if [ -z "$tps" ]; then
+      echo "run.sh: pgbench gave no rate for variant $v:" >&2
+      echo "$out" >&2
+      exit 1
+    fi
     echo "$v $tps" >>"$work/results"
     printf '  round %d/%d %-20s %8.0f tx/s\n' "$r" "$rounds" "$v" "$tps"
   done
