@@ -190,8 +190,9 @@ final class RelayDrainScenario {
             + PollingRelay.DEFAULT_MAX_BATCH_SIZE
             + " while full, "
             + PollingRelay.DEFAULT_CONCURRENCY
-            + " in flight, pipelined XADD, commit; wall time from the start to the last"
-            + " publish",
+            + " in flight, the batch's XADDs in xadd.lua calls of at most "
+            + RedisStreamPublisher.ENTRIES_PER_SCRIPT
+            + " entries, sent pipelined, commit; wall time from the start to the last publish",
         "raw single-row INSERTs of one outbox row (OutboxWriter.append on an auto-commit"
             + " connection: one INSERT and one commit, one WAL flush, per row) from "
             + s.clients()

@@ -37,7 +37,7 @@ public final class RedisStreamPublisher implements EventPublisher {
    * events) is one call, so a blocked worker wakes to all of it; a drain's batch of thousands is
    * split, so no single script holds Redis for more than a fraction of a millisecond.
    */
-  static final int ENTRIES_PER_SCRIPT = 128;
+  public static final int ENTRIES_PER_SCRIPT = 128;
 
   private static final LuaScript XADD = LuaScript.load("xadd.lua");
 
